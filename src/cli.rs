@@ -1,0 +1,336 @@
+//! The command line: clap types, turning flags into a [`Config`] and inputs, and exit codes.
+//!
+//! Exit codes are decided here and only here: 0 all ok, 1 some record not ok, 2 usage or
+//! input error (before any request is sent), 130 interrupted.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY, DEFAULT_POOL, EngineKind, Order};
+use crate::input::{self, InputError};
+use crate::pool::CancelToken;
+use crate::record::JsonLinesWriter;
+use crate::server::{Server, ServerConfig};
+use crate::Fetcher;
+
+/// Every record was ok.
+pub const EXIT_OK: i32 = 0;
+/// At least one record was not ok.
+pub const EXIT_FAILED: i32 = 1;
+/// A usage or input error; nothing (more) was sent.
+pub const EXIT_USAGE: i32 = 2;
+/// Stopped by Ctrl-C; every input still has a record.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Fetch many URLs on a fixed-size thread pool, in order, and measure it.
+#[derive(Debug, Parser)]
+#[command(name = "poolfetch", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
+    Fetch(FetchArgs),
+    /// Run the embedded test server (routes /todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}).
+    Serve(ServeArgs),
+}
+
+/// Flags of `poolfetch fetch`.
+#[derive(Debug, Args)]
+struct FetchArgs {
+    /// Files with one URL per line ('-' for stdin); stdin when no FILE, --url or --template.
+    #[arg(value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// A URL to fetch (repeatable); comes before the template's and the files' URLs.
+    #[arg(long = "url", value_name = "URL")]
+    urls: Vec<String>,
+    /// URL with '{}' replaced by every number of --range, e.g. http://host/todos/{}.
+    #[arg(long, value_name = "T", requires = "range")]
+    template: Option<String>,
+    /// Inclusive range for --template, e.g. 1..199.
+    #[arg(long, value_name = "A..B", requires = "template", value_parser = parse_range_arg)]
+    range: Option<std::ops::RangeInclusive<u64>>,
+    /// Worker threads, which is also the most requests in flight.
+    #[arg(short, long, value_name = "N", default_value_t = DEFAULT_POOL)]
+    pool: usize,
+    /// Order of the records.
+    #[arg(long, value_enum, default_value_t = Order::Input)]
+    order: Order,
+    /// Dispatch N, wait for all N, then the next N (gather per batch).
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// How far dispatch may run ahead of the oldest unfinished request [default: 4 × pool].
+    #[arg(long, value_name = "N")]
+    window: Option<usize>,
+    /// Engine that runs the requests.
+    #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
+    engine: EngineKind,
+    /// Deadline for connecting, for the response head and for each body read (e.g. 10s, 250ms).
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// What each record keeps of the body.
+    #[arg(long, value_enum, default_value_t = BodyMode::Auto)]
+    body: BodyMode,
+    /// Largest body kept in a record (e.g. 512KiB, 10MiB); larger ones are `too_large`.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_BODY, value_parser = parse_size)]
+    max_body: u64,
+    /// Header sent with every request, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// Write records to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// No summary line on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Flags of `poolfetch serve`.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Delay added to every response (e.g. 100ms).
+    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
+    latency: Duration,
+}
+
+/// Parse `std::env::args`, run the command, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help and --version print to stdout and succeed.
+                let _ = e.print();
+                return EXIT_OK;
+            }
+            return usage_error(first_line(&e.to_string()));
+        }
+    };
+    match cli.command {
+        Command::Fetch(args) => fetch(args),
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn first_line(message: &str) -> &str {
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message);
+    line.trim().trim_start_matches("error: ")
+}
+
+fn usage_error(message: impl std::fmt::Display) -> i32 {
+    eprintln!("poolfetch: {message}");
+    EXIT_USAGE
+}
+
+fn fetch(args: FetchArgs) -> i32 {
+    let config = Config {
+        pool: args.pool,
+        window: args.window,
+        order: args.order,
+        batch_size: args.batch_size,
+        timeout: args.timeout,
+        body: args.body,
+        max_body: args.max_body,
+        headers: args.headers,
+        engine: args.engine,
+    };
+    if let Err(e) = config.validate() {
+        return usage_error(e);
+    }
+    let (urls, read_error) = match urls(args.urls, args.template, args.range, &args.files) {
+        Ok(parts) => parts,
+        Err(e) => return usage_error(e),
+    };
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => match File::create(path) {
+            Ok(file) => Box::new(BufWriter::new(file)),
+            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
+        },
+        None => Box::new(BufWriter::new(io::stdout().lock())),
+    };
+    let fetcher = match Fetcher::new(config) {
+        Ok(fetcher) => fetcher,
+        Err(e) => return usage_error(e),
+    };
+    let cancel = CancelToken::new();
+    install_interrupt_handler(&cancel);
+
+    let started = Instant::now();
+    let mut writer = JsonLinesWriter::new(out);
+    let (mut total, mut ok) = (0u64, 0u64);
+    for record in fetcher.stream(urls).with_cancel(cancel.clone()) {
+        total += 1;
+        ok += u64::from(record.ok);
+        if let Err(e) = writer.write(&record) {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                eprintln!("poolfetch: cannot write records: {e}");
+            }
+            return EXIT_FAILED;
+        }
+    }
+    let wall = started.elapsed();
+    if !args.quiet {
+        eprintln!("{}", summary_line(total, ok, wall, fetcher.config()));
+    }
+    if let Some(e) = read_error.take() {
+        return usage_error(e);
+    }
+    if cancel.is_cancelled() {
+        EXIT_INTERRUPTED
+    } else if ok < total {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The one-line summary printed on stderr after a run.
+fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String {
+    let secs = wall.as_secs_f64();
+    let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+    format!(
+        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, pool {})",
+        total - ok,
+        config.pool,
+    )
+}
+
+/// All input URLs, lazily: `--url`s, then the template's, then each file (or stdin).
+fn urls(
+    inline: Vec<String>,
+    template: Option<String>,
+    range: Option<std::ops::RangeInclusive<u64>>,
+    files: &[PathBuf],
+) -> Result<(Box<dyn Iterator<Item = String>>, input::ErrorSlot), InputError> {
+    let has_template = template.is_some();
+    let expanded: Box<dyn Iterator<Item = String>> = match (template, range) {
+        (Some(template), Some(range)) => Box::new(input::expand_template(&template, range)?),
+        _ => Box::new(std::iter::empty()),
+    };
+    let stdin_default = files.is_empty() && inline.is_empty() && !has_template;
+    let readers = if stdin_default {
+        input::open_all(&[PathBuf::from("-")])?
+    } else {
+        input::open_all(files)?
+    };
+    let lines = readers.into_iter().flat_map(input::url_lines);
+    let (from_files, slot) = input::until_error(lines);
+    Ok((Box::new(inline.into_iter().chain(expanded).chain(from_files)), slot))
+}
+
+/// First Ctrl-C: stop dispatching and let in-flight requests end. Second: exit at once
+/// (records are flushed line by line, so what is written is complete).
+fn install_interrupt_handler(cancel: &CancelToken) {
+    let cancel = cancel.clone();
+    let result = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        cancel.cancel();
+        eprintln!("poolfetch: interrupted; finishing in-flight requests (Ctrl-C again to quit)");
+    });
+    if let Err(e) = result {
+        eprintln!("poolfetch: warning: Ctrl-C will not stop the run cleanly: {e}");
+    }
+}
+
+fn serve(args: ServeArgs) -> i32 {
+    let config = ServerConfig {
+        addr: args.addr,
+        latency: args.latency,
+        ..ServerConfig::default()
+    };
+    let server = match Server::start(config) {
+        Ok(server) => server,
+        Err(e) => return usage_error(format!("cannot listen on {}: {e}", args.addr)),
+    };
+    let mut stdout = io::stdout();
+    let _ = writeln!(stdout, "listening on http://{}", server.addr());
+    let _ = stdout.flush();
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Parse a duration such as `10s`, `250ms` or `1m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 10s or 250ms)"))
+}
+
+fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    input::parse_range(text).map_err(|e| e.to_string())
+}
+
+/// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 512KiB or 10MiB)"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1_000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("{text:?} has an unknown unit (use B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("header {text:?} is not 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("header {text:?} has no name"));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64k"), Ok(65_536));
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn headers_need_a_name_and_a_colon() {
+        assert_eq!(parse_header("Accept: a/b"), Ok(("Accept".into(), "a/b".into())));
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header(": v").is_err());
+    }
+
+    #[test]
+    fn clap_errors_shrink_to_one_line() {
+        let message = "error: invalid value 'x' for '--pool <N>'\n\nFor more information, try '--help'.\n";
+        assert_eq!(first_line(message), "invalid value 'x' for '--pool <N>'");
+    }
+}

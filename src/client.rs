@@ -1,0 +1,228 @@
+//! The one shared `ureq::Agent` and a single blocking fetch turned into an [`Outcome`].
+//!
+//! All workers share one agent, so keep-alive connections are reused across threads; its
+//! idle-pool limits are raised to the pool size (ureq keeps only 3 per host by default).
+
+use std::io;
+
+use ureq::unversioned::resolver::Resolver;
+use ureq::unversioned::transport::DefaultConnector;
+
+use crate::config::{BodyMode, Config};
+use crate::input::check_url;
+use crate::record::{ErrorKind, FetchError};
+use crate::request::Request;
+use crate::sink::{self, SinkError};
+
+/// The result of one request, before it is placed in a record.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    /// Status of the response, when one arrived.
+    pub status: Option<u16>,
+    /// Body bytes read.
+    pub bytes: u64,
+    /// The kept body.
+    pub body: Option<serde_json::Value>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why it is not ok, if it is not.
+    pub error: Option<FetchError>,
+}
+
+/// A blocking HTTP client built once per run from a [`Config`] and shared by all workers.
+#[derive(Debug, Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    headers: Vec<(String, String)>,
+    body: BodyMode,
+    max_body: u64,
+}
+
+impl Client {
+    /// Build the shared agent for `config` with the system resolver.
+    pub fn new(config: &Config) -> Self {
+        Self::from_agent(config, ureq::Agent::new_with_config(agent_config(config)))
+    }
+
+    /// Build the agent with a custom resolver (tests reach the `dns` path this way without
+    /// leaving the machine).
+    pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Self {
+        let agent = ureq::Agent::with_parts(agent_config(config), DefaultConnector::default(), resolver);
+        Self::from_agent(config, agent)
+    }
+
+    fn from_agent(config: &Config, agent: ureq::Agent) -> Self {
+        Client {
+            agent,
+            headers: config.headers.clone(),
+            body: config.body,
+            max_body: config.max_body,
+        }
+    }
+
+    /// Send `request` and read its body; every failure becomes a typed error in the outcome.
+    pub fn fetch(&self, request: &Request) -> Outcome {
+        let mut outcome = Outcome::default();
+        let uri = match check_url(&request.url) {
+            Ok(uri) => uri,
+            Err(error) => {
+                outcome.error = Some(error);
+                return outcome;
+            }
+        };
+        outcome.attempts = 1;
+        let response = match self.send(request, uri) {
+            Ok(response) => response,
+            Err(error) => {
+                outcome.error = Some(error);
+                return outcome;
+            }
+        };
+        let status = response.status();
+        outcome.status = Some(status.as_u16());
+        let content_type = response
+            .headers()
+            .get(ureq::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let reader = response.into_body().into_reader();
+        match sink::consume(reader, content_type.as_deref(), self.body, self.max_body) {
+            Ok(kept) => {
+                outcome.bytes = kept.bytes;
+                outcome.body = kept.body;
+            }
+            Err(SinkError::TooLarge { limit }) => {
+                outcome.error = Some(FetchError::new(
+                    ErrorKind::TooLarge,
+                    format!("body is larger than --max-body ({limit} bytes)"),
+                ));
+                return outcome;
+            }
+            Err(SinkError::Read(e)) => {
+                outcome.error = Some(classify(ureq::Error::from(e)));
+                return outcome;
+            }
+        }
+        if status.as_u16() >= 400 {
+            let reason = status.canonical_reason().unwrap_or("");
+            outcome.error = Some(FetchError::new(
+                ErrorKind::Status,
+                format!("HTTP {} {reason}", status.as_u16()).trim_end().to_string(),
+            ));
+        }
+        outcome
+    }
+
+    fn send(
+        &self,
+        request: &Request,
+        uri: ureq::http::Uri,
+    ) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method.as_str())
+            .uri(uri);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let result = match &request.body {
+            Some(body) => {
+                if let Some(content_type) = &body.content_type {
+                    builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
+                }
+                let http_request = builder.body(body.bytes.as_slice()).map_err(invalid_request)?;
+                self.agent.run(http_request)
+            }
+            None => {
+                let http_request = builder.body(()).map_err(invalid_request)?;
+                self.agent.run(http_request)
+            }
+        };
+        result.map_err(classify)
+    }
+}
+
+fn invalid_request(e: ureq::http::Error) -> FetchError {
+    FetchError::new(ErrorKind::InvalidUrl, format!("cannot build request: {e}"))
+}
+
+/// The agent settings poolfetch needs; see the module docs and DESIGN.md "Facts that bite".
+fn agent_config(config: &Config) -> ureq::config::Config {
+    let timeout = Some(config.timeout);
+    ureq::Agent::config_builder()
+        // Classify 4xx/5xx ourselves and keep their bodies.
+        .http_status_as_error(false)
+        // One idle connection per worker, or a big pool keeps reconnecting.
+        .max_idle_connections(config.pool.max(10))
+        .max_idle_connections_per_host(config.pool.max(3))
+        // Per-phase deadlines: a long download that keeps moving is not cut off,
+        // a stalled one is.
+        .timeout_global(None)
+        .timeout_resolve(timeout)
+        .timeout_connect(timeout)
+        .timeout_send_request(timeout)
+        .timeout_send_body(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_per_read(timeout)
+        .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Map a ureq error to our typed error at once (ureq's error is neither `Clone` nor exhaustive).
+pub fn classify(error: ureq::Error) -> FetchError {
+    use ureq::Error as E;
+    let kind = match &error {
+        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => ErrorKind::InvalidUrl,
+        E::HostNotFound => ErrorKind::Dns,
+        E::Timeout(_) => ErrorKind::Timeout,
+        E::ConnectionFailed | E::ConnectProxyFailed(_) => ErrorKind::Connect,
+        E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired => ErrorKind::Tls,
+        E::Protocol(_)
+        | E::LargeResponseHeader(..)
+        | E::TooManyRedirects
+        | E::RedirectFailed
+        | E::Decompress(..) => ErrorKind::Protocol,
+        E::Io(e) => io_kind(e),
+        _ => ErrorKind::Io,
+    };
+    FetchError::new(kind, error.to_string())
+}
+
+fn io_kind(e: &io::Error) -> ErrorKind {
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::AddrNotAvailable
+        | K::NetworkDown => ErrorKind::Connect,
+        K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
+        _ => ErrorKind::Io,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_errors_map_to_their_kinds() {
+        let io = |kind| ureq::Error::Io(io::Error::new(kind, "x"));
+        assert_eq!(classify(io(io::ErrorKind::ConnectionRefused)).kind, ErrorKind::Connect);
+        assert_eq!(classify(io(io::ErrorKind::ConnectionReset)).kind, ErrorKind::Io);
+        assert_eq!(classify(io(io::ErrorKind::TimedOut)).kind, ErrorKind::Timeout);
+        assert_eq!(classify(ureq::Error::HostNotFound).kind, ErrorKind::Dns);
+        assert_eq!(
+            classify(ureq::Error::Timeout(ureq::Timeout::RecvResponse)).kind,
+            ErrorKind::Timeout
+        );
+        assert_eq!(classify(ureq::Error::TooManyRedirects).kind, ErrorKind::Protocol);
+    }
+
+    #[test]
+    fn a_bad_url_fails_before_the_network_with_zero_attempts() {
+        let client = Client::new(&Config::default());
+        let outcome = client.fetch(&Request::get("ftp://127.0.0.1/x"));
+        assert_eq!(outcome.attempts, 0);
+        assert_eq!(outcome.error.unwrap().kind, ErrorKind::InvalidUrl);
+    }
+}

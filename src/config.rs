@@ -1,0 +1,190 @@
+//! Run settings shared by the library, the CLI and the bench: one plain value, validated once.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The pool size Python's `run_in_executor(None, …)` used up to 3.5.2, and poolfetch's default.
+pub const DEFAULT_POOL: usize = 5;
+/// Default cap on a body kept in a record (10 MiB).
+pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+
+/// In which order records come out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// Input order (`gather`): a record leaves once every lower index has left.
+    #[default]
+    Input,
+    /// Completion order (`as_completed`): a record leaves as soon as it is done.
+    Completion,
+}
+
+/// What a record keeps of the response body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyMode {
+    /// Parsed JSON when the response says JSON and parses, text otherwise.
+    #[default]
+    Auto,
+    /// Parsed JSON, or text when it does not parse.
+    Json,
+    /// Text (invalid UTF-8 replaced).
+    Text,
+    /// Nothing: the body is drained and only counted.
+    None,
+}
+
+/// Which engine runs the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// Blocking `ureq` calls on a `rayon` pool of `pool` threads.
+    #[default]
+    Threads,
+}
+
+/// Everything a run needs to know. Build with [`Config::default`] and set fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Worker threads, which is also the most requests in flight (default 5).
+    pub pool: usize,
+    /// How far dispatch may run ahead of the oldest unfinished index (default `4 × pool`).
+    /// It bounds the reorder buffer, so memory does not grow with the number of URLs.
+    pub window: Option<usize>,
+    /// Output order (default input order).
+    pub order: Order,
+    /// Dispatch this many, wait for all of them, then the next batch (gather per batch).
+    pub batch_size: Option<usize>,
+    /// Deadline for connecting, for the response head, and for each body read (default 30 s).
+    pub timeout: Duration,
+    /// What records keep of bodies (default auto).
+    pub body: BodyMode,
+    /// Largest body kept in a record; larger ones fail with `too_large` (default 10 MiB).
+    pub max_body: u64,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, String)>,
+    /// Engine that runs the requests.
+    pub engine: EngineKind,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pool: DEFAULT_POOL,
+            window: None,
+            order: Order::Input,
+            batch_size: None,
+            timeout: Duration::from_secs(30),
+            body: BodyMode::Auto,
+            max_body: DEFAULT_MAX_BODY,
+            headers: Vec::new(),
+            engine: EngineKind::Threads,
+        }
+    }
+}
+
+/// A setting that cannot work, found before any request is sent.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `pool` was 0.
+    #[error("--pool must be at least 1")]
+    ZeroPool,
+    /// `window` was 0.
+    #[error("--window must be at least 1")]
+    ZeroWindow,
+    /// `batch_size` was 0.
+    #[error("--batch-size must be at least 1")]
+    ZeroBatch,
+    /// `timeout` was 0.
+    #[error("--timeout must be more than 0")]
+    ZeroTimeout,
+    /// A header name or value HTTP cannot carry.
+    #[error("invalid header {0:?}")]
+    BadHeader(String),
+    /// The thread pool could not be built.
+    #[error("cannot start the worker pool: {0}")]
+    Pool(String),
+}
+
+impl Config {
+    /// The effective in-flight window: the configured one, or `4 × pool`.
+    pub fn window(&self) -> usize {
+        self.window.unwrap_or(self.pool.saturating_mul(4)).max(1)
+    }
+
+    /// Check every setting; called by `Fetcher::new`, so a bad value never reaches the network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.pool == 0 {
+            return Err(ConfigError::ZeroPool);
+        }
+        if self.window == Some(0) {
+            return Err(ConfigError::ZeroWindow);
+        }
+        if self.batch_size == Some(0) {
+            return Err(ConfigError::ZeroBatch);
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout);
+        }
+        for (name, value) in &self.headers {
+            let name_ok = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            let value_ok = ureq::http::HeaderValue::from_str(value).is_ok();
+            if !name_ok || !value_ok {
+                return Err(ConfigError::BadHeader(format!("{name}: {value}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_pool_is_five_and_window_four_times_pool() {
+        let config = Config::default();
+        assert_eq!(config.pool, 5);
+        assert_eq!(config.window(), 20);
+        let config = Config {
+            window: Some(3),
+            ..Config::default()
+        };
+        assert_eq!(config.window(), 3);
+    }
+
+    #[test]
+    fn zero_values_and_bad_headers_are_rejected() {
+        let bad = |config: Config| config.validate().unwrap_err();
+        assert_eq!(
+            bad(Config {
+                pool: 0,
+                ..Config::default()
+            }),
+            ConfigError::ZeroPool
+        );
+        assert_eq!(
+            bad(Config {
+                batch_size: Some(0),
+                ..Config::default()
+            }),
+            ConfigError::ZeroBatch
+        );
+        assert_eq!(
+            bad(Config {
+                timeout: Duration::ZERO,
+                ..Config::default()
+            }),
+            ConfigError::ZeroTimeout
+        );
+        let header = Config {
+            headers: vec![("Bad Name".into(), "v".into())],
+            ..Config::default()
+        };
+        assert!(matches!(bad(header), ConfigError::BadHeader(_)));
+        assert!(Config::default().validate().is_ok());
+    }
+}

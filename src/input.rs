@@ -1,0 +1,223 @@
+//! Where URLs come from: files, stdin, `--url`, and `--template` + `--range`; line-level checks.
+//!
+//! Everything here is lazy, so a list of a million URLs is read as it is dispatched and never
+//! held whole in memory. Nothing here touches the network.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use thiserror::Error;
+
+use crate::record::{ErrorKind, FetchError};
+
+/// A problem with the inputs themselves, reported before (or instead of) fetching.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum InputError {
+    /// `--range` is not `A..B` with `A <= B`.
+    #[error("invalid --range {0:?}: expected A..B with A <= B, e.g. 1..199")]
+    BadRange(String),
+    /// `--template` has no `{}` to replace.
+    #[error("--template {0:?} has no '{{}}' placeholder")]
+    NoPlaceholder(String),
+    /// An input file could not be opened.
+    #[error("cannot read {path}: {source}")]
+    Open {
+        /// The file named on the command line.
+        path: PathBuf,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// Reading an input failed part-way.
+    #[error("reading input failed: {0}")]
+    Read(io::Error),
+}
+
+/// Parse `A..B` (or `A..=B`), both inclusive, into a range.
+pub fn parse_range(text: &str) -> Result<RangeInclusive<u64>, InputError> {
+    let bad = || InputError::BadRange(text.to_string());
+    let (start, end) = text.split_once("..").ok_or_else(bad)?;
+    let end = end.strip_prefix('=').unwrap_or(end);
+    let start: u64 = start.trim().parse().map_err(|_| bad())?;
+    let end: u64 = end.trim().parse().map_err(|_| bad())?;
+    if start > end {
+        return Err(bad());
+    }
+    Ok(start..=end)
+}
+
+/// The URLs `template` makes with `{}` replaced by each number of `range`, lazily.
+pub fn expand_template(
+    template: &str,
+    range: RangeInclusive<u64>,
+) -> Result<impl Iterator<Item = String> + use<>, InputError> {
+    if !template.contains("{}") {
+        return Err(InputError::NoPlaceholder(template.to_string()));
+    }
+    let template = template.to_string();
+    Ok(range.map(move |n| template.replace("{}", &n.to_string())))
+}
+
+/// Check that `url` is an absolute `http` or `https` URL with a host.
+///
+/// A failure is an `invalid_url` error for that input's record, never a panic.
+pub fn check_url(url: &str) -> Result<ureq::http::Uri, FetchError> {
+    let invalid = |why: &str| {
+        FetchError::new(
+            ErrorKind::InvalidUrl,
+            format!("{why}: {}", crate::request::redact_url(url)),
+        )
+    };
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| invalid("not a valid URL"))?;
+    match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
+        Some(_) => return Err(invalid("unsupported scheme (only http and https)")),
+        None => return Err(invalid("not an absolute URL (no http:// or https://)")),
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(uri),
+        _ => Err(invalid("URL has no host")),
+    }
+}
+
+/// Open every named file now, so an unreadable one is a usage error before any request.
+/// `-` means stdin.
+pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Box<dyn BufRead>>, InputError> {
+    paths.iter().map(|path| open(path)).collect()
+}
+
+fn open(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(io::stdin())));
+    }
+    let file = File::open(path).map_err(|source| InputError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Box::new(BufReader::new(file)))
+}
+
+/// The URL lines of `reader`: trimmed, blank lines and `#` comments skipped.
+/// Invalid UTF-8 is replaced, so such a line still gets a record (`invalid_url`).
+pub fn url_lines<R: BufRead>(reader: R) -> UrlLines<R> {
+    UrlLines {
+        reader,
+        line: Vec::new(),
+    }
+}
+
+/// Iterator over the URL lines of a reader; see [`url_lines`].
+pub struct UrlLines<R> {
+    reader: R,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> Iterator for UrlLines<R> {
+    type Item = io::Result<String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.line.clear();
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => return None,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&self.line);
+                    let text = text.trim();
+                    if text.is_empty() || text.starts_with('#') {
+                        continue;
+                    }
+                    return Some(Ok(text.to_string()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+/// Where a lazily read input left its error, to report after the run.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorSlot(Rc<RefCell<Option<io::Error>>>);
+
+impl ErrorSlot {
+    /// The read error that ended the input early, if any.
+    pub fn take(&self) -> Option<InputError> {
+        self.0.borrow_mut().take().map(InputError::Read)
+    }
+}
+
+/// Yield lines until the first read error, which is kept in the returned slot.
+pub fn until_error<I>(lines: I) -> (impl Iterator<Item = String>, ErrorSlot)
+where
+    I: Iterator<Item = io::Result<String>>,
+{
+    let slot = ErrorSlot::default();
+    let keep = slot.clone();
+    let iter = lines.map_while(move |line| match line {
+        Ok(line) => Some(line),
+        Err(e) => {
+            *keep.0.borrow_mut() = Some(e);
+            None
+        }
+    });
+    (iter, slot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_inclusive_and_checked() {
+        assert_eq!(parse_range("1..199").unwrap(), 1..=199);
+        assert_eq!(parse_range("3..=3").unwrap(), 3..=3);
+        for bad in ["", "5", "9..1", "a..b", "1...", "-1..3"] {
+            assert!(parse_range(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn template_expansion_replaces_every_placeholder() {
+        let urls: Vec<String> = expand_template("http://h/{}/x{}", 1..=3).unwrap().collect();
+        assert_eq!(urls, ["http://h/1/x1", "http://h/2/x2", "http://h/3/x3"]);
+        assert!(expand_template("http://h/", 1..=2).is_err());
+    }
+
+    #[test]
+    fn blank_lines_and_comments_are_skipped() {
+        let text = b"# header\nhttp://a/1\n\n   \n  http://a/2  \n#x\r\nhttp://a/3\r\n\xff\n";
+        let lines: Vec<String> = url_lines(&text[..]).map(Result::unwrap).collect();
+        assert_eq!(lines, ["http://a/1", "http://a/2", "http://a/3", "\u{fffd}"]);
+    }
+
+    #[test]
+    fn only_absolute_http_urls_with_a_host_pass() {
+        for good in ["http://127.0.0.1:8080/todos/1", "HTTPS://example.com", "http://u:p@h/"] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in ["", "not a url", "ftp://h/x", "/relative", "http://", "http:// spaced/", "\u{fffd}"] {
+            let err = check_url(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidUrl, "{bad}");
+        }
+        let err = check_url("ftp://bob:pw@h/").unwrap_err();
+        assert!(!err.message.contains("pw"));
+    }
+
+    #[test]
+    fn a_read_error_stops_the_input_and_is_kept() {
+        let lines = vec![
+            Ok("http://a/1".to_string()),
+            Err(io::Error::other("disk")),
+            Ok("http://a/2".to_string()),
+        ];
+        let (iter, slot) = until_error(lines.into_iter());
+        assert_eq!(iter.collect::<Vec<_>>(), ["http://a/1"]);
+        assert!(slot.take().is_some());
+    }
+}

@@ -1,0 +1,148 @@
+//! Reassembly of finished records: input order through a bounded reorder buffer, or
+//! completion order. Never blocks and never touches the network.
+
+use std::collections::VecDeque;
+
+use crate::config::Order;
+use crate::record::Record;
+
+/// Holds finished records until they may leave, in the configured [`Order`].
+#[derive(Debug)]
+pub enum Orderer {
+    /// Input order: `slots[i]` holds index `next + i`; the ready prefix leaves.
+    Input {
+        /// Lowest index not yet emitted — the oldest unfinished one once the prefix is drained.
+        next: u64,
+        /// Records waiting for a lower index to finish.
+        slots: VecDeque<Option<Record>>,
+    },
+    /// Completion order: records leave in the order they arrived.
+    Completion(VecDeque<Record>),
+}
+
+impl Orderer {
+    /// An empty buffer for `order`.
+    pub fn new(order: Order) -> Self {
+        match order {
+            Order::Input => Orderer::Input {
+                next: 0,
+                slots: VecDeque::new(),
+            },
+            Order::Completion => Orderer::Completion(VecDeque::new()),
+        }
+    }
+
+    /// Take in a finished record.
+    ///
+    /// # Panics
+    /// In input order, if a record arrives twice or for an index already emitted: the
+    /// dispatcher hands out each index once, so this is a bug, not an input problem.
+    pub fn push(&mut self, record: Record) {
+        match self {
+            Orderer::Input { next, slots } => {
+                let offset = record
+                    .index
+                    .checked_sub(*next)
+                    .expect("record for an index already emitted") as usize;
+                if slots.len() <= offset {
+                    slots.resize_with(offset + 1, || None);
+                }
+                assert!(slots[offset].is_none(), "record {} arrived twice", record.index);
+                slots[offset] = Some(record);
+            }
+            Orderer::Completion(queue) => queue.push_back(record),
+        }
+    }
+
+    /// The next record allowed to leave, if any.
+    pub fn pop(&mut self) -> Option<Record> {
+        match self {
+            Orderer::Input { next, slots } => {
+                let record = slots.front_mut()?.take()?;
+                slots.pop_front();
+                *next += 1;
+                Some(record)
+            }
+            Orderer::Completion(queue) => queue.pop_front(),
+        }
+    }
+
+    /// Records held, waiting to leave (the buffer's memory, in records).
+    pub fn held(&self) -> usize {
+        match self {
+            Orderer::Input { slots, .. } => slots.iter().filter(|s| s.is_some()).count(),
+            Orderer::Completion(queue) => queue.len(),
+        }
+    }
+
+    /// In input order, the lowest index not yet emitted; `None` in completion order.
+    pub fn next_to_emit(&self) -> Option<u64> {
+        match self {
+            Orderer::Input { next, .. } => Some(*next),
+            Orderer::Completion(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(index: u64) -> Record {
+        Record {
+            index,
+            url: format!("http://h/{index}"),
+            method: "GET".into(),
+            ok: true,
+            status: Some(200),
+            bytes: 0,
+            attempts: 1,
+            worker: Some(0),
+            queued_ms: 0.0,
+            started_ms: 0.0,
+            finished_ms: 0.0,
+            body: None,
+            file: None,
+            error: None,
+        }
+    }
+
+    fn drain(orderer: &mut Orderer) -> Vec<u64> {
+        std::iter::from_fn(|| orderer.pop()).map(|r| r.index).collect()
+    }
+
+    #[test]
+    fn input_order_emits_only_the_ready_prefix() {
+        let mut orderer = Orderer::new(Order::Input);
+        orderer.push(record(2));
+        orderer.push(record(1));
+        assert_eq!(drain(&mut orderer), Vec::<u64>::new());
+        assert_eq!(orderer.held(), 2);
+        orderer.push(record(0));
+        assert_eq!(drain(&mut orderer), [0, 1, 2]);
+        orderer.push(record(4));
+        assert_eq!(drain(&mut orderer), Vec::<u64>::new());
+        orderer.push(record(3));
+        assert_eq!(drain(&mut orderer), [3, 4]);
+        assert_eq!(orderer.next_to_emit(), Some(5));
+        assert_eq!(orderer.held(), 0);
+    }
+
+    #[test]
+    fn completion_order_is_arrival_order() {
+        let mut orderer = Orderer::new(Order::Completion);
+        for index in [3, 0, 2, 1] {
+            orderer.push(record(index));
+        }
+        assert_eq!(drain(&mut orderer), [3, 0, 2, 1]);
+        assert_eq!(orderer.next_to_emit(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "twice")]
+    fn a_duplicate_record_is_a_bug() {
+        let mut orderer = Orderer::new(Order::Input);
+        orderer.push(record(1));
+        orderer.push(record(1));
+    }
+}

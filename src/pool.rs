@@ -1,0 +1,313 @@
+//! Dispatch: the `rayon` pool, the bounded in-flight window, batches, cancellation, and the
+//! `crossbeam-channel` that carries finished records back to the one collector.
+//!
+//! The collector is the caller's thread (it drives [`Run`] as an iterator); it never runs
+//! inside the pool, because receiving there would take a worker and could deadlock.
+
+use std::iter::Fuse;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::client::{Client, Outcome};
+use crate::config::{Config, ConfigError};
+use crate::order::Orderer;
+use crate::record::{ErrorKind, FetchError, Record};
+use crate::request::{Request, redact_message};
+
+/// A flag that stops a run: nothing more is sent, and every input not yet sent gets a
+/// `cancelled` record. Cheap to clone; safe to set from a signal handler thread.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stop dispatching; in-flight requests finish (bounded by their timeout).
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What every job of one run shares: the clock's zero and the cancel flag.
+#[derive(Debug)]
+pub struct RunContext {
+    epoch: Instant,
+    cancel: CancelToken,
+}
+
+impl RunContext {
+    /// Milliseconds from the start of the run to `at`.
+    pub fn ms(&self, at: Instant) -> f64 {
+        // Rounded to the microsecond: finer digits are noise and bloat every record.
+        let micros = at.saturating_duration_since(self.epoch).as_micros();
+        micros as f64 / 1000.0
+    }
+}
+
+/// One dispatched request. Whoever runs it must call [`finish`](Ticket::finish) or
+/// [`cancelled`](Ticket::cancelled) exactly once: that is what guarantees one record per input.
+#[derive(Debug)]
+pub struct Ticket {
+    /// Position among the inputs.
+    pub index: u64,
+    /// What to send.
+    pub request: Request,
+    /// When it was dispatched, in ms since the run started.
+    pub queued_ms: f64,
+    ctx: Arc<RunContext>,
+    done: Sender<Record>,
+}
+
+impl Ticket {
+    /// True when the run was cancelled before this ticket started.
+    pub fn is_cancelled(&self) -> bool {
+        self.ctx.cancel.is_cancelled()
+    }
+
+    /// Send the record for a finished request.
+    pub fn finish(self, outcome: Outcome, worker: Option<usize>, started: Instant) {
+        let finished = Instant::now();
+        let ok = outcome.error.is_none() && outcome.status.is_some_and(|s| s < 400);
+        let error = outcome.error.map(|mut e| {
+            e.message = redact_message(&e.message, &self.request.url);
+            e
+        });
+        let record = Record {
+            index: self.index,
+            url: self.request.display_url(),
+            method: self.request.method.clone(),
+            ok,
+            status: outcome.status,
+            bytes: outcome.bytes,
+            attempts: outcome.attempts,
+            worker,
+            queued_ms: self.queued_ms,
+            started_ms: self.ctx.ms(started),
+            finished_ms: self.ctx.ms(finished),
+            body: outcome.body,
+            file: None,
+            error,
+        };
+        // The collector holds the receiver for the whole run; if the caller dropped the
+        // run early nobody wants this record, so a send error is not a loss.
+        let _ = self.done.send(record);
+    }
+
+    /// Send a `cancelled` record: the request was never sent.
+    pub fn cancelled(self) {
+        let now = Instant::now();
+        let outcome = Outcome {
+            error: Some(FetchError::new(
+                ErrorKind::Cancelled,
+                "cancelled before it was sent",
+            )),
+            ..Outcome::default()
+        };
+        self.finish(outcome, None, now);
+    }
+}
+
+/// Something that runs tickets with bounded concurrency: the thread pool, or the async engine.
+pub trait Engine: Send + Sync {
+    /// Start `ticket`; it must end in exactly one record on the ticket's channel.
+    fn start(&self, ticket: Ticket);
+}
+
+/// Blocking `ureq` calls on a dedicated `rayon` pool of exactly `pool` threads.
+pub struct ThreadEngine {
+    pool: rayon::ThreadPool,
+    client: Arc<Client>,
+}
+
+impl ThreadEngine {
+    /// A pool of `config.pool` threads named `poolfetch-worker-N`, sharing `client`.
+    pub fn new(config: &Config, client: Client) -> Result<Self, ConfigError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.pool)
+            .thread_name(|i| format!("poolfetch-worker-{i}"))
+            .build()
+            .map_err(|e| ConfigError::Pool(e.to_string()))?;
+        Ok(ThreadEngine {
+            pool,
+            client: Arc::new(client),
+        })
+    }
+}
+
+impl Engine for ThreadEngine {
+    fn start(&self, ticket: Ticket) {
+        let client = Arc::clone(&self.client);
+        // FIFO so that dispatch order is start order.
+        self.pool.spawn_fifo(move || run_blocking(&client, ticket));
+    }
+}
+
+fn run_blocking(client: &Client, ticket: Ticket) {
+    if ticket.is_cancelled() {
+        ticket.cancelled();
+        return;
+    }
+    let started = Instant::now();
+    // A panic in a spawned rayon job aborts the process: turn it into a record instead.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| client.fetch(&ticket.request)))
+        .unwrap_or_else(|panic| Outcome {
+            attempts: 1,
+            error: Some(FetchError::new(
+                ErrorKind::Internal,
+                format!("worker panicked: {}", panic_message(&*panic)),
+            )),
+            ..Outcome::default()
+        });
+    ticket.finish(outcome, rayon::current_thread_index(), started);
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+}
+
+/// A run in progress: an iterator that dispatches lazily and yields records as they may
+/// leave (input or completion order). Dropping it stops dispatch.
+pub struct Run<'a, I: Iterator> {
+    engine: &'a dyn Engine,
+    requests: Fuse<I>,
+    ctx: Arc<RunContext>,
+    done_tx: Sender<Record>,
+    done_rx: Receiver<Record>,
+    orderer: Orderer,
+    window: usize,
+    batch_size: Option<usize>,
+    dispatched_in_batch: usize,
+    next_index: u64,
+    outstanding: usize,
+    max_held: usize,
+}
+
+impl<'a, I> Run<'a, I>
+where
+    I: Iterator,
+    I::Item: Into<Request>,
+{
+    /// Start a run of `requests` on `engine` with `config`'s order, window and batches.
+    pub fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        Run {
+            engine,
+            requests: requests.fuse(),
+            ctx: Arc::new(RunContext {
+                epoch: Instant::now(),
+                cancel: CancelToken::new(),
+            }),
+            done_tx,
+            done_rx,
+            orderer: Orderer::new(config.order),
+            window: config.window(),
+            batch_size: config.batch_size,
+            dispatched_in_batch: 0,
+            next_index: 0,
+            outstanding: 0,
+            max_held: 0,
+        }
+    }
+
+    /// Use `token` to cancel this run (call before the first record is taken).
+    pub fn with_cancel(mut self, token: CancelToken) -> Self {
+        self.ctx = Arc::new(RunContext {
+            epoch: self.ctx.epoch,
+            cancel: token,
+        });
+        self
+    }
+
+    /// The most records the reorder buffer ever held at once (bounded by the window).
+    pub fn max_held(&self) -> usize {
+        self.max_held
+    }
+
+    /// Whether the window and the batch allow one more dispatch now.
+    fn may_dispatch(&mut self) -> bool {
+        let within_window = match self.orderer.next_to_emit() {
+            Some(oldest) => self.next_index < oldest + self.window as u64,
+            None => self.outstanding < self.window,
+        };
+        if !within_window {
+            return false;
+        }
+        match self.batch_size {
+            None => true,
+            Some(size) => {
+                if self.dispatched_in_batch == size && self.outstanding == 0 {
+                    self.dispatched_in_batch = 0;
+                }
+                self.dispatched_in_batch < size
+            }
+        }
+    }
+
+    fn dispatch(&mut self) {
+        while self.may_dispatch() {
+            let Some(request) = self.requests.next() else {
+                return;
+            };
+            let ticket = Ticket {
+                index: self.next_index,
+                request: request.into(),
+                queued_ms: self.ctx.ms(Instant::now()),
+                ctx: Arc::clone(&self.ctx),
+                done: self.done_tx.clone(),
+            };
+            self.next_index += 1;
+            self.outstanding += 1;
+            self.dispatched_in_batch += 1;
+            if self.ctx.cancel.is_cancelled() {
+                ticket.cancelled();
+            } else {
+                self.engine.start(ticket);
+            }
+        }
+    }
+}
+
+impl<I> Iterator for Run<'_, I>
+where
+    I: Iterator,
+    I::Item: Into<Request>,
+{
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        loop {
+            if let Some(record) = self.orderer.pop() {
+                return Some(record);
+            }
+            self.dispatch();
+            if self.outstanding == 0 {
+                return None;
+            }
+            // We hold a sender ourselves, so this only returns Err if a job vanished
+            // without a record; jobs catch panics, so that would be a bug in an engine.
+            let record = self
+                .done_rx
+                .recv()
+                .expect("the run holds a sender, so the channel cannot close");
+            self.outstanding -= 1;
+            self.orderer.push(record);
+            self.max_held = self.max_held.max(self.orderer.held());
+        }
+    }
+}

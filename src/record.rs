@@ -1,0 +1,189 @@
+//! The per-URL result (`Record`), its typed error, and the JSON Lines writer.
+//!
+//! Every input produces exactly one `Record`, success or failure; a failure carries a typed
+//! [`ErrorKind`] so scripts can filter on it without parsing messages.
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of failure a record describes. Serialized in `snake_case` (`"invalid_url"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input line is not an absolute `http(s)` URL with a host.
+    InvalidUrl,
+    /// The host name could not be resolved.
+    Dns,
+    /// The TCP connection could not be made (refused, unreachable).
+    Connect,
+    /// A connect, response or body-read deadline passed.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The server answered with a status of 400 or more.
+    Status,
+    /// The server broke HTTP (malformed status line, bad chunking, …).
+    Protocol,
+    /// The connection failed after it was made (reset, unexpected EOF) or a local file failed.
+    Io,
+    /// The body exceeded `--max-body`; nothing is kept truncated.
+    TooLarge,
+    /// The request was never sent because the run was cancelled.
+    Cancelled,
+    /// A bug in poolfetch (a worker panicked); reported instead of aborting the run.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The wire name, as it appears in records (`"invalid_url"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Status => "status",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Io => "io",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// A typed failure with a human message (credentials already redacted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchError {
+    /// Machine-readable category.
+    pub kind: ErrorKind,
+    /// What failed, for humans.
+    pub message: String,
+}
+
+impl FetchError {
+    /// Build an error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        FetchError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// One line of output: everything known about one input URL.
+///
+/// Times are milliseconds since the run started, so plotting `finished_ms` against `index`
+/// draws the stepwise completion curve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Position of the URL among the inputs, from 0.
+    pub index: u64,
+    /// The URL as given, with any `user:pass@` redacted.
+    pub url: String,
+    /// HTTP method sent.
+    pub method: String,
+    /// True when a response arrived with status < 400 and no transport error.
+    pub ok: bool,
+    /// HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// Body bytes received (after content decoding).
+    pub bytes: u64,
+    /// Attempts made (0 when the request was never sent).
+    pub attempts: u32,
+    /// Index of the pool thread that ran the request (none when never sent).
+    pub worker: Option<usize>,
+    /// When the request was handed to the pool.
+    pub queued_ms: f64,
+    /// When a worker started it.
+    pub started_ms: f64,
+    /// When its result was complete.
+    pub finished_ms: f64,
+    /// The kept body: parsed JSON, text, or null (see `--body`).
+    pub body: Option<serde_json::Value>,
+    /// Path of the file the body was streamed to, with `--output-dir`.
+    pub file: Option<String>,
+    /// Why the record is not ok, when it is not.
+    pub error: Option<FetchError>,
+}
+
+/// Writes records as JSON Lines, one object per line, flushing each so pipes see them at once.
+pub struct JsonLinesWriter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonLinesWriter<W> {
+    /// Wrap a writer (stdout or a file); buffer it yourself if it is unbuffered.
+    pub fn new(out: W) -> Self {
+        JsonLinesWriter { out }
+    }
+
+    /// Write one record and a newline, then flush.
+    pub fn write(&mut self, record: &Record) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Give the writer back.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_serialize_to_their_wire_names() {
+        for kind in [
+            ErrorKind::InvalidUrl,
+            ErrorKind::Dns,
+            ErrorKind::Connect,
+            ErrorKind::Timeout,
+            ErrorKind::Tls,
+            ErrorKind::Status,
+            ErrorKind::Protocol,
+            ErrorKind::Io,
+            ErrorKind::TooLarge,
+            ErrorKind::Cancelled,
+            ErrorKind::Internal,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+    }
+
+    #[test]
+    fn writer_emits_one_parseable_line_per_record() {
+        let record = Record {
+            index: 7,
+            url: "http://127.0.0.1:1/x".into(),
+            method: "GET".into(),
+            ok: false,
+            status: None,
+            bytes: 0,
+            attempts: 1,
+            worker: Some(2),
+            queued_ms: 0.0,
+            started_ms: 0.5,
+            finished_ms: 1.5,
+            body: None,
+            file: None,
+            error: Some(FetchError::new(ErrorKind::Connect, "refused")),
+        };
+        let mut writer = JsonLinesWriter::new(Vec::new());
+        writer.write(&record).unwrap();
+        writer.write(&record).unwrap();
+        let text = String::from_utf8(writer.into_inner()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let back: Record = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(back, record);
+        assert!(lines[0].contains("\"kind\":\"connect\""));
+    }
+}
