@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::Fetcher;
 use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY, DEFAULT_POOL, EngineKind, Order};
 use crate::input::{self, InputError};
 use crate::pool::CancelToken;
 use crate::record::JsonLinesWriter;
 use crate::server::{Server, ServerConfig};
-use crate::Fetcher;
 
 /// Every record was ok.
 pub const EXIT_OK: i32 = 0;
@@ -39,7 +39,7 @@ pub struct Cli {
 enum Command {
     /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
     Fetch(FetchArgs),
-    /// Run the embedded test server (routes /todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}).
+    /// Run the embedded test server (/todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}, POST /post, /stats).
     Serve(ServeArgs),
 }
 
@@ -124,7 +124,10 @@ pub fn main() -> i32 {
 }
 
 fn first_line(message: &str) -> &str {
-    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or(message);
+    let line = message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(message);
     line.trim().trim_start_matches("error: ")
 }
 
@@ -226,7 +229,10 @@ fn urls(
     };
     let lines = readers.into_iter().flat_map(input::url_lines);
     let (from_files, slot) = input::until_error(lines);
-    Ok((Box::new(inline.into_iter().chain(expanded).chain(from_files)), slot))
+    Ok((
+        Box::new(inline.into_iter().chain(expanded).chain(from_files)),
+        slot,
+    ))
 }
 
 /// First Ctrl-C: stop dispatching and let in-flight requests end. Second: exit at once
@@ -275,7 +281,9 @@ fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> 
 /// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let number: u64 = digits
         .parse()
@@ -288,7 +296,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "g" | "gib" => 1 << 30,
         "gb" => 1_000_000_000,
-        _ => return Err(format!("{text:?} has an unknown unit (use B, KiB, MiB, GiB, KB, MB, GB)")),
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
     };
     number
         .checked_mul(multiplier)
@@ -323,14 +335,18 @@ mod tests {
 
     #[test]
     fn headers_need_a_name_and_a_colon() {
-        assert_eq!(parse_header("Accept: a/b"), Ok(("Accept".into(), "a/b".into())));
+        assert_eq!(
+            parse_header("Accept: a/b"),
+            Ok(("Accept".into(), "a/b".into()))
+        );
         assert!(parse_header("no colon").is_err());
         assert!(parse_header(": v").is_err());
     }
 
     #[test]
     fn clap_errors_shrink_to_one_line() {
-        let message = "error: invalid value 'x' for '--pool <N>'\n\nFor more information, try '--help'.\n";
+        let message =
+            "error: invalid value 'x' for '--pool <N>'\n\nFor more information, try '--help'.\n";
         assert_eq!(first_line(message), "invalid value 'x' for '--pool <N>'");
     }
 }

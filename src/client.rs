@@ -47,7 +47,8 @@ impl Client {
     /// Build the agent with a custom resolver (tests reach the `dns` path this way without
     /// leaving the machine).
     pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Self {
-        let agent = ureq::Agent::with_parts(agent_config(config), DefaultConnector::default(), resolver);
+        let agent =
+            ureq::Agent::with_parts(agent_config(config), DefaultConnector::default(), resolver);
         Self::from_agent(config, agent)
     }
 
@@ -107,7 +108,9 @@ impl Client {
             let reason = status.canonical_reason().unwrap_or("");
             outcome.error = Some(FetchError::new(
                 ErrorKind::Status,
-                format!("HTTP {} {reason}", status.as_u16()).trim_end().to_string(),
+                format!("HTTP {} {reason}", status.as_u16())
+                    .trim_end()
+                    .to_string(),
             ));
         }
         outcome
@@ -129,7 +132,9 @@ impl Client {
                 if let Some(content_type) = &body.content_type {
                     builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
                 }
-                let http_request = builder.body(body.bytes.as_slice()).map_err(invalid_request)?;
+                let http_request = builder
+                    .body(body.bytes.as_slice())
+                    .map_err(invalid_request)?;
                 self.agent.run(http_request)
             }
             None => {
@@ -207,15 +212,27 @@ mod tests {
     #[test]
     fn transport_errors_map_to_their_kinds() {
         let io = |kind| ureq::Error::Io(io::Error::new(kind, "x"));
-        assert_eq!(classify(io(io::ErrorKind::ConnectionRefused)).kind, ErrorKind::Connect);
-        assert_eq!(classify(io(io::ErrorKind::ConnectionReset)).kind, ErrorKind::Io);
-        assert_eq!(classify(io(io::ErrorKind::TimedOut)).kind, ErrorKind::Timeout);
+        assert_eq!(
+            classify(io(io::ErrorKind::ConnectionRefused)).kind,
+            ErrorKind::Connect
+        );
+        assert_eq!(
+            classify(io(io::ErrorKind::ConnectionReset)).kind,
+            ErrorKind::Io
+        );
+        assert_eq!(
+            classify(io(io::ErrorKind::TimedOut)).kind,
+            ErrorKind::Timeout
+        );
         assert_eq!(classify(ureq::Error::HostNotFound).kind, ErrorKind::Dns);
         assert_eq!(
             classify(ureq::Error::Timeout(ureq::Timeout::RecvResponse)).kind,
             ErrorKind::Timeout
         );
-        assert_eq!(classify(ureq::Error::TooManyRedirects).kind, ErrorKind::Protocol);
+        assert_eq!(
+            classify(ureq::Error::TooManyRedirects).kind,
+            ErrorKind::Protocol
+        );
     }
 
     #[test]

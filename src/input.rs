@@ -72,11 +72,10 @@ pub fn check_url(url: &str) -> Result<ureq::http::Uri, FetchError> {
             format!("{why}: {}", crate::request::redact_url(url)),
         )
     };
-    let uri: ureq::http::Uri = url
-        .parse()
-        .map_err(|_| invalid("not a valid URL"))?;
+    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid("not a valid URL"))?;
     match uri.scheme_str() {
-        Some(scheme) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
+        Some(scheme)
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
         Some(_) => return Err(invalid("unsupported scheme (only http and https)")),
         None => return Err(invalid("not an absolute URL (no http:// or https://)")),
     }
@@ -193,15 +192,30 @@ mod tests {
     fn blank_lines_and_comments_are_skipped() {
         let text = b"# header\nhttp://a/1\n\n   \n  http://a/2  \n#x\r\nhttp://a/3\r\n\xff\n";
         let lines: Vec<String> = url_lines(&text[..]).map(Result::unwrap).collect();
-        assert_eq!(lines, ["http://a/1", "http://a/2", "http://a/3", "\u{fffd}"]);
+        assert_eq!(
+            lines,
+            ["http://a/1", "http://a/2", "http://a/3", "\u{fffd}"]
+        );
     }
 
     #[test]
     fn only_absolute_http_urls_with_a_host_pass() {
-        for good in ["http://127.0.0.1:8080/todos/1", "HTTPS://example.com", "http://u:p@h/"] {
+        for good in [
+            "http://127.0.0.1:8080/todos/1",
+            "HTTPS://example.com",
+            "http://u:p@h/",
+        ] {
             assert!(check_url(good).is_ok(), "{good}");
         }
-        for bad in ["", "not a url", "ftp://h/x", "/relative", "http://", "http:// spaced/", "\u{fffd}"] {
+        for bad in [
+            "",
+            "not a url",
+            "ftp://h/x",
+            "/relative",
+            "http://",
+            "http:// spaced/",
+            "\u{fffd}",
+        ] {
             let err = check_url(bad).unwrap_err();
             assert_eq!(err.kind, ErrorKind::InvalidUrl, "{bad}");
         }

@@ -43,11 +43,16 @@ impl Orderer {
                 let offset = record
                     .index
                     .checked_sub(*next)
-                    .expect("record for an index already emitted") as usize;
+                    .expect("record for an index already emitted")
+                    as usize;
                 if slots.len() <= offset {
                     slots.resize_with(offset + 1, || None);
                 }
-                assert!(slots[offset].is_none(), "record {} arrived twice", record.index);
+                assert!(
+                    slots[offset].is_none(),
+                    "record {} arrived twice",
+                    record.index
+                );
                 slots[offset] = Some(record);
             }
             Orderer::Completion(queue) => queue.push_back(record),
@@ -108,7 +113,9 @@ mod tests {
     }
 
     fn drain(orderer: &mut Orderer) -> Vec<u64> {
-        std::iter::from_fn(|| orderer.pop()).map(|r| r.index).collect()
+        std::iter::from_fn(|| orderer.pop())
+            .map(|r| r.index)
+            .collect()
     }
 
     #[test]

@@ -54,7 +54,11 @@ pub fn consume(
     })
 }
 
-fn interpret(data: Vec<u8>, content_type: Option<&str>, mode: BodyMode) -> Option<serde_json::Value> {
+fn interpret(
+    data: Vec<u8>,
+    content_type: Option<&str>,
+    mode: BodyMode,
+) -> Option<serde_json::Value> {
     let says_json = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     let try_json = match mode {
         BodyMode::Auto => {
@@ -66,10 +70,8 @@ fn interpret(data: Vec<u8>, content_type: Option<&str>, mode: BodyMode) -> Optio
         BodyMode::Json => true,
         BodyMode::Text | BodyMode::None => false,
     };
-    if try_json {
-        if let Ok(value) = serde_json::from_slice(&data) {
-            return Some(value);
-        }
+    if try_json && let Ok(value) = serde_json::from_slice(&data) {
+        return Some(value);
     }
     let text = match String::from_utf8(data) {
         Ok(text) => text,
@@ -85,10 +87,22 @@ mod tests {
 
     #[test]
     fn auto_keeps_json_when_it_is_json_and_text_otherwise() {
-        let kept = consume(&br#"{"a":1}"#[..], Some("application/json"), BodyMode::Auto, 100).unwrap();
+        let kept = consume(
+            &br#"{"a":1}"#[..],
+            Some("application/json"),
+            BodyMode::Auto,
+            100,
+        )
+        .unwrap();
         assert_eq!(kept.body, Some(json!({"a": 1})));
         assert_eq!(kept.bytes, 7);
-        let kept = consume(&b"{broken"[..], Some("application/json"), BodyMode::Auto, 100).unwrap();
+        let kept = consume(
+            &b"{broken"[..],
+            Some("application/json"),
+            BodyMode::Auto,
+            100,
+        )
+        .unwrap();
         assert_eq!(kept.body, Some(json!("{broken")));
         let kept = consume(&br#"{"a":1}"#[..], Some("text/plain"), BodyMode::Auto, 100).unwrap();
         assert_eq!(kept.body, Some(json!("{\"a\":1}")));
@@ -100,12 +114,18 @@ mod tests {
     fn none_counts_without_keeping_and_has_no_cap() {
         let data = vec![7u8; 5000];
         let kept = consume(&data[..], None, BodyMode::None, 10).unwrap();
-        assert_eq!(kept, Kept { bytes: 5000, body: None });
+        assert_eq!(
+            kept,
+            Kept {
+                bytes: 5000,
+                body: None
+            }
+        );
     }
 
     #[test]
     fn a_body_over_the_cap_is_too_large_not_truncated() {
-        let data = vec![b'x'; 101];
+        let data = [b'x'; 101];
         assert!(matches!(
             consume(&data[..], None, BodyMode::Text, 100),
             Err(SinkError::TooLarge { limit: 100 })

@@ -1,0 +1,197 @@
+//! The `poolfetch` binary, driven as a user would, against the in-process server.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use common::{closed_port, server};
+use poolfetch::Record;
+
+fn poolfetch() -> Command {
+    Command::cargo_bin("poolfetch").unwrap()
+}
+
+fn records(stdout: &[u8]) -> Vec<Record> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every stdout line is a record"))
+        .collect()
+}
+
+#[test]
+fn stdin_urls_skip_comments_and_blank_lines() {
+    let server = server();
+    let input = format!(
+        "# todos\n{}\n\n   \n# more\n{}\n{}\n",
+        server.url("/todos/1"),
+        server.url("/todos/2"),
+        server.url("/todos/3")
+    );
+    let output = poolfetch()
+        .args(["fetch", "-p", "2"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let records = records(&output.stdout);
+    assert_eq!(records.len(), 3);
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record.index, i as u64);
+        assert!(record.url.ends_with(&format!("/todos/{}", i + 1)));
+        assert_eq!(record.body.as_ref().unwrap()["id"], i as u64 + 1);
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("3 requests, 3 ok, 0 failed"), "{stderr}");
+}
+
+#[test]
+fn template_and_range_expand_inclusively_after_inline_urls() {
+    let server = server();
+    let template = server.url("/todos/{}");
+    let output = poolfetch()
+        .args(["fetch", "--body", "none", "--url"])
+        .arg(server.url("/status/204"))
+        .args(["--template", &template, "--range", "5..9"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records = records(&output.stdout);
+    let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
+    let mut expected = vec![server.url("/status/204")];
+    expected.extend((5..=9).map(|i| server.url(&format!("/todos/{i}"))));
+    assert_eq!(urls, expected);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.body.is_none() && r.bytes > 0 || r.status == Some(204))
+    );
+}
+
+#[test]
+fn a_failing_input_gives_exit_code_one_and_still_a_record() {
+    let server = server();
+    let input = format!(
+        "{}\nnot a url\nhttp://127.0.0.1:{}/\n{}\n",
+        server.url("/todos/1"),
+        closed_port(),
+        server.url("/status/500")
+    );
+    let output = poolfetch()
+        .arg("fetch")
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let records = records(&output.stdout);
+    let kinds: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| r.error.as_ref().map(|e| e.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [None, Some("invalid_url"), Some("connect"), Some("status")]
+    );
+}
+
+#[test]
+fn files_and_output_file_work_together() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("urls.txt");
+    std::fs::write(
+        &list,
+        format!("{}\n{}\n", server.url("/todos/7"), server.url("/todos/8")),
+    )
+    .unwrap();
+    let out = dir.path().join("out.jsonl");
+    let output = poolfetch()
+        .args(["fetch", "-q", "--order", "completion", "-o"])
+        .arg(&out)
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty(), "records go to -o, not stdout");
+    assert!(output.stderr.is_empty(), "-q silences the summary");
+    let records = records(&std::fs::read(&out).unwrap());
+    let mut seen: Vec<u64> = records.iter().map(|r| r.index).collect();
+    seen.sort();
+    assert_eq!(seen, [0, 1]);
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_two_before_any_request() {
+    let server = server();
+    let url = server.url("/todos/1");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["--pool".into(), "zero".into(), "--url".into(), url.clone()],
+        vec!["--pool".into(), "0".into(), "--url".into(), url.clone()],
+        vec![
+            "--timeout".into(),
+            "soon".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec![
+            "--template".into(),
+            url.clone(),
+            "--range".into(),
+            "1..3".into(),
+        ],
+        vec![
+            "--template".into(),
+            format!("{url}{{}}"),
+            "--range".into(),
+            "9..1".into(),
+        ],
+        vec!["--template".into(), format!("{url}{{}}")],
+        vec!["/no/such/file.txt".into()],
+        vec![
+            "--max-body".into(),
+            "lots".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec!["-H".into(), "NoColon".into(), "--url".into(), url.clone()],
+        vec!["--bogus".into()],
+    ];
+    for args in cases {
+        let output = poolfetch().arg("fetch").args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("poolfetch: "), "{stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(server.stats().requests, 0, "no usage error sent a request");
+}
+
+#[test]
+fn serve_announces_its_address_on_the_first_line() {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect(&line)
+        .to_string();
+    let answer = ureq::get(&format!("{url}/todos/3")).call();
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = answer.unwrap().into_body().read_to_string().unwrap();
+    assert!(body.contains("\"id\":3"), "{body}");
+}
