@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 
 use crate::Fetcher;
+use crate::bench::export::Exports;
+use crate::bench::{self, BenchPlan, plot, report};
 use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY, DEFAULT_POOL, EngineKind, Order};
 use crate::input::{self, InputError};
 use crate::pool::CancelToken;
@@ -39,6 +41,8 @@ pub struct Cli {
 enum Command {
     /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
     Fetch(FetchArgs),
+    /// Measure pool sizes (and engines, and batches) on one workload: table, plot, exports.
+    Bench(BenchArgs),
     /// Run the embedded test server (/todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}, POST /post, /stats).
     Serve(ServeArgs),
 }
@@ -93,6 +97,67 @@ struct FetchArgs {
     quiet: bool,
 }
 
+/// Flags of `poolfetch bench`.
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Requests per run (N).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    requests: usize,
+    /// Latency per request (L): the embedded server's delay; with --url, what it is known to take.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    latency: Option<Duration>,
+    /// Pool sizes to compare, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "1,5,20"
+    )]
+    pools: Vec<usize>,
+    /// Engines to compare, comma-separated.
+    #[arg(
+        long = "engine",
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "threads"
+    )]
+    engines: Vec<EngineKind>,
+    /// Timed runs of each configuration (the table shows the median and min–max).
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    runs: usize,
+    /// Untimed runs of each configuration before the timed ones.
+    #[arg(long, value_name = "W", default_value_t = 0)]
+    warmup: usize,
+    /// Order of records inside each run.
+    #[arg(long, value_enum, default_value_t = Order::Input)]
+    order: Order,
+    /// Also run every pool with gather-per-batch of N, to show what batching costs.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Measure this URL instead of the embedded server; '{}' takes the request number 1..=N.
+    #[arg(long, value_name = "TEMPLATE")]
+    url: Option<String>,
+    /// Per-request timeout.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Where to write the SVG plot.
+    #[arg(long, value_name = "FILE.svg", default_value = "poolfetch-bench.svg")]
+    plot: PathBuf,
+    /// Do not write a plot.
+    #[arg(long, conflicts_with = "plot")]
+    no_plot: bool,
+    /// Write every figure (and each request's finish time) as JSON.
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+    /// Write one CSV row per timed run.
+    #[arg(long, value_name = "FILE")]
+    export_csv: Option<PathBuf>,
+    /// Write the table as markdown.
+    #[arg(long, value_name = "FILE")]
+    export_markdown: Option<PathBuf>,
+}
+
 /// Flags of `poolfetch serve`.
 #[derive(Debug, Args)]
 struct ServeArgs {
@@ -119,6 +184,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Fetch(args) => fetch(args),
+        Command::Bench(args) => bench(args),
         Command::Serve(args) => serve(args),
     }
 }
@@ -249,6 +315,76 @@ fn install_interrupt_handler(cancel: &CancelToken) {
     if let Err(e) = result {
         eprintln!("poolfetch: warning: Ctrl-C will not stop the run cleanly: {e}");
     }
+}
+
+fn bench(args: BenchArgs) -> i32 {
+    let plan = BenchPlan {
+        requests: args.requests,
+        latency: args.latency.unwrap_or(BenchPlan::default().latency),
+        latency_known: args.url.is_none() || args.latency.is_some(),
+        pools: args.pools,
+        engines: args.engines,
+        runs: args.runs,
+        warmup: args.warmup,
+        order: args.order,
+        batch_size: args.batch_size,
+        url: args.url,
+        timeout: args.timeout,
+    };
+    if let Err(e) = plan.validate() {
+        return usage_error(e);
+    }
+    let target = plan
+        .url
+        .clone()
+        .unwrap_or_else(|| "the embedded server".to_string());
+    eprintln!(
+        "poolfetch bench: {} requests of {} against {target}, {} timed run(s) per setup",
+        plan.requests,
+        if plan.latency_known {
+            humantime::format_duration(plan.latency).to_string()
+        } else {
+            "unknown latency".into()
+        },
+        plan.runs,
+    );
+    let results = match bench::run(&plan) {
+        Ok(results) => results,
+        Err(e) => return usage_error(e),
+    };
+    print!("{}", report::table(&results));
+    let summary = report::relative_summary(&results);
+    if !summary.is_empty() {
+        println!("\n{summary}");
+    }
+    let exports = Exports {
+        json: args.export_json,
+        csv: args.export_csv,
+        markdown: args.export_markdown,
+    };
+    if let Err(e) = exports.write(&results) {
+        eprintln!("poolfetch: {e}");
+        return EXIT_FAILED;
+    }
+    if !args.no_plot {
+        match plot::write_svg(&args.plot, &results) {
+            Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
+            Err(e) => {
+                eprintln!("poolfetch: {e}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    let failed: usize = results
+        .iter()
+        .flat_map(|r| &r.runs)
+        .map(|run| run.failed)
+        .sum();
+    if failed > 0 {
+        eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
+        return EXIT_FAILED;
+    }
+    EXIT_OK
 }
 
 fn serve(args: ServeArgs) -> i32 {

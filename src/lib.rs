@@ -16,6 +16,7 @@
 //! # Ok::<(), poolfetch::ConfigError>(())
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -23,6 +23,9 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::net::TcpSocket;
 
+mod timer;
+use timer::Timer;
+
 /// The longest `/delay/{ms}` honoured (10 minutes); longer ones are clamped.
 const MAX_DELAY_MS: u64 = 600_000;
 /// Size of the chunks `/bytes/{n}` streams.
@@ -98,6 +101,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let counters = Arc::new(Counters::default());
         let state = Arc::new(State {
+            timer: Timer::start()?,
             latency: config.latency,
             counters: Arc::clone(&counters),
         });
@@ -146,6 +150,7 @@ impl Drop for Server {
 }
 
 struct State {
+    timer: Timer,
     latency: Duration,
     counters: Arc<Counters>,
 }
@@ -208,9 +213,7 @@ async fn handle(request: hyper::Request<Incoming>, state: &State) -> Response<Se
         );
     }
     let _in_flight = InFlight::enter(&state.counters);
-    if !state.latency.is_zero() {
-        tokio::time::sleep(state.latency).await;
-    }
+    state.timer.sleep(state.latency).await;
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -222,7 +225,7 @@ async fn handle(request: hyper::Request<Incoming>, state: &State) -> Response<Se
         (&Method::GET, ["delay", ms]) => match ms.parse::<u64>() {
             Ok(ms) => {
                 let ms = ms.min(MAX_DELAY_MS);
-                tokio::time::sleep(Duration::from_millis(ms)).await;
+                state.timer.sleep(Duration::from_millis(ms)).await;
                 json_response(StatusCode::OK, json!({ "delayed_ms": ms }))
             }
             Err(_) => bad_request("delay takes milliseconds, e.g. /delay/100"),

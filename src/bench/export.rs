@@ -1,0 +1,141 @@
+//! Bench exports: one small type per format behind one trait, as hyperfine does it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{BenchResult, report};
+
+/// Turns results into the bytes of one file format.
+trait Exporter {
+    fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>>;
+}
+
+/// Every figure, every run, and each request's finish time (for re-plotting).
+struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Document<'a> {
+            tool: &'static str,
+            version: &'static str,
+            results: &'a [BenchResult],
+        }
+        let document = Document {
+            tool: "poolfetch",
+            version: env!("CARGO_PKG_VERSION"),
+            results,
+        };
+        serde_json::to_vec_pretty(&document).map_err(io::Error::other)
+    }
+}
+
+/// One row per timed run.
+struct CsvExporter;
+
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    setup: &'a str,
+    engine: &'a str,
+    pool: usize,
+    batch_size: Option<usize>,
+    requests: usize,
+    run: usize,
+    wall_ms: f64,
+    ideal_ms: Option<f64>,
+    wall_over_ideal: Option<f64>,
+    req_per_s: f64,
+    ok: usize,
+    failed: usize,
+    connections: Option<u64>,
+}
+
+impl Exporter for CsvExporter {
+    fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        for result in results {
+            let label = result.setup.label();
+            let engine = serde_json::to_value(result.setup.engine)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            for (run, figures) in result.runs.iter().enumerate() {
+                writer
+                    .serialize(CsvRow {
+                        setup: &label,
+                        engine: &engine,
+                        pool: result.setup.pool,
+                        batch_size: result.setup.batch_size,
+                        requests: result.requests,
+                        run: run + 1,
+                        wall_ms: figures.wall_ms,
+                        ideal_ms: result.ideal_ms,
+                        wall_over_ideal: result.ideal_ms.map(|i| figures.wall_ms / i),
+                        req_per_s: figures.req_per_s,
+                        ok: figures.ok,
+                        failed: figures.failed,
+                        connections: figures.connections,
+                    })
+                    .map_err(io::Error::other)?;
+            }
+        }
+        writer
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+/// The table, as GitHub markdown.
+struct MarkdownExporter;
+
+impl Exporter for MarkdownExporter {
+    fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>> {
+        let row = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+        let mut out = row(report::HEADERS.iter().map(|h| h.to_string()).collect());
+        let mut rule: Vec<String> = vec!["---".into()];
+        rule.extend(std::iter::repeat_n(
+            "---:".to_string(),
+            report::HEADERS.len() - 1,
+        ));
+        out.push_str(&row(rule));
+        for result in results {
+            out.push_str(&row(report::cells(result)));
+        }
+        Ok(out.into_bytes())
+    }
+}
+
+/// Which exports to write, and where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Exports {
+    /// `--export-json FILE`.
+    pub json: Option<PathBuf>,
+    /// `--export-csv FILE`.
+    pub csv: Option<PathBuf>,
+    /// `--export-markdown FILE`.
+    pub markdown: Option<PathBuf>,
+}
+
+impl Exports {
+    /// Write every requested export; the first failure names its file.
+    pub fn write(&self, results: &[BenchResult]) -> io::Result<()> {
+        let exporters: [(&Option<PathBuf>, &dyn Exporter); 3] = [
+            (&self.json, &JsonExporter),
+            (&self.csv, &CsvExporter),
+            (&self.markdown, &MarkdownExporter),
+        ];
+        for (path, exporter) in exporters {
+            if let Some(path) = path {
+                write_file(path, &exporter.serialize(results)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    std::fs::write(path, bytes)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,343 @@
+//! `poolfetch bench`: sweep pool sizes (and engines, and batch sizes) over the same workload,
+//! measure wall time against the ideal `ceil(N / pool) × L`, and report, export and plot it.
+//!
+//! Fetching is the library's own pipeline ([`Fetcher`]); this module only plans runs, times
+//! them and summarises them.
+
+pub mod export;
+pub mod plot;
+pub mod report;
+pub mod stats;
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::Fetcher;
+use crate::config::{BodyMode, Config, ConfigError, EngineKind, Order};
+use crate::server::{Server, ServerConfig};
+use stats::{Spread, ideal_ms, percentile};
+
+/// What to measure. `Default` is the no-argument `poolfetch bench`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchPlan {
+    /// Requests per run (N).
+    pub requests: usize,
+    /// Latency of each request (L): the embedded server's delay, or what `url` is known to take.
+    pub latency: Duration,
+    /// Whether `latency` is known, so an ideal time can be shown (false for a bare `--url`).
+    pub latency_known: bool,
+    /// Pool sizes to compare.
+    pub pools: Vec<usize>,
+    /// Engines to compare.
+    pub engines: Vec<EngineKind>,
+    /// Timed runs per configuration.
+    pub runs: usize,
+    /// Untimed runs per configuration before the timed ones.
+    pub warmup: usize,
+    /// Output order inside each run.
+    pub order: Order,
+    /// Also run every pool with gather-per-batch of this size.
+    pub batch_size: Option<usize>,
+    /// Target URL with `{}` taking the request number (1..=N) instead of the embedded server.
+    pub url: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for BenchPlan {
+    fn default() -> Self {
+        BenchPlan {
+            requests: 100,
+            latency: Duration::from_millis(100),
+            latency_known: true,
+            pools: vec![1, 5, 20],
+            engines: vec![EngineKind::Threads],
+            runs: 1,
+            warmup: 0,
+            order: Order::Input,
+            batch_size: None,
+            url: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One configuration of a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setup {
+    /// Engine that ran it.
+    pub engine: EngineKind,
+    /// Pool size (most requests in flight).
+    pub pool: usize,
+    /// Gather-per-batch size, if batched.
+    pub batch_size: Option<usize>,
+}
+
+impl Setup {
+    /// Short name for tables and legends, e.g. `threads pool 5 batch 10`.
+    pub fn label(&self) -> String {
+        let engine = match self.engine {
+            EngineKind::Threads => "threads",
+        };
+        match self.batch_size {
+            Some(batch) => format!("{engine} pool {} batch {batch}", self.pool),
+            None => format!("{engine} pool {}", self.pool),
+        }
+    }
+}
+
+/// Figures of one timed run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// Wall time of the run.
+    pub wall_ms: f64,
+    /// Requests per second over the run.
+    pub req_per_s: f64,
+    /// Records that were ok.
+    pub ok: usize,
+    /// Records that were not.
+    pub failed: usize,
+    /// TCP connections the embedded server accepted during the run.
+    pub connections: Option<u64>,
+    /// `finished_ms` of every request, by index: re-plot the curve from these.
+    pub finished_ms: Vec<f64>,
+    /// `finished_ms - started_ms` of every request, by index.
+    pub latency_ms: Vec<f64>,
+}
+
+/// Everything measured for one configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResult {
+    /// The configuration.
+    pub setup: Setup,
+    /// Output order of the runs.
+    pub order: Order,
+    /// Requests per run.
+    pub requests: usize,
+    /// Latency per request, when known.
+    pub latency_ms: Option<f64>,
+    /// `ceil(N / pool) × L`, when the latency is known.
+    pub ideal_ms: Option<f64>,
+    /// Wall time over the timed runs.
+    pub wall_ms: Spread,
+    /// Median wall / ideal.
+    pub wall_over_ideal: Option<f64>,
+    /// Requests per second at the median wall time.
+    pub req_per_s: f64,
+    /// Request latency percentiles over every request of every timed run.
+    pub p50_ms: f64,
+    /// 90th percentile latency.
+    pub p90_ms: f64,
+    /// 99th percentile latency.
+    pub p99_ms: f64,
+    /// Median TCP connections per run (embedded server only).
+    pub connections: Option<u64>,
+    /// Every timed run.
+    pub runs: Vec<RunResult>,
+}
+
+impl BenchResult {
+    /// The timed run whose wall time is closest to the median (the one plotted).
+    pub fn median_run(&self) -> Option<&RunResult> {
+        self.runs.iter().min_by(|a, b| {
+            let da = (a.wall_ms - self.wall_ms.median).abs();
+            let db = (b.wall_ms - self.wall_ms.median).abs();
+            da.total_cmp(&db)
+        })
+    }
+}
+
+/// A problem that stops the bench before it measures anything.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// A setting cannot work.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The plan is empty or inconsistent.
+    #[error("{0}")]
+    Plan(String),
+    /// The embedded server could not start.
+    #[error("cannot start the embedded server: {0}")]
+    Server(std::io::Error),
+}
+
+impl BenchPlan {
+    /// Every configuration, in the order they run: engines × pools × (plain, batched).
+    pub fn setups(&self) -> Vec<Setup> {
+        let batches: Vec<Option<usize>> = std::iter::once(None)
+            .chain(self.batch_size.map(Some))
+            .collect();
+        let mut setups = Vec::new();
+        for &engine in &self.engines {
+            for &pool in &self.pools {
+                for &batch_size in &batches {
+                    setups.push(Setup {
+                        engine,
+                        pool,
+                        batch_size,
+                    });
+                }
+            }
+        }
+        setups
+    }
+
+    /// Check the plan before anything runs (also done by [`run`]).
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.requests == 0 {
+            return Err(BenchError::Plan("--requests must be at least 1".into()));
+        }
+        if self.runs == 0 {
+            return Err(BenchError::Plan("--runs must be at least 1".into()));
+        }
+        if self.pools.is_empty() || self.engines.is_empty() {
+            return Err(BenchError::Plan(
+                "nothing to run: --pools and --engine need a value".into(),
+            ));
+        }
+        if let Some(url) = &self.url
+            && !url.contains("{}")
+        {
+            return Err(BenchError::Plan(format!(
+                "--url {url:?} needs a '{{}}' for the request number"
+            )));
+        }
+        for setup in self.setups() {
+            self.config(setup).validate()?;
+        }
+        Ok(())
+    }
+
+    fn config(&self, setup: Setup) -> Config {
+        Config {
+            pool: setup.pool,
+            order: self.order,
+            batch_size: setup.batch_size,
+            timeout: self.timeout,
+            body: BodyMode::None,
+            engine: setup.engine,
+            ..Config::default()
+        }
+    }
+}
+
+/// Run the whole sweep: start the embedded server unless `plan.url` is set, then every setup,
+/// with warm-up and timed runs. A progress bar is drawn on stderr when it is a terminal.
+pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
+    plan.validate()?;
+    let server = match plan.url {
+        Some(_) => None,
+        None => Some(
+            Server::start(ServerConfig {
+                latency: plan.latency,
+                ..ServerConfig::default()
+            })
+            .map_err(BenchError::Server)?,
+        ),
+    };
+    let template = match (&plan.url, &server) {
+        (Some(url), _) => url.clone(),
+        (None, Some(server)) => server.url("/todos/{}"),
+        (None, None) => unreachable!("a server is started whenever no --url is given"),
+    };
+    let setups = plan.setups();
+    let total = (setups.len() * (plan.runs + plan.warmup) * plan.requests) as u64;
+    let progress = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:28} [{bar:30}] {pos}/{len} requests {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut results = Vec::with_capacity(setups.len());
+    for setup in setups {
+        progress.set_message(setup.label());
+        let fetch_once = || -> Result<RunResult, BenchError> {
+            // The embedded server has todos 1..=200; a user's --url gets 1..=N.
+            let number = |n: usize| {
+                if plan.url.is_some() {
+                    n
+                } else {
+                    (n - 1) % 200 + 1
+                }
+            };
+            let urls = (1..=plan.requests).map(|n| template.replace("{}", &number(n).to_string()));
+            if let Some(server) = &server {
+                server.reset_stats();
+            }
+            // A fresh fetcher per run: every run pays for its own connections, as a user would.
+            let fetcher = Fetcher::new(plan.config(setup))?;
+            let started = Instant::now();
+            let mut finished_ms = vec![0.0; plan.requests];
+            let mut latency_ms = vec![0.0; plan.requests];
+            let mut ok = 0;
+            for record in fetcher.stream(urls) {
+                let index = record.index as usize;
+                finished_ms[index] = record.finished_ms;
+                latency_ms[index] = record.finished_ms - record.started_ms;
+                ok += usize::from(record.ok);
+                progress.inc(1);
+            }
+            let wall = started.elapsed().as_secs_f64();
+            Ok(RunResult {
+                wall_ms: wall * 1000.0,
+                req_per_s: plan.requests as f64 / wall.max(f64::EPSILON),
+                ok,
+                failed: plan.requests - ok,
+                connections: server.as_ref().map(|s| s.stats().connections),
+                finished_ms,
+                latency_ms,
+            })
+        };
+        for _ in 0..plan.warmup {
+            fetch_once()?;
+        }
+        let runs = (0..plan.runs)
+            .map(|_| fetch_once())
+            .collect::<Result<Vec<_>, _>>()?;
+        results.push(summarise(plan, setup, runs));
+    }
+    progress.finish_and_clear();
+    Ok(results)
+}
+
+/// Turn the timed runs of one setup into its row of figures.
+pub fn summarise(plan: &BenchPlan, setup: Setup, runs: Vec<RunResult>) -> BenchResult {
+    let walls: Vec<f64> = runs.iter().map(|r| r.wall_ms).collect();
+    let wall_ms = Spread::of(&walls).unwrap_or(Spread {
+        median: 0.0,
+        min: 0.0,
+        max: 0.0,
+    });
+    let latency_ms = plan
+        .latency_known
+        .then_some(plan.latency.as_secs_f64() * 1000.0);
+    let ideal = latency_ms.map(|l| ideal_ms(plan.requests, setup.pool, l));
+    let all_latencies: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.latency_ms.iter().copied())
+        .collect();
+    let connections: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.connections)
+        .map(|c| c as f64)
+        .collect();
+    BenchResult {
+        setup,
+        order: plan.order,
+        requests: plan.requests,
+        latency_ms,
+        ideal_ms: ideal,
+        wall_over_ideal: ideal.filter(|i| *i > 0.0).map(|i| wall_ms.median / i),
+        req_per_s: plan.requests as f64 / (wall_ms.median / 1000.0).max(f64::EPSILON),
+        p50_ms: percentile(&all_latencies, 50.0).unwrap_or(0.0),
+        p90_ms: percentile(&all_latencies, 90.0).unwrap_or(0.0),
+        p99_ms: percentile(&all_latencies, 99.0).unwrap_or(0.0),
+        connections: stats::median(&connections).map(|c| c.round() as u64),
+        wall_ms,
+        runs,
+    }
+}

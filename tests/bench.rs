@@ -1,0 +1,121 @@
+//! `poolfetch bench` end to end: table, exports that parse back, and a well-formed SVG.
+
+use assert_cmd::Command;
+use poolfetch::bench::BenchResult;
+
+#[derive(serde::Deserialize)]
+struct Document {
+    tool: String,
+    results: Vec<BenchResult>,
+}
+
+#[test]
+fn bench_runs_end_to_end_with_every_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let output = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "bench",
+            "--requests",
+            "10",
+            "--latency",
+            "10ms",
+            "--pools",
+            "1,2",
+            "--runs",
+            "2",
+        ])
+        .args(["--batch-size", "3", "--plot"])
+        .arg(path("plot.svg"))
+        .arg("--export-json")
+        .arg(path("bench.json"))
+        .arg("--export-csv")
+        .arg(path("bench.csv"))
+        .arg("--export-markdown")
+        .arg(path("bench.md"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let setups = [
+        "threads pool 1",
+        "threads pool 1 batch 3",
+        "threads pool 2",
+        "threads pool 2 batch 3",
+    ];
+    for setup in setups {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(setup)),
+            "{setup} missing from\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("faster than"), "{stdout}");
+
+    let document: Document =
+        serde_json::from_slice(&std::fs::read(path("bench.json")).unwrap()).unwrap();
+    assert_eq!(document.tool, "poolfetch");
+    assert_eq!(document.results.len(), 4);
+    for result in &document.results {
+        assert_eq!(result.runs.len(), 2);
+        let ideal = result
+            .ideal_ms
+            .expect("the embedded server's latency is known");
+        for run in &result.runs {
+            assert_eq!(run.finished_ms.len(), 10);
+            assert_eq!(run.ok, 10);
+            // A lower bound only: no run can beat ceil(N / pool) waves of 10 ms.
+            assert!(
+                run.wall_ms >= ideal,
+                "{} ms < ideal {ideal} ms",
+                run.wall_ms
+            );
+            assert_eq!(run.connections, Some(result.setup.pool as u64));
+        }
+    }
+    assert_eq!(document.results[0].ideal_ms, Some(100.0));
+    assert_eq!(document.results[2].ideal_ms, Some(50.0));
+
+    let csv = std::fs::read_to_string(path("bench.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    assert_eq!(reader.records().count(), 4 * 2, "one row per timed run");
+
+    let markdown = std::fs::read_to_string(path("bench.md")).unwrap();
+    assert_eq!(markdown.lines().count(), 2 + 4);
+    assert!(
+        markdown
+            .lines()
+            .all(|l| l.starts_with('|') && l.ends_with('|'))
+    );
+
+    let svg = std::fs::read_to_string(path("plot.svg")).unwrap();
+    let tree = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    assert_eq!(tree.root_element().tag_name().name(), "svg");
+    assert!(svg.contains("threads pool 2 batch 3"));
+    assert!(svg.contains("ideal"));
+}
+
+#[test]
+fn bench_rejects_a_bad_plan_with_one_line() {
+    for args in [
+        vec!["bench", "--pools", "0"],
+        vec!["bench", "--requests", "0"],
+        vec!["bench", "--url", "http://127.0.0.1:9/no-placeholder"],
+        vec!["bench", "--pools", "a,b"],
+    ] {
+        let output = Command::cargo_bin("poolfetch")
+            .unwrap()
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("poolfetch: "), "{stderr}");
+    }
+}
