@@ -5,8 +5,11 @@
 
 use std::io;
 
-use ureq::unversioned::resolver::Resolver;
+use ureq::unversioned::resolver::{DefaultResolver, Resolver};
 use ureq::unversioned::transport::DefaultConnector;
+
+mod resolver;
+pub use resolver::CachingResolver;
 
 use crate::config::{BodyMode, Config};
 use crate::input::check_url;
@@ -41,18 +44,17 @@ pub struct Client {
 impl Client {
     /// Build the shared agent for `config` with the system resolver.
     pub fn new(config: &Config) -> Self {
-        Self::from_agent(config, ureq::Agent::new_with_config(agent_config(config)))
+        Self::with_resolver(config, DefaultResolver::default())
     }
 
     /// Build the agent with a custom resolver (tests reach the `dns` path this way without
-    /// leaving the machine).
+    /// leaving the machine). Its answers are cached; IP literals skip it.
     pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Self {
-        let agent =
-            ureq::Agent::with_parts(agent_config(config), DefaultConnector::default(), resolver);
-        Self::from_agent(config, agent)
-    }
-
-    fn from_agent(config: &Config, agent: ureq::Agent) -> Self {
+        let agent = ureq::Agent::with_parts(
+            agent_config(config),
+            DefaultConnector::default(),
+            CachingResolver::new(resolver),
+        );
         Client {
             agent,
             headers: config.headers.clone(),
