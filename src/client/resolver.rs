@@ -102,10 +102,7 @@ mod tests {
 
     fn resolve(resolver: &CachingResolver<Counting>, url: &str) -> Vec<SocketAddr> {
         let config = ureq::config::Config::default();
-        let timeout = NextTimeout {
-            after: ureq::unversioned::transport::time::Duration::NotHappening,
-            reason: ureq::Timeout::Resolve,
-        };
+        let timeout = NextTimeout::default();
         let uri: Uri = url.parse().unwrap();
         resolver
             .resolve(&uri, &config, timeout)
