@@ -62,7 +62,7 @@ struct FetchArgs {
     /// Inclusive range for --template, e.g. 1..199.
     #[arg(long, value_name = "A..B", requires = "template", value_parser = parse_range_arg)]
     range: Option<std::ops::RangeInclusive<u64>>,
-    /// Worker threads, which is also the most requests in flight.
+    /// Worker threads, which is also the most requests in flight (async engine: 0 = no limit).
     #[arg(short, long, value_name = "N", default_value_t = DEFAULT_POOL)]
     pool: usize,
     /// Order of the records.
@@ -103,10 +103,11 @@ struct BenchArgs {
     /// Requests per run (N).
     #[arg(long, value_name = "N", default_value_t = 100)]
     requests: usize,
-    /// Latency per request (L): the embedded server's delay; with --url, what it is known to take.
+    /// Latency per request (L): the embedded server's delay [default: 50ms]; with --url, what
+    /// the target is known to take (for the ideal column).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     latency: Option<Duration>,
-    /// Pool sizes to compare, comma-separated.
+    /// Pool sizes to compare, comma-separated (0 = unbounded, async engine only).
     #[arg(
         long,
         value_name = "LIST",
@@ -120,7 +121,7 @@ struct BenchArgs {
         value_name = "LIST",
         value_enum,
         value_delimiter = ',',
-        default_value = "threads"
+        default_value = "threads,async"
     )]
     engines: Vec<EngineKind>,
     /// Timed runs of each configuration (the table shows the median and min–max).

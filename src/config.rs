@@ -43,12 +43,25 @@ pub enum EngineKind {
     /// Blocking `ureq` calls on a `rayon` pool of `pool` threads.
     #[default]
     Threads,
+    /// `reqwest` on a tokio runtime, at most `pool` requests at once (`pool = 0`: no limit).
+    Async,
+}
+
+impl EngineKind {
+    /// The name used on the command line and in reports (`threads`, `async`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Threads => "threads",
+            EngineKind::Async => "async",
+        }
+    }
 }
 
 /// Everything a run needs to know. Build with [`Config::default`] and set fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Worker threads, which is also the most requests in flight (default 5).
+    /// Worker threads, which is also the most requests in flight (default 5). With the async
+    /// engine it is the concurrency limit, and 0 means none.
     pub pool: usize,
     /// How far dispatch may run ahead of the oldest unfinished index (default `4 × pool`).
     /// It bounds the reorder buffer, so memory does not grow with the number of URLs.
@@ -89,8 +102,8 @@ impl Default for Config {
 #[derive(Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// `pool` was 0.
-    #[error("--pool must be at least 1")]
+    /// `pool` was 0 on the thread engine (only the async engine can be unbounded).
+    #[error("--pool must be at least 1 (--pool 0, no limit, needs --engine async)")]
     ZeroPool,
     /// `window` was 0.
     #[error("--window must be at least 1")]
@@ -110,14 +123,19 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// The effective in-flight window: the configured one, or `4 × pool`.
+    /// The effective in-flight window: the configured one, or `4 × pool`. An unbounded async
+    /// pool (`pool = 0`) has an unbounded window: it is the bare `gather` of every request.
     pub fn window(&self) -> usize {
-        self.window.unwrap_or(self.pool.saturating_mul(4)).max(1)
+        match (self.window, self.pool) {
+            (Some(window), _) => window.max(1),
+            (None, 0) => usize::MAX,
+            (None, pool) => pool.saturating_mul(4),
+        }
     }
 
     /// Check every setting; called by `Fetcher::new`, so a bad value never reaches the network.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.pool == 0 {
+        if self.pool == 0 && self.engine == EngineKind::Threads {
             return Err(ConfigError::ZeroPool);
         }
         if self.window == Some(0) {

@@ -20,6 +20,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod engine_async;
 pub mod input;
 pub mod order;
 pub mod pool;
@@ -34,6 +35,7 @@ pub use pool::{CancelToken, Run};
 pub use record::{ErrorKind, FetchError, Record};
 pub use request::Request;
 
+use engine_async::AsyncEngine;
 use pool::{Engine, ThreadEngine};
 
 /// A configured fetcher: the shared agent and the worker pool, reusable across runs.
@@ -73,13 +75,20 @@ impl Fetcher {
         resolver: impl ureq::unversioned::resolver::Resolver,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let client = Client::with_resolver(&config, resolver);
-        Self::with_client(config, client)
+        let engine: Box<dyn Engine> = match config.engine {
+            EngineKind::Threads => Box::new(ThreadEngine::new(
+                &config,
+                Client::with_resolver(&config, resolver),
+            )?),
+            EngineKind::Async => Box::new(AsyncEngine::with_resolver(&config, resolver)?),
+        };
+        Ok(Fetcher { config, engine })
     }
 
     fn with_client(config: Config, client: Client) -> Result<Self, ConfigError> {
         let engine: Box<dyn Engine> = match config.engine {
             EngineKind::Threads => Box::new(ThreadEngine::new(&config, client)?),
+            EngineKind::Async => Box::new(AsyncEngine::new(&config)?),
         };
         Ok(Fetcher { config, engine })
     }

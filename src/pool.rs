@@ -242,7 +242,7 @@ where
     /// Whether the window and the batch allow one more dispatch now.
     fn may_dispatch(&mut self) -> bool {
         let within_window = match self.orderer.next_to_emit() {
-            Some(oldest) => self.next_index < oldest + self.window as u64,
+            Some(oldest) => self.next_index < oldest.saturating_add(self.window as u64),
             None => self.outstanding < self.window,
         };
         if !within_window {

@@ -28,6 +28,55 @@ pub enum SinkError {
     Read(io::Error),
 }
 
+/// Takes a body chunk by chunk (from a blocking reader or an async stream) and keeps or
+/// counts it according to the body mode, refusing to grow past the cap.
+#[derive(Debug)]
+pub struct BodySink {
+    mode: BodyMode,
+    max_body: u64,
+    bytes: u64,
+    data: Vec<u8>,
+}
+
+impl BodySink {
+    /// A sink for `mode`, keeping at most `max_body` bytes (ignored when discarding).
+    pub fn new(mode: BodyMode, max_body: u64) -> Self {
+        BodySink {
+            mode,
+            max_body,
+            bytes: 0,
+            data: Vec::new(),
+        }
+    }
+
+    /// Take the next chunk; fails once a kept body passes the cap (nothing is truncated).
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
+        self.bytes += chunk.len() as u64;
+        if self.mode == BodyMode::None {
+            return Ok(());
+        }
+        if self.bytes > self.max_body {
+            return Err(SinkError::TooLarge {
+                limit: self.max_body,
+            });
+        }
+        self.data.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    /// The body as the record keeps it.
+    pub fn finish(self, content_type: Option<&str>) -> Kept {
+        let body = match self.mode {
+            BodyMode::None => None,
+            mode => interpret(self.data, content_type, mode),
+        };
+        Kept {
+            bytes: self.bytes,
+            body,
+        }
+    }
+}
+
 /// Read `reader` to the end according to `mode`, keeping at most `max_body` bytes.
 pub fn consume(
     mut reader: impl Read,
@@ -35,23 +84,16 @@ pub fn consume(
     mode: BodyMode,
     max_body: u64,
 ) -> Result<Kept, SinkError> {
-    if mode == BodyMode::None {
-        let bytes = io::copy(&mut reader, &mut io::sink()).map_err(SinkError::Read)?;
-        return Ok(Kept { bytes, body: None });
+    let mut sink = BodySink::new(mode, max_body);
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return Ok(sink.finish(content_type)),
+            Ok(n) => sink.push(&buffer[..n])?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(SinkError::Read(e)),
+        }
     }
-    let mut data = Vec::new();
-    reader
-        .take(max_body.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(SinkError::Read)?;
-    if data.len() as u64 > max_body {
-        return Err(SinkError::TooLarge { limit: max_body });
-    }
-    let bytes = data.len() as u64;
-    Ok(Kept {
-        bytes,
-        body: interpret(data, content_type, mode),
-    })
 }
 
 fn interpret(

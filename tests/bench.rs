@@ -26,7 +26,7 @@ fn bench_runs_end_to_end_with_every_export() {
             "--runs",
             "2",
         ])
-        .args(["--batch-size", "3", "--plot"])
+        .args(["--engine", "threads", "--batch-size", "3", "--plot"])
         .arg(path("plot.svg"))
         .arg("--export-json")
         .arg(path("bench.json"))
@@ -101,9 +101,72 @@ fn bench_runs_end_to_end_with_every_export() {
 }
 
 #[test]
+fn bench_compares_both_engines_in_one_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let output = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "bench",
+            "--requests",
+            "8",
+            "--latency",
+            "5ms",
+            "--pools",
+            "2,0",
+            "--engine",
+            "async",
+        ])
+        .arg("--no-plot")
+        .arg("--export-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("async pool 2") && stdout.contains("async unbounded"),
+        "{stdout}"
+    );
+    let document: Document = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let unbounded = &document.results[1];
+    assert_eq!(
+        unbounded.ideal_ms,
+        Some(5.0),
+        "one wave when nothing limits concurrency"
+    );
+    assert!(unbounded.runs[0].wall_ms >= 5.0);
+
+    let both = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "bench",
+            "--requests",
+            "4",
+            "--latency",
+            "1ms",
+            "--pools",
+            "2",
+            "--no-plot",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&both.stdout);
+    assert!(
+        stdout.contains("threads pool 2") && stdout.contains("async pool 2"),
+        "default engines: {stdout}"
+    );
+}
+
+#[test]
 fn bench_rejects_a_bad_plan_with_one_line() {
     for args in [
-        vec!["bench", "--pools", "0"],
+        vec!["bench", "--pools", "0", "--engine", "threads"],
         vec!["bench", "--requests", "0"],
         vec!["bench", "--url", "http://127.0.0.1:9/no-placeholder"],
         vec!["bench", "--pools", "a,b"],

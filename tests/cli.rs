@@ -101,6 +101,38 @@ fn a_failing_input_gives_exit_code_one_and_still_a_record() {
 }
 
 #[test]
+fn the_async_engine_gives_the_same_records() {
+    let server = server();
+    let input = format!(
+        "{}\nnot a url\n{}\n",
+        server.url("/todos/4"),
+        server.url("/status/404")
+    );
+    let run = |engine: &str| {
+        let output = poolfetch()
+            .args(["fetch", "--engine", engine, "-p", "2"])
+            .write_stdin(input.clone())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        records(&output.stdout)
+    };
+    let (threads, asynchronous) = (run("threads"), run("async"));
+    assert_eq!(threads.len(), 3);
+    for (a, b) in threads.iter().zip(&asynchronous) {
+        assert_eq!(
+            (a.index, &a.url, a.ok, a.status, a.bytes),
+            (b.index, &b.url, b.ok, b.status, b.bytes)
+        );
+        assert_eq!(a.body, b.body);
+        assert_eq!(
+            a.error.as_ref().map(|e| e.kind),
+            b.error.as_ref().map(|e| e.kind)
+        );
+    }
+}
+
+#[test]
 fn files_and_output_file_work_together() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
@@ -133,6 +165,12 @@ fn usage_errors_are_one_line_and_exit_two_before_any_request() {
     let cases: Vec<Vec<String>> = vec![
         vec!["--pool".into(), "zero".into(), "--url".into(), url.clone()],
         vec!["--pool".into(), "0".into(), "--url".into(), url.clone()],
+        vec![
+            "--engine".into(),
+            "fibers".into(),
+            "--url".into(),
+            url.clone(),
+        ],
         vec![
             "--timeout".into(),
             "soon".into(),

@@ -1,250 +1,296 @@
-//! The invariants of DESIGN.md, each pinned against the embedded server on 127.0.0.1.
+//! The invariants of DESIGN.md, each pinned against the embedded server on 127.0.0.1, for
+//! both engines: every test runs its body once per engine.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{LoopbackOnlyResolver, closed_port, indices, kind, server};
-use poolfetch::{CancelToken, Config, ErrorKind, Fetcher, Order};
+use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Order};
 
-fn config(pool: usize) -> Config {
+const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
+
+fn config(engine: EngineKind, pool: usize) -> Config {
     Config {
         pool,
+        engine,
         ..Config::default()
     }
 }
 
 #[test]
 fn one_record_per_input_when_inputs_fail_in_every_way() {
-    let server = server();
-    let inputs = vec![
-        server.url("/todos/1"),
-        "not a url".to_string(),
-        "ftp://127.0.0.1/file".to_string(),
-        format!("http://127.0.0.1:{}/", closed_port()),
-        server.url("/status/404"),
-        server.url("/status/500"),
-        server.url("/delay/2000"),
-        "http://no-such-host.invalid/".to_string(),
-        server.url("/todos/2"),
-    ];
-    let fetcher = Fetcher::with_resolver(
-        Config {
-            pool: 3,
-            timeout: Duration::from_millis(300),
-            ..Config::default()
-        },
-        LoopbackOnlyResolver,
-    )
-    .unwrap();
-    let records = fetcher.fetch_all(inputs.clone());
-    assert_eq!(
-        indices(&records),
-        (0..inputs.len() as u64).collect::<Vec<_>>()
-    );
-    let kinds: Vec<Option<ErrorKind>> = records.iter().map(kind).collect();
-    assert_eq!(
-        kinds,
-        [
-            None,
-            Some(ErrorKind::InvalidUrl),
-            Some(ErrorKind::InvalidUrl),
-            Some(ErrorKind::Connect),
-            Some(ErrorKind::Status),
-            Some(ErrorKind::Status),
-            Some(ErrorKind::Timeout),
-            Some(ErrorKind::Dns),
-            None,
-        ]
-    );
-    for record in &records {
-        assert_eq!(record.ok, record.error.is_none(), "{record:?}");
+    for engine in ENGINES {
+        let server = server();
+        let inputs = vec![
+            server.url("/todos/1"),
+            "not a url".to_string(),
+            "ftp://127.0.0.1/file".to_string(),
+            format!("http://127.0.0.1:{}/", closed_port()),
+            server.url("/status/404"),
+            server.url("/status/500"),
+            server.url("/delay/2000"),
+            "http://no-such-host.invalid/".to_string(),
+            server.url("/todos/2"),
+        ];
+        let fetcher = Fetcher::with_resolver(
+            Config {
+                timeout: Duration::from_millis(300),
+                ..config(engine, 3)
+            },
+            LoopbackOnlyResolver,
+        )
+        .unwrap();
+        let records = fetcher.fetch_all(inputs.clone());
+        assert_eq!(
+            indices(&records),
+            (0..inputs.len() as u64).collect::<Vec<_>>()
+        );
+        let kinds: Vec<Option<ErrorKind>> = records.iter().map(kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                None,
+                Some(ErrorKind::InvalidUrl),
+                Some(ErrorKind::InvalidUrl),
+                Some(ErrorKind::Connect),
+                Some(ErrorKind::Status),
+                Some(ErrorKind::Status),
+                Some(ErrorKind::Timeout),
+                Some(ErrorKind::Dns),
+                None,
+            ]
+        );
+        for record in &records {
+            assert_eq!(record.ok, record.error.is_none(), "{record:?}");
+        }
+        assert_eq!(records[4].status, Some(404));
+        assert_eq!(records[5].status, Some(500));
+        assert_eq!(records[1].attempts, 0, "a bad URL is never sent");
+        assert!(records[0].body.is_some());
     }
-    assert_eq!(records[4].status, Some(404));
-    assert_eq!(records[5].status, Some(500));
-    assert_eq!(records[1].attempts, 0, "a bad URL is never sent");
-    assert!(records[0].body.is_some());
 }
 
 #[test]
 fn input_order_holds_when_later_requests_finish_first() {
-    let server = server();
-    let urls: Vec<String> = (0..8)
-        .map(|i| server.url(&format!("/delay/{}", (8 - i) * 25)))
-        .collect();
-    let records = Fetcher::new(config(8)).unwrap().fetch_all(urls);
-    assert_eq!(indices(&records), (0..8).collect::<Vec<_>>());
-    // The run really did finish them backwards.
-    for pair in records.windows(2) {
-        assert!(pair[0].finished_ms > pair[1].finished_ms, "{pair:?}");
+    for engine in ENGINES {
+        let server = server();
+        let urls: Vec<String> = (0..8)
+            .map(|i| server.url(&format!("/delay/{}", (8 - i) * 25)))
+            .collect();
+        let records = Fetcher::new(config(engine, 8)).unwrap().fetch_all(urls);
+        assert_eq!(indices(&records), (0..8).collect::<Vec<_>>());
+        // The run really did finish them backwards.
+        for pair in records.windows(2) {
+            assert!(pair[0].finished_ms > pair[1].finished_ms, "{pair:?}");
+        }
     }
 }
 
 #[test]
 fn completion_order_is_the_order_requests_finish() {
-    let server = server();
-    let urls: Vec<String> = (0..8)
-        .map(|i| server.url(&format!("/delay/{}", (8 - i) * 25)))
-        .collect();
-    let fetcher = Fetcher::new(Config {
-        order: Order::Completion,
-        ..config(8)
-    })
-    .unwrap();
-    let records = fetcher.fetch_all(urls);
-    assert_eq!(indices(&records), (0..8).rev().collect::<Vec<_>>());
-    for pair in records.windows(2) {
-        assert!(pair[0].finished_ms <= pair[1].finished_ms, "{pair:?}");
+    for engine in ENGINES {
+        let server = server();
+        let urls: Vec<String> = (0..8)
+            .map(|i| server.url(&format!("/delay/{}", (8 - i) * 25)))
+            .collect();
+        let fetcher = Fetcher::new(Config {
+            order: Order::Completion,
+            ..config(engine, 8)
+        })
+        .unwrap();
+        let records = fetcher.fetch_all(urls);
+        assert_eq!(indices(&records), (0..8).rev().collect::<Vec<_>>());
+        for pair in records.windows(2) {
+            assert!(pair[0].finished_ms <= pair[1].finished_ms, "{pair:?}");
+        }
     }
 }
 
 #[test]
 fn never_more_in_flight_than_pool() {
-    let server = server();
-    for pool in [1, 5, 20] {
-        server.reset_stats();
-        let urls: Vec<String> = (0..pool * 3).map(|_| server.url("/delay/40")).collect();
-        let records = Fetcher::new(config(pool)).unwrap().fetch_all(urls);
-        assert!(records.iter().all(|r| r.ok));
-        assert!(records.iter().all(|r| r.worker.is_some_and(|w| w < pool)));
-        assert_eq!(server.stats().max_in_flight, pool, "pool {pool}");
+    for engine in ENGINES {
+        let server = server();
+        for pool in [1, 5, 20] {
+            server.reset_stats();
+            let urls: Vec<String> = (0..pool * 3).map(|_| server.url("/delay/40")).collect();
+            let records = Fetcher::new(config(engine, pool)).unwrap().fetch_all(urls);
+            assert!(records.iter().all(|r| r.ok));
+            if engine == EngineKind::Threads {
+                assert!(records.iter().all(|r| r.worker.is_some_and(|w| w < pool)));
+            }
+            assert_eq!(server.stats().max_in_flight, pool, "{engine:?} pool {pool}");
+        }
     }
 }
 
 #[test]
 fn connections_are_reused_across_workers() {
-    let server = server();
-    for (pool, requests) in [(5, 100), (20, 200)] {
-        server.reset_stats();
-        let urls: Vec<String> = (0..requests)
-            .map(|i| server.url(&format!("/todos/{}", i % 200 + 1)))
-            .collect();
-        let records = Fetcher::new(config(pool)).unwrap().fetch_all(urls);
-        assert!(records.iter().all(|r| r.ok));
-        let stats = server.stats();
-        assert_eq!(stats.requests, requests as u64);
-        assert!(
-            stats.connections <= pool as u64,
-            "pool {pool}: {} connections for {requests} requests",
-            stats.connections
-        );
+    for engine in ENGINES {
+        let server = server();
+        for (pool, requests) in [(5, 100), (20, 200)] {
+            server.reset_stats();
+            let urls: Vec<String> = (0..requests)
+                .map(|i| server.url(&format!("/todos/{}", i % 200 + 1)))
+                .collect();
+            let records = Fetcher::new(config(engine, pool)).unwrap().fetch_all(urls);
+            assert!(records.iter().all(|r| r.ok));
+            let stats = server.stats();
+            assert_eq!(stats.requests, requests as u64);
+            assert!(
+                stats.connections <= pool as u64,
+                "pool {pool}: {} connections for {requests} requests",
+                stats.connections
+            );
+        }
     }
 }
 
 #[test]
 fn requests_finish_in_waves_of_pool_size() {
-    let server = server();
-    let (pool, delay_ms, requests) = (5u64, 50.0, 20u64);
-    let urls: Vec<String> = (0..requests).map(|_| server.url("/delay/50")).collect();
-    let records = Fetcher::new(config(pool as usize)).unwrap().fetch_all(urls);
-    for record in &records {
-        let wave = (record.index / pool + 1) as f64;
-        // Only lower bounds: a request of wave k cannot end before k delays have passed.
-        assert!(
-            record.finished_ms >= wave * delay_ms - 0.5,
-            "request {} finished at {} ms, before wave {wave}",
-            record.index,
-            record.finished_ms
-        );
+    for engine in ENGINES {
+        let server = server();
+        let (pool, delay_ms, requests) = (5u64, 50.0, 20u64);
+        let urls: Vec<String> = (0..requests).map(|_| server.url("/delay/50")).collect();
+        let records = Fetcher::new(config(engine, pool as usize))
+            .unwrap()
+            .fetch_all(urls);
+        // Only lower bounds: requests start in index order (FIFO) on both engines, at most
+        // `pool` at once, each taking at least the delay; so request i cannot end before
+        // wave i / pool + 1 has passed.
+        for record in &records {
+            let wave = (record.index / pool + 1) as f64;
+            assert!(
+                record.finished_ms >= wave * delay_ms - 0.5,
+                "{engine:?}: request {} finished at {} ms, before wave {wave}",
+                record.index,
+                record.finished_ms
+            );
+        }
     }
 }
 
 #[test]
 fn no_request_of_a_batch_starts_before_the_previous_batch_finished() {
-    let server = server();
-    let batch = 6;
-    let urls: Vec<String> = (0..18)
-        .map(|i| server.url(&format!("/delay/{}", 10 + (i % 3) * 15)))
-        .collect();
-    let fetcher = Fetcher::new(Config {
-        batch_size: Some(batch),
-        ..config(4)
-    })
-    .unwrap();
-    let records = fetcher.fetch_all(urls);
-    assert_eq!(records.len(), 18);
-    let batches: Vec<&[poolfetch::Record]> = records.chunks(batch).collect();
-    for pair in batches.windows(2) {
-        let previous_end = pair[0].iter().map(|r| r.finished_ms).fold(0.0, f64::max);
-        let next_start = pair[1].iter().map(|r| r.queued_ms).fold(f64::MAX, f64::min);
-        assert!(
-            next_start >= previous_end,
-            "batch started at {next_start} before {previous_end}"
-        );
+    for engine in ENGINES {
+        let server = server();
+        let batch = 6;
+        let urls: Vec<String> = (0..18)
+            .map(|i| server.url(&format!("/delay/{}", 10 + (i % 3) * 15)))
+            .collect();
+        let fetcher = Fetcher::new(Config {
+            batch_size: Some(batch),
+            ..config(engine, 4)
+        })
+        .unwrap();
+        let records = fetcher.fetch_all(urls);
+        assert_eq!(records.len(), 18);
+        let batches: Vec<&[poolfetch::Record]> = records.chunks(batch).collect();
+        for pair in batches.windows(2) {
+            let previous_end = pair[0].iter().map(|r| r.finished_ms).fold(0.0, f64::max);
+            let next_start = pair[1].iter().map(|r| r.queued_ms).fold(f64::MAX, f64::min);
+            assert!(
+                next_start >= previous_end,
+                "batch started at {next_start} before {previous_end}"
+            );
+        }
     }
 }
 
 #[test]
 fn dispatch_never_runs_more_than_window_ahead_of_the_oldest_unfinished() {
-    let server = server();
-    let window = 12;
-    let mut urls = vec![server.url("/delay/300")];
-    urls.extend((1..60).map(|i| server.url(&format!("/todos/{i}"))));
-    let fetcher = Fetcher::new(Config {
-        window: Some(window),
-        ..config(4)
-    })
-    .unwrap();
-    let mut run = fetcher.stream(urls);
-    let records: Vec<_> = run.by_ref().collect();
-    assert_eq!(records.len(), 60);
-    let slow_end = records[0].finished_ms;
-    for record in &records[window..] {
+    for engine in ENGINES {
+        let server = server();
+        let window = 12;
+        let mut urls = vec![server.url("/delay/300")];
+        urls.extend((1..60).map(|i| server.url(&format!("/todos/{i}"))));
+        let fetcher = Fetcher::new(Config {
+            window: Some(window),
+            ..config(engine, 4)
+        })
+        .unwrap();
+        let mut run = fetcher.stream(urls);
+        let records: Vec<_> = run.by_ref().collect();
+        assert_eq!(records.len(), 60);
+        let slow_end = records[0].finished_ms;
+        for record in &records[window..] {
+            assert!(
+                record.queued_ms >= slow_end,
+                "index {} was dispatched at {} ms while index 0 ran until {slow_end} ms",
+                record.index,
+                record.queued_ms
+            );
+        }
         assert!(
-            record.queued_ms >= slow_end,
-            "index {} was dispatched at {} ms while index 0 ran until {slow_end} ms",
-            record.index,
-            record.queued_ms
+            run.max_held() <= window,
+            "reorder buffer held {}",
+            run.max_held()
         );
     }
-    assert!(
-        run.max_held() <= window,
-        "reorder buffer held {}",
-        run.max_held()
-    );
 }
 
 #[test]
 fn cancelling_gives_every_unsent_input_a_cancelled_record() {
-    let server = server();
-    let urls: Vec<String> = (0..40).map(|_| server.url("/delay/30")).collect();
-    let fetcher = Fetcher::new(config(4)).unwrap();
-    let cancel = CancelToken::new();
-    let mut records = Vec::new();
-    for record in fetcher.stream(urls).with_cancel(cancel.clone()) {
-        if records.len() == 4 {
-            cancel.cancel();
+    for engine in ENGINES {
+        let server = server();
+        let urls: Vec<String> = (0..40).map(|_| server.url("/delay/30")).collect();
+        let fetcher = Fetcher::new(config(engine, 4)).unwrap();
+        let cancel = CancelToken::new();
+        let mut records = Vec::new();
+        for record in fetcher.stream(urls).with_cancel(cancel.clone()) {
+            if records.len() == 4 {
+                cancel.cancel();
+            }
+            records.push(record);
         }
-        records.push(record);
+        assert_eq!(indices(&records), (0..40).collect::<Vec<_>>());
+        let cancelled = records
+            .iter()
+            .filter(|r| kind(r) == Some(ErrorKind::Cancelled))
+            .count();
+        assert!(cancelled >= 20, "only {cancelled} cancelled");
+        assert!(records[..4].iter().all(|r| r.ok));
+        for record in records
+            .iter()
+            .filter(|r| kind(r) == Some(ErrorKind::Cancelled))
+        {
+            assert_eq!(record.attempts, 0);
+            assert!(record.status.is_none() && !record.ok);
+        }
+        // Nothing cancelled reached the server.
+        assert_eq!(server.stats().requests as usize, 40 - cancelled);
     }
-    assert_eq!(indices(&records), (0..40).collect::<Vec<_>>());
-    let cancelled = records
-        .iter()
-        .filter(|r| kind(r) == Some(ErrorKind::Cancelled))
-        .count();
-    assert!(cancelled >= 20, "only {cancelled} cancelled");
-    assert!(records[..4].iter().all(|r| r.ok));
-    for record in records
-        .iter()
-        .filter(|r| kind(r) == Some(ErrorKind::Cancelled))
-    {
-        assert_eq!(record.attempts, 0);
-        assert!(record.status.is_none() && !record.ok);
-    }
-    // Nothing cancelled reached the server.
-    assert_eq!(server.stats().requests as usize, 40 - cancelled);
 }
 
 #[test]
 fn credentials_never_reach_records() {
+    for engine in ENGINES {
+        let server = server();
+        let url = server
+            .url("/status/401")
+            .replace("http://", "http://bob:hunter2@");
+        let records = Fetcher::new(config(engine, 1))
+            .unwrap()
+            .fetch_all([url, "ftp://bob:hunter2@h/".to_string()]);
+        let text = serde_json::to_string(&records).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(records[0].url.contains("***@"));
+    }
+}
+
+#[test]
+fn an_unbounded_async_pool_sends_everything_at_once() {
     let server = server();
-    let url = server
-        .url("/status/401")
-        .replace("http://", "http://bob:hunter2@");
-    let records = Fetcher::new(config(1))
+    let urls: Vec<String> = (0..150).map(|_| server.url("/delay/200")).collect();
+    let records = Fetcher::new(config(EngineKind::Async, 0))
         .unwrap()
-        .fetch_all([url, "ftp://bob:hunter2@h/".to_string()]);
-    let text = serde_json::to_string(&records).unwrap();
-    assert!(!text.contains("hunter2"), "{text}");
-    assert!(records[0].url.contains("***@"));
+        .fetch_all(urls);
+    assert_eq!(indices(&records), (0..150).collect::<Vec<_>>());
+    assert!(records.iter().all(|r| r.ok));
+    assert_eq!(server.stats().max_in_flight, 150);
+}
+
+#[test]
+fn the_thread_engine_refuses_an_unbounded_pool() {
+    assert!(Fetcher::new(config(EngineKind::Threads, 0)).is_err());
 }

@@ -50,10 +50,10 @@ impl Default for BenchPlan {
     fn default() -> Self {
         BenchPlan {
             requests: 100,
-            latency: Duration::from_millis(100),
+            latency: Duration::from_millis(50),
             latency_known: true,
             pools: vec![1, 5, 20],
-            engines: vec![EngineKind::Threads],
+            engines: vec![EngineKind::Threads, EngineKind::Async],
             runs: 1,
             warmup: 0,
             order: Order::Input,
@@ -78,12 +78,14 @@ pub struct Setup {
 impl Setup {
     /// Short name for tables and legends, e.g. `threads pool 5 batch 10`.
     pub fn label(&self) -> String {
-        let engine = match self.engine {
-            EngineKind::Threads => "threads",
+        let engine = self.engine.name();
+        let pool = match self.pool {
+            0 => "unbounded".to_string(),
+            pool => format!("pool {pool}"),
         };
         match self.batch_size {
-            Some(batch) => format!("{engine} pool {} batch {batch}", self.pool),
-            None => format!("{engine} pool {}", self.pool),
+            Some(batch) => format!("{engine} {pool} batch {batch}"),
+            None => format!("{engine} {pool}"),
         }
     }
 }

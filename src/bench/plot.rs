@@ -114,12 +114,15 @@ fn draw_walls<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let max_pool = results
-        .iter()
-        .map(|r| r.setup.pool)
-        .max()
-        .unwrap_or(1)
-        .max(2) as f64;
+    // An unbounded async pool is drawn at x = N: that many requests are in flight at once.
+    let effective_pool = |r: &BenchResult| {
+        if r.setup.pool == 0 {
+            r.requests
+        } else {
+            r.setup.pool
+        }
+    };
+    let max_pool = results.iter().map(effective_pool).max().unwrap_or(1).max(2) as f64;
     let slowest = results.iter().map(|r| r.wall_ms.max).fold(1.0, f64::max) / 1000.0;
     let ideal_top = results
         .iter()
@@ -177,8 +180,7 @@ where
         let color = color(i);
         let mut points: Vec<(f64, f64)> = members
             .iter()
-            .filter(|r| r.setup.pool > 0)
-            .map(|r| (r.setup.pool as f64, r.wall_ms.median / 1000.0))
+            .map(|r| (effective_pool(r) as f64, r.wall_ms.median / 1000.0))
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart.draw_series(LineSeries::new(
@@ -186,7 +188,9 @@ where
             color.stroke_width(2),
         ))?;
         chart
-            .draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?
+            .draw_series(points.iter().map(|&p| {
+                Circle::new(p, 7u32.saturating_sub(2 * i as u32).max(3), color.filled())
+            }))?
             .label(format!("{name} (measured)"))
             .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled()));
     }

@@ -119,6 +119,7 @@ mod tests {
     fn result(pool: usize, walls: &[f64]) -> BenchResult {
         let plan = BenchPlan {
             requests: 4,
+            latency: std::time::Duration::from_millis(100),
             ..BenchPlan::default()
         };
         let runs = walls

@@ -106,15 +106,7 @@ impl Client {
                 return outcome;
             }
         }
-        if status.as_u16() >= 400 {
-            let reason = status.canonical_reason().unwrap_or("");
-            outcome.error = Some(FetchError::new(
-                ErrorKind::Status,
-                format!("HTTP {} {reason}", status.as_u16())
-                    .trim_end()
-                    .to_string(),
-            ));
-        }
+        outcome.error = status_error(status.as_u16());
         outcome
     }
 
@@ -146,6 +138,21 @@ impl Client {
         };
         result.map_err(classify)
     }
+}
+
+/// The `status` error of a response with a code of 400 or more (`HTTP 404 Not Found`).
+pub fn status_error(code: u16) -> Option<FetchError> {
+    if code < 400 {
+        return None;
+    }
+    let reason = ureq::http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map_or(String::new(), |r| format!(" {r}"));
+    Some(FetchError::new(
+        ErrorKind::Status,
+        format!("HTTP {code}{reason}"),
+    ))
 }
 
 fn invalid_request(e: ureq::http::Error) -> FetchError {
@@ -194,7 +201,8 @@ pub fn classify(error: ureq::Error) -> FetchError {
     FetchError::new(kind, error.to_string())
 }
 
-fn io_kind(e: &io::Error) -> ErrorKind {
+/// The error kind of an I/O failure: refused/unreachable are `connect`, timeouts `timeout`.
+pub fn io_kind(e: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
     match e.kind() {
         K::ConnectionRefused

@@ -1,0 +1,299 @@
+//! The async contrast engine: one tokio runtime and `reqwest`, with at most `pool` requests in
+//! flight (a semaphore), or no limit at all with `pool = 0` — the bare `gather` of every request.
+//!
+//! It plugs into the same dispatcher as the thread engine ([`Engine`]), so ordering, windows,
+//! batches, cancellation and records are shared; only how a request is run differs.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use ureq::unversioned::resolver::Resolver;
+
+use crate::client::{Outcome, io_kind, status_error};
+use crate::config::{BodyMode, Config, ConfigError};
+use crate::input::check_url;
+use crate::pool::{Engine, Ticket};
+use crate::record::{ErrorKind, FetchError};
+use crate::request::Request;
+use crate::sink::{BodySink, SinkError};
+
+/// Requests as tokio tasks on a runtime of its own, sharing one `reqwest::Client`.
+pub struct AsyncEngine {
+    runtime: Option<tokio::runtime::Runtime>,
+    tickets: mpsc::UnboundedSender<Ticket>,
+}
+
+struct AsyncFetcher {
+    client: reqwest::Client,
+    headers: Vec<(String, String)>,
+    body: BodyMode,
+    max_body: u64,
+}
+
+impl AsyncEngine {
+    /// A runtime and client for `config`; `pool = 0` means no concurrency limit.
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
+        Self::build(config, None)
+    }
+
+    /// Like [`new`](Self::new) with a ureq resolver adapted for reqwest (tests use this to
+    /// reach the `dns` path without leaving the machine). It must answer without blocking.
+    pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Result<Self, ConfigError> {
+        Self::build(config, Some(Arc::new(UreqResolver(resolver))))
+    }
+
+    fn build(
+        config: &Config,
+        resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
+    ) -> Result<Self, ConfigError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("poolfetch-async")
+            .enable_all()
+            .build()
+            .map_err(|e| ConfigError::Pool(e.to_string()))?;
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config()?)
+            .connect_timeout(config.timeout)
+            // Per read, like the thread engine: covers the wait for the response head and
+            // every stall of the body, but not a long download that keeps moving.
+            .read_timeout(config.timeout)
+            .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true);
+        if let Some(resolver) = resolver {
+            builder = builder.dns_resolver(resolver);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ConfigError::Pool(format!("cannot build the async client: {e}")))?;
+        let fetcher = Arc::new(AsyncFetcher {
+            client,
+            headers: config.headers.clone(),
+            body: config.body,
+            max_body: config.max_body,
+        });
+        let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));
+        let (tickets, queue) = mpsc::unbounded_channel();
+        runtime.spawn(dispatch(queue, fetcher, limit));
+        Ok(AsyncEngine {
+            runtime: Some(runtime),
+            tickets,
+        })
+    }
+}
+
+/// TLS for the async engine: rustls with the ring provider and the webpki roots, as ureq uses.
+fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::Pool(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+impl Drop for AsyncEngine {
+    fn drop(&mut self) {
+        // Never block: the engine may be dropped from inside another runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Engine for AsyncEngine {
+    fn start(&self, ticket: Ticket) {
+        if let Err(mpsc::error::SendError(ticket)) = self.tickets.send(ticket) {
+            // The runtime is gone (shutting down): the request is never sent.
+            ticket.cancelled();
+        }
+    }
+}
+
+/// Hands out permits in ticket order, so requests start in index order (as the thread
+/// pool's FIFO queue does) instead of in whatever order the runtime polls tasks.
+async fn dispatch(
+    mut queue: mpsc::UnboundedReceiver<Ticket>,
+    fetcher: Arc<AsyncFetcher>,
+    limit: Option<Arc<Semaphore>>,
+) {
+    while let Some(ticket) = queue.recv().await {
+        // Held until the request is done: at most `pool` run at once.
+        let permit = match &limit {
+            Some(limit) => Arc::clone(limit).acquire_owned().await.ok(),
+            None => None,
+        };
+        tokio::spawn(run(ticket, Arc::clone(&fetcher), permit));
+    }
+}
+
+async fn run(ticket: Ticket, fetcher: Arc<AsyncFetcher>, permit: Option<OwnedSemaphorePermit>) {
+    if ticket.is_cancelled() {
+        ticket.cancelled();
+        return;
+    }
+    let started = Instant::now();
+    let request = ticket.request.clone();
+    // The fetch runs as its own task so that a panic in it is caught here and becomes a
+    // record, instead of losing the ticket (and hanging the collector).
+    let outcome = match tokio::spawn(async move { fetcher.fetch(&request).await }).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome {
+            attempts: 1,
+            error: Some(FetchError::new(
+                ErrorKind::Internal,
+                format!("async task failed: {e}"),
+            )),
+            ..Outcome::default()
+        },
+    };
+    // hyper hands a finished connection back to its pool from the connection's own task;
+    // one yield lets that happen before the next request takes the permit and looks for an
+    // idle connection (without it a debug build opened a 6th connection for a pool of 5).
+    tokio::task::yield_now().await;
+    drop(permit);
+    ticket.finish(outcome, None, started);
+}
+
+impl AsyncFetcher {
+    async fn fetch(&self, request: &Request) -> Outcome {
+        let mut outcome = Outcome::default();
+        if let Err(error) = check_url(&request.url) {
+            outcome.error = Some(error);
+            return outcome;
+        }
+        let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
+            Ok(method) => method,
+            Err(_) => {
+                outcome.error = Some(FetchError::new(
+                    ErrorKind::InvalidUrl,
+                    format!("invalid method {:?}", request.method),
+                ));
+                return outcome;
+            }
+        };
+        outcome.attempts = 1;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = &request.body {
+            if let Some(content_type) = &body.content_type {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+            }
+            builder = builder.body(body.bytes.clone());
+        }
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                outcome.error = Some(classify(&e));
+                return outcome;
+            }
+        };
+        let code = response.status().as_u16();
+        outcome.status = Some(code);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut sink = BodySink::new(self.body, self.max_body);
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(SinkError::TooLarge { limit }) = sink.push(&chunk) {
+                        outcome.error = Some(FetchError::new(
+                            ErrorKind::TooLarge,
+                            format!("body is larger than --max-body ({limit} bytes)"),
+                        ));
+                        return outcome;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    outcome.error = Some(classify(&e));
+                    return outcome;
+                }
+            }
+        }
+        let kept = sink.finish(content_type.as_deref());
+        outcome.bytes = kept.bytes;
+        outcome.body = kept.body;
+        outcome.error = status_error(code);
+        outcome
+    }
+}
+
+/// Map a reqwest error to the same kinds the thread engine reports.
+fn classify(error: &reqwest::Error) -> FetchError {
+    let mut root: &dyn std::error::Error = error;
+    let mut dns = false;
+    let mut io_error = None;
+    let mut tls = false;
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        dns |= e.to_string().starts_with("dns error");
+        tls |= e.is::<rustls::Error>();
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            io_error.get_or_insert(io.kind());
+            tls |= io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>());
+        }
+        root = e;
+        source = e.source();
+    }
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if error.is_builder() {
+        ErrorKind::InvalidUrl
+    } else if dns {
+        ErrorKind::Dns
+    } else if tls {
+        ErrorKind::Tls
+    } else if error.is_redirect() {
+        ErrorKind::Protocol
+    } else if let Some(kind) = io_error {
+        io_kind(&io::Error::from(kind))
+    } else if error.is_connect() {
+        ErrorKind::Connect
+    } else if error.is_decode() {
+        ErrorKind::Protocol
+    } else {
+        ErrorKind::Io
+    };
+    let message = if std::ptr::eq(
+        root as *const _ as *const u8,
+        error as *const _ as *const u8,
+    ) {
+        error.to_string()
+    } else {
+        format!("{error}: {root}")
+    };
+    FetchError::new(kind, message)
+}
+
+/// A ureq resolver answering reqwest's lookups.
+struct UreqResolver<R>(R);
+
+impl<R: Resolver> reqwest::dns::Resolve for UreqResolver<R> {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let result = format!("http://{}/", name.as_str())
+            .parse::<ureq::http::Uri>()
+            .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })
+            .and_then(|uri| {
+                self.0
+                    .resolve(&uri, &ureq::config::Config::default(), Default::default())
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })
+            })
+            .map(|addrs| -> reqwest::dns::Addrs {
+                let list: Vec<std::net::SocketAddr> = addrs.iter().copied().collect();
+                Box::new(list.into_iter())
+            });
+        Box::pin(std::future::ready(result))
+    }
+}
