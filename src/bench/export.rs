@@ -50,6 +50,7 @@ struct CsvRow<'a> {
     ok: usize,
     failed: usize,
     connections: Option<u64>,
+    threads: Option<u64>,
 }
 
 impl Exporter for CsvExporter {
@@ -77,6 +78,7 @@ impl Exporter for CsvExporter {
                         ok: figures.ok,
                         failed: figures.failed,
                         connections: figures.connections,
+                        threads: figures.threads,
                     })
                     .map_err(io::Error::other)?;
             }

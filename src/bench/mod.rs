@@ -103,6 +103,9 @@ pub struct RunResult {
     pub failed: usize,
     /// TCP connections the embedded server accepted during the run.
     pub connections: Option<u64>,
+    /// OS threads in this process at the end of the run, engine still alive (Linux only).
+    #[serde(default)]
+    pub threads: Option<u64>,
     /// `finished_ms` of every request, by index: re-plot the curve from these.
     pub finished_ms: Vec<f64>,
     /// `finished_ms - started_ms` of every request, by index.
@@ -136,6 +139,9 @@ pub struct BenchResult {
     pub p99_ms: f64,
     /// Median TCP connections per run (embedded server only).
     pub connections: Option<u64>,
+    /// Median OS threads of the process during a run (engine, embedded server, main thread).
+    #[serde(default)]
+    pub threads: Option<u64>,
     /// Every timed run.
     pub runs: Vec<RunResult>,
 }
@@ -284,12 +290,15 @@ pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
                 progress.inc(1);
             }
             let wall = started.elapsed().as_secs_f64();
+            let threads = process_threads();
+            drop(fetcher);
             Ok(RunResult {
                 wall_ms: wall * 1000.0,
                 req_per_s: plan.requests as f64 / wall.max(f64::EPSILON),
                 ok,
                 failed: plan.requests - ok,
                 connections: server.as_ref().map(|s| s.stats().connections),
+                threads,
                 finished_ms,
                 latency_ms,
             })
@@ -317,7 +326,10 @@ pub fn summarise(plan: &BenchPlan, setup: Setup, runs: Vec<RunResult>) -> BenchR
     let latency_ms = plan
         .latency_known
         .then_some(plan.latency.as_secs_f64() * 1000.0);
-    let ideal = latency_ms.map(|l| ideal_ms(plan.requests, setup.pool, l));
+    // No ideal without latency: 0 ms would make every ratio infinite.
+    let ideal = latency_ms
+        .filter(|l| *l > 0.0)
+        .map(|l| ideal_ms(plan.requests, setup.pool, l));
     let all_latencies: Vec<f64> = runs
         .iter()
         .flat_map(|r| r.latency_ms.iter().copied())
@@ -326,6 +338,11 @@ pub fn summarise(plan: &BenchPlan, setup: Setup, runs: Vec<RunResult>) -> BenchR
         .iter()
         .filter_map(|r| r.connections)
         .map(|c| c as f64)
+        .collect();
+    let threads: Vec<f64> = runs
+        .iter()
+        .filter_map(|r| r.threads)
+        .map(|t| t as f64)
         .collect();
     BenchResult {
         setup,
@@ -339,7 +356,17 @@ pub fn summarise(plan: &BenchPlan, setup: Setup, runs: Vec<RunResult>) -> BenchR
         p90_ms: percentile(&all_latencies, 90.0).unwrap_or(0.0),
         p99_ms: percentile(&all_latencies, 99.0).unwrap_or(0.0),
         connections: stats::median(&connections).map(|c| c.round() as u64),
+        threads: stats::median(&threads).map(|t| t.round() as u64),
         wall_ms,
         runs,
     }
+}
+
+/// OS threads of this process, from `/proc/self/status` (None where there is no procfs).
+pub fn process_threads() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
 }

@@ -3,7 +3,7 @@
 use super::BenchResult;
 
 /// Column headers of the table (also used by the markdown export).
-pub const HEADERS: [&str; 10] = [
+pub const HEADERS: [&str; 11] = [
     "setup",
     "requests",
     "wall (median, min–max)",
@@ -14,6 +14,7 @@ pub const HEADERS: [&str; 10] = [
     "p90",
     "p99",
     "conns",
+    "threads",
 ];
 
 /// The cells of one row, formatted for people.
@@ -37,6 +38,7 @@ pub fn cells(result: &BenchResult) -> Vec<String> {
         ms(result.p90_ms),
         ms(result.p99_ms),
         result.connections.map_or("–".into(), |c| c.to_string()),
+        result.threads.map_or("–".into(), |t| t.to_string()),
     ]
 }
 
@@ -130,6 +132,7 @@ mod tests {
                 ok: 4,
                 failed: 0,
                 connections: Some(pool as u64),
+                threads: Some(7),
                 finished_ms: vec![100.0, 100.0, 200.0, 200.0],
                 latency_ms: vec![100.0, 101.0, 102.0, 110.0],
             })

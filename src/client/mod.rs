@@ -177,6 +177,11 @@ fn agent_config(config: &Config) -> ureq::config::Config {
         .timeout_send_body(timeout)
         .timeout_recv_response(timeout)
         .timeout_per_read(timeout)
+        // ureq allocates 128 KiB in and 128 KiB out per connection by default: 256 MB at a
+        // pool of 1,000. The input buffer still holds the largest response head (64 KiB);
+        // requests are small, and bodies stream past the output buffer.
+        .input_buffer_size(64 * 1024)
+        .output_buffer_size(16 * 1024)
         .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
         .build()
 }
