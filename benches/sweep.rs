@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use poolfetch::server::{Server, ServerConfig};
-use poolfetch::{BodyMode, Config, Fetcher};
+use poolfetch::{BodyMode, Config, EngineKind, Fetcher};
 
-fn fetcher(pool: usize) -> Fetcher {
+fn fetcher(engine: EngineKind, pool: usize) -> Fetcher {
     Fetcher::new(Config {
         pool,
+        engine,
         body: BodyMode::None,
         ..Config::default()
     })
@@ -33,7 +34,7 @@ fn pool_sweep(c: &mut Criterion) {
     let mut group = c.benchmark_group("sweep_2ms_40req");
     group.sample_size(20);
     for pool in [1, 5, 20] {
-        let fetcher = fetcher(pool);
+        let fetcher = fetcher(EngineKind::Threads, pool);
         let urls = urls(&server, requests);
         group.bench_with_input(BenchmarkId::from_parameter(pool), &pool, |b, _| {
             b.iter(|| {
@@ -48,25 +49,28 @@ fn pool_sweep(c: &mut Criterion) {
     group.finish();
 }
 
-/// Requests per second with no added latency, for pools 1, 8 and 64.
+/// Requests per second with no added latency, for pools 1, 8 and 64, on both engines.
 fn zero_latency_throughput(c: &mut Criterion) {
     let server = Server::start(ServerConfig::default()).expect("server");
     let requests = 2000;
     let mut group = c.benchmark_group("throughput_0ms");
     group.throughput(Throughput::Elements(requests as u64));
     group.sample_size(10);
-    for pool in [1, 8, 64] {
-        let fetcher = fetcher(pool);
-        let urls = urls(&server, requests);
-        group.bench_with_input(BenchmarkId::from_parameter(pool), &pool, |b, _| {
-            b.iter(|| {
-                let ok = fetcher
-                    .stream(urls.iter().cloned())
-                    .filter(|r| r.ok)
-                    .count();
-                assert_eq!(ok, requests);
-            })
-        });
+    for engine in [EngineKind::Threads, EngineKind::Async] {
+        for pool in [1, 8, 64] {
+            let fetcher = fetcher(engine, pool);
+            let urls = urls(&server, requests);
+            let id = BenchmarkId::new(engine.name(), pool);
+            group.bench_with_input(id, &pool, |b, _| {
+                b.iter(|| {
+                    let ok = fetcher
+                        .stream(urls.iter().cloned())
+                        .filter(|r| r.ok)
+                        .count();
+                    assert_eq!(ok, requests);
+                })
+            });
+        }
     }
     group.finish();
 }
