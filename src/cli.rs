@@ -14,10 +14,14 @@ use clap::{Args, Parser, Subcommand};
 use crate::Fetcher;
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
-use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY, DEFAULT_POOL, EngineKind, Order};
+use std::sync::Arc;
+
+use crate::config::{BodyMode, Config, DEFAULT_POOL, EngineKind, Order};
 use crate::input::{self, InputError};
 use crate::pool::CancelToken;
+use crate::progress::Progress;
 use crate::record::JsonLinesWriter;
+use crate::request::{Body, Request, RequestTemplate};
 use crate::server::{Server, ServerConfig};
 
 /// Every record was ok.
@@ -83,16 +87,32 @@ struct FetchArgs {
     /// What each record keeps of the body.
     #[arg(long, value_enum, default_value_t = BodyMode::Auto)]
     body: BodyMode,
-    /// Largest body kept in a record (e.g. 512KiB, 10MiB); larger ones are `too_large`.
-    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_BODY, value_parser = parse_size)]
-    max_body: u64,
+    /// Largest body kept (e.g. 512KiB, 10MiB); larger ones are `too_large` [default: 10MiB
+    /// in records, no cap for --output-dir files].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_body: Option<u64>,
+    /// Stream each body to a file in DIR (named NNNNNN-lastsegment); the record names it.
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+    /// HTTP method for every plain URL [default: GET, or POST with a body].
+    #[arg(short = 'X', long, value_name = "M", value_parser = parse_method)]
+    method: Option<String>,
+    /// JSON body for every plain URL (or @FILE); sets Content-Type: application/json.
+    #[arg(long, value_name = "BODY", group = "payload")]
+    json: Option<String>,
+    /// Urlencoded form field K=V for every plain URL (repeatable).
+    #[arg(long, value_name = "K=V", group = "payload", value_parser = parse_form_field)]
+    form: Vec<(String, String)>,
+    /// Raw body for every plain URL (or @FILE), sent as form data like curl -d.
+    #[arg(long, value_name = "BODY", group = "payload")]
+    data: Option<String>,
     /// Header sent with every request, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
     headers: Vec<(String, String)>,
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// No summary line on stderr.
+    /// No progress bar and no summary line on stderr.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -212,16 +232,32 @@ fn fetch(args: FetchArgs) -> i32 {
         timeout: args.timeout,
         body: args.body,
         max_body: args.max_body,
+        output_dir: args.output_dir.clone(),
         headers: args.headers,
         engine: args.engine,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);
     }
-    let (urls, read_error) = match urls(args.urls, args.template, args.range, &args.files) {
-        Ok(parts) => parts,
+    let template = match request_template(args.method, args.json, &args.form, args.data) {
+        Ok(template) => template,
         Err(e) => return usage_error(e),
     };
+    if let Some(dir) = &args.output_dir
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return usage_error(format!("cannot create --output-dir {}: {e}", dir.display()));
+    }
+    let total = match (&args.range, args.files.is_empty()) {
+        (Some(range), true) => Some(args.urls.len() as u64 + (range.end() - range.start() + 1)),
+        (None, true) if !args.urls.is_empty() => Some(args.urls.len() as u64),
+        _ => None,
+    };
+    let (requests, read_error) =
+        match requests(args.urls, args.template, args.range, &args.files, template) {
+            Ok(parts) => parts,
+            Err(e) => return usage_error(e),
+        };
     let out: Box<dyn Write> = match &args.output {
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::new(file)),
@@ -238,11 +274,14 @@ fn fetch(args: FetchArgs) -> i32 {
 
     let started = Instant::now();
     let mut writer = JsonLinesWriter::new(out);
+    let mut progress = Progress::new(total, args.quiet, args.output_dir.is_some());
     let (mut total, mut ok) = (0u64, 0u64);
-    for record in fetcher.stream(urls).with_cancel(cancel.clone()) {
+    for record in fetcher.stream(requests).with_cancel(cancel.clone()) {
         total += 1;
         ok += u64::from(record.ok);
+        progress.record(&record);
         if let Err(e) = writer.write(&record) {
+            progress.finish();
             if e.kind() != io::ErrorKind::BrokenPipe {
                 eprintln!("poolfetch: cannot write records: {e}");
             }
@@ -250,6 +289,7 @@ fn fetch(args: FetchArgs) -> i32 {
         }
     }
     let wall = started.elapsed();
+    progress.finish();
     if !args.quiet {
         eprintln!("{}", summary_line(total, ok, wall, fetcher.config()));
     }
@@ -276,16 +316,20 @@ fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String 
     )
 }
 
-/// All input URLs, lazily: `--url`s, then the template's, then each file (or stdin).
-fn urls(
+/// All input requests, lazily: `--url`s, then the template's, then each file's lines (or
+/// stdin). Plain URLs take `template`'s method and body; file lines may carry their own.
+fn requests(
     inline: Vec<String>,
-    template: Option<String>,
+    url_template: Option<String>,
     range: Option<std::ops::RangeInclusive<u64>>,
     files: &[PathBuf],
-) -> Result<(Box<dyn Iterator<Item = String>>, input::ErrorSlot), InputError> {
-    let has_template = template.is_some();
-    let expanded: Box<dyn Iterator<Item = String>> = match (template, range) {
-        (Some(template), Some(range)) => Box::new(input::expand_template(&template, range)?),
+    template: RequestTemplate,
+) -> Result<(Box<dyn Iterator<Item = Request>>, input::ErrorSlot), InputError> {
+    let has_template = url_template.is_some();
+    let expanded: Box<dyn Iterator<Item = String>> = match (url_template, range) {
+        (Some(url_template), Some(range)) => {
+            Box::new(input::expand_template(&url_template, range)?)
+        }
         _ => Box::new(std::iter::empty()),
     };
     let stdin_default = files.is_empty() && inline.is_empty() && !has_template;
@@ -296,10 +340,48 @@ fn urls(
     };
     let lines = readers.into_iter().flat_map(input::url_lines);
     let (from_files, slot) = input::until_error(lines);
-    Ok((
-        Box::new(inline.into_iter().chain(expanded).chain(from_files)),
-        slot,
-    ))
+    let plain = template.clone();
+    let requests = inline
+        .into_iter()
+        .chain(expanded)
+        .map(move |url| plain.request(url))
+        .chain(from_files.map(move |line| input::parse_line(&line, &template)));
+    Ok((Box::new(requests), slot))
+}
+
+/// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.
+fn request_template(
+    method: Option<String>,
+    json: Option<String>,
+    form: &[(String, String)],
+    data: Option<String>,
+) -> Result<RequestTemplate, String> {
+    let body = if let Some(json) = json {
+        let text = String::from_utf8(read_at_file(&json)?)
+            .map_err(|_| "--json is not UTF-8".to_string())?;
+        Some(Body::json(&text).map_err(|e| format!("--json: {e}"))?)
+    } else if !form.is_empty() {
+        Some(Body::form(
+            form.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ))
+    } else if let Some(data) = data {
+        Some(Body::data(read_at_file(&data)?))
+    } else {
+        None
+    };
+    Ok(RequestTemplate {
+        method,
+        body: body.map(Arc::new),
+    })
+}
+
+/// `@FILE` is the file's bytes (read now, so a missing file is a usage error); anything else is
+/// the text itself.
+fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
+    match value.strip_prefix('@') {
+        Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}")),
+        None => Ok(value.as_bytes().to_vec()),
+    }
 }
 
 /// First Ctrl-C: stop dispatching and let in-flight requests end. Second: exit at once
@@ -442,6 +524,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(multiplier)
         .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+fn parse_method(text: &str) -> Result<String, String> {
+    let method = text.trim().to_ascii_uppercase();
+    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "{text:?} is not an HTTP method (GET, POST, PUT, …)"
+        ));
+    }
+    Ok(method)
+}
+
+fn parse_form_field(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("form field {text:?} is not K=V"))?;
+    Ok((key.to_string(), value.to_string()))
 }
 
 fn parse_header(text: &str) -> Result<(String, String), String> {

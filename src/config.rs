@@ -74,8 +74,11 @@ pub struct Config {
     pub timeout: Duration,
     /// What records keep of bodies (default auto).
     pub body: BodyMode,
-    /// Largest body kept in a record; larger ones fail with `too_large` (default 10 MiB).
-    pub max_body: u64,
+    /// Largest body kept or saved; larger ones fail with `too_large`. `None`: 10 MiB for
+    /// bodies kept in records, no cap for files under `output_dir`.
+    pub max_body: Option<u64>,
+    /// Stream each body to a file in this directory (the record names the file).
+    pub output_dir: Option<std::path::PathBuf>,
     /// Headers sent with every request.
     pub headers: Vec<(String, String)>,
     /// Engine that runs the requests.
@@ -91,7 +94,8 @@ impl Default for Config {
             batch_size: None,
             timeout: Duration::from_secs(30),
             body: BodyMode::Auto,
-            max_body: DEFAULT_MAX_BODY,
+            max_body: None,
+            output_dir: None,
             headers: Vec::new(),
             engine: EngineKind::Threads,
         }
@@ -123,6 +127,15 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// How bodies are treated, for the sink.
+    pub fn body_policy(&self) -> crate::sink::BodyPolicy {
+        crate::sink::BodyPolicy {
+            mode: self.body,
+            max_body: self.max_body,
+            output_dir: self.output_dir.clone(),
+        }
+    }
+
     /// The effective in-flight window: the configured one, or `4 × pool`. An unbounded async
     /// pool (`pool = 0`) has an unbounded window: it is the bare `gather` of every request.
     pub fn window(&self) -> usize {

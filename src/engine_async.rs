@@ -11,13 +11,13 @@ use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use ureq::unversioned::resolver::Resolver;
 
-use crate::client::{Outcome, io_kind, status_error};
-use crate::config::{BodyMode, Config, ConfigError};
+use crate::client::{Outcome, io_kind, sink_error, status_error};
+use crate::config::{Config, ConfigError};
 use crate::input::check_url;
 use crate::pool::{Engine, Ticket};
 use crate::record::{ErrorKind, FetchError};
 use crate::request::Request;
-use crate::sink::{BodySink, SinkError};
+use crate::sink::{BodyPolicy, BodySink};
 
 /// Requests as tokio tasks on a runtime of its own, sharing one `reqwest::Client`.
 pub struct AsyncEngine {
@@ -28,8 +28,7 @@ pub struct AsyncEngine {
 struct AsyncFetcher {
     client: reqwest::Client,
     headers: Vec<(String, String)>,
-    body: BodyMode,
-    max_body: u64,
+    bodies: BodyPolicy,
 }
 
 impl AsyncEngine {
@@ -70,8 +69,7 @@ impl AsyncEngine {
         let fetcher = Arc::new(AsyncFetcher {
             client,
             headers: config.headers.clone(),
-            body: config.body,
-            max_body: config.max_body,
+            bodies: config.body_policy(),
         });
         let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));
         let (tickets, queue) = mpsc::unbounded_channel();
@@ -137,10 +135,10 @@ async fn run(ticket: Ticket, fetcher: Arc<AsyncFetcher>, permit: Option<OwnedSem
         return;
     }
     let started = Instant::now();
-    let request = ticket.request.clone();
+    let (index, request) = (ticket.index, ticket.request.clone());
     // The fetch runs as its own task so that a panic in it is caught here and becomes a
     // record, instead of losing the ticket (and hanging the collector).
-    let outcome = match tokio::spawn(async move { fetcher.fetch(&request).await }).await {
+    let outcome = match tokio::spawn(async move { fetcher.fetch(index, &request).await }).await {
         Ok(outcome) => outcome,
         Err(e) => Outcome {
             attempts: 1,
@@ -160,7 +158,7 @@ async fn run(ticket: Ticket, fetcher: Arc<AsyncFetcher>, permit: Option<OwnedSem
 }
 
 impl AsyncFetcher {
-    async fn fetch(&self, request: &Request) -> Outcome {
+    async fn fetch(&self, index: u64, request: &Request) -> Outcome {
         let mut outcome = Outcome::default();
         if let Err(error) = check_url(&request.url) {
             outcome.error = Some(error);
@@ -201,15 +199,18 @@ impl AsyncFetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut sink = BodySink::new(self.body, self.max_body);
+        let mut sink = match BodySink::open(&self.bodies, index, &request.url, code) {
+            Ok(sink) => sink,
+            Err(e) => {
+                outcome.error = Some(sink_error(e, read_error));
+                return outcome;
+            }
+        };
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if let Err(SinkError::TooLarge { limit }) = sink.push(&chunk) {
-                        outcome.error = Some(FetchError::new(
-                            ErrorKind::TooLarge,
-                            format!("body is larger than --max-body ({limit} bytes)"),
-                        ));
+                    if let Err(e) = sink.push(&chunk) {
+                        outcome.error = Some(sink_error(e, read_error));
                         return outcome;
                     }
                 }
@@ -220,12 +221,21 @@ impl AsyncFetcher {
                 }
             }
         }
-        let kept = sink.finish(content_type.as_deref());
-        outcome.bytes = kept.bytes;
-        outcome.body = kept.body;
+        match sink.finish(content_type.as_deref()) {
+            Ok(kept) => outcome.keep(kept),
+            Err(e) => {
+                outcome.error = Some(sink_error(e, read_error));
+                return outcome;
+            }
+        }
         outcome.error = status_error(code);
         outcome
     }
+}
+
+/// Body chunks come from reqwest, so a plain I/O error here is local.
+fn read_error(e: io::Error) -> FetchError {
+    FetchError::new(io_kind(&e), e.to_string())
 }
 
 /// Map a reqwest error to the same kinds the thread engine reports.

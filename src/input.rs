@@ -12,7 +12,10 @@ use std::rc::Rc;
 
 use thiserror::Error;
 
+use std::sync::Arc;
+
 use crate::record::{ErrorKind, FetchError};
+use crate::request::{Body, Request, RequestTemplate};
 
 /// A problem with the inputs themselves, reported before (or instead of) fetching.
 #[derive(Debug, Error)]
@@ -140,6 +143,34 @@ impl<R: BufRead> Iterator for UrlLines<R> {
     }
 }
 
+/// Turn one input line into a request: `URL`, or `METHOD URL`, or `METHOD URL BODY` (the body
+/// is the rest of the line: JSON when it starts with `{` or `[`, form data otherwise).
+/// Plain URL lines take the method and body of `template` (`-X`, `--json`, `--form`, `--data`).
+pub fn parse_line(line: &str, template: &RequestTemplate) -> Request {
+    let line = line.trim();
+    if let Some((first, rest)) = line.split_once(char::is_whitespace) {
+        let is_method =
+            !first.is_empty() && first.len() <= 16 && first.bytes().all(|b| b.is_ascii_uppercase());
+        let rest = rest.trim_start();
+        if is_method && !rest.is_empty() {
+            let (url, body) = match rest.split_once(char::is_whitespace) {
+                Some((url, body)) if !body.trim().is_empty() => (url, Some(body.trim())),
+                Some((url, _)) => (url, None),
+                None => (rest, None),
+            };
+            return Request {
+                method: first.to_string(),
+                url: url.to_string(),
+                body: match body {
+                    Some(text) => Some(Arc::new(Body::from_line(text))),
+                    None => template.body.clone(),
+                },
+            };
+        }
+    }
+    template.request(line.to_string())
+}
+
 /// Where a lazily read input left its error, to report after the run.
 #[derive(Debug, Clone, Default)]
 pub struct ErrorSlot(Rc<RefCell<Option<io::Error>>>);
@@ -221,6 +252,32 @@ mod tests {
         }
         let err = check_url("ftp://bob:pw@h/").unwrap_err();
         assert!(!err.message.contains("pw"));
+    }
+
+    #[test]
+    fn lines_may_carry_a_method_and_a_body() {
+        let template = RequestTemplate::default();
+        let get = parse_line("http://h/a", &template);
+        assert_eq!(
+            (get.method.as_str(), get.url.as_str(), get.body.is_none()),
+            ("GET", "http://h/a", true)
+        );
+        let post = parse_line("POST http://h/post {\"a\": 1}", &template);
+        assert_eq!(post.method, "POST");
+        assert_eq!(post.url, "http://h/post");
+        let body = post.body.unwrap();
+        assert_eq!(body.bytes, b"{\"a\": 1}");
+        assert_eq!(body.content_type.as_deref(), Some("application/json"));
+        let form = parse_line("PUT  http://h/x  a=1&b=2 ", &template);
+        assert_eq!(form.body.unwrap().bytes, b"a=1&b=2");
+        let delete = parse_line("DELETE http://h/x", &template);
+        assert_eq!(
+            (delete.method.as_str(), delete.body.is_none()),
+            ("DELETE", true)
+        );
+        // Not a method: lower case, or a URL with a space in it stays one (invalid) URL.
+        assert_eq!(parse_line("post http://h/", &template).method, "GET");
+        assert_eq!(parse_line("http://h/a b", &template).url, "http://h/a b");
     }
 
     #[test]

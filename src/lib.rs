@@ -24,6 +24,7 @@ pub mod engine_async;
 pub mod input;
 pub mod order;
 pub mod pool;
+pub mod progress;
 pub mod record;
 pub mod request;
 pub mod server;

@@ -107,6 +107,7 @@ mod tests {
             started_ms: 0.0,
             finished_ms: 0.0,
             body: None,
+            body_lossy: false,
             file: None,
             error: None,
         }

@@ -97,7 +97,8 @@ impl Ticket {
             started_ms: self.ctx.ms(started),
             finished_ms: self.ctx.ms(finished),
             body: outcome.body,
-            file: None,
+            body_lossy: outcome.lossy,
+            file: outcome.file,
             error,
         };
         // The collector holds the receiver for the whole run; if the caller dropped the
@@ -161,15 +162,17 @@ fn run_blocking(client: &Client, ticket: Ticket) {
     }
     let started = Instant::now();
     // A panic in a spawned rayon job aborts the process: turn it into a record instead.
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| client.fetch(&ticket.request)))
-        .unwrap_or_else(|panic| Outcome {
-            attempts: 1,
-            error: Some(FetchError::new(
-                ErrorKind::Internal,
-                format!("worker panicked: {}", panic_message(&*panic)),
-            )),
-            ..Outcome::default()
-        });
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        client.fetch(ticket.index, &ticket.request)
+    }))
+    .unwrap_or_else(|panic| Outcome {
+        attempts: 1,
+        error: Some(FetchError::new(
+            ErrorKind::Internal,
+            format!("worker panicked: {}", panic_message(&*panic)),
+        )),
+        ..Outcome::default()
+    });
     ticket.finish(outcome, rayon::current_thread_index(), started);
 }
 

@@ -104,6 +104,9 @@ pub struct Record {
     pub finished_ms: f64,
     /// The kept body: parsed JSON, text, or null (see `--body`).
     pub body: Option<serde_json::Value>,
+    /// True when the kept text body had invalid UTF-8, replaced by U+FFFD (only written then).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_lossy: bool,
     /// Path of the file the body was streamed to, with `--output-dir`.
     pub file: Option<String>,
     /// Why the record is not ok, when it is not.
@@ -173,6 +176,7 @@ mod tests {
             started_ms: 0.5,
             finished_ms: 1.5,
             body: None,
+            body_lossy: false,
             file: None,
             error: Some(FetchError::new(ErrorKind::Connect, "refused")),
         };

@@ -22,6 +22,75 @@ pub struct Body {
     pub bytes: Vec<u8>,
 }
 
+impl Body {
+    /// A JSON body (`Content-Type: application/json`); the text must parse as JSON.
+    pub fn json(text: &str) -> Result<Body, String> {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("the JSON body does not parse: {e}"))?;
+        Ok(Body {
+            content_type: Some("application/json".into()),
+            bytes: text.as_bytes().to_vec(),
+        })
+    }
+
+    /// An urlencoded form (`Content-Type: application/x-www-form-urlencoded`) from pairs.
+    pub fn form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Body {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        serializer.extend_pairs(pairs);
+        Body {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            bytes: serializer.finish().into_bytes(),
+        }
+    }
+
+    /// Raw bytes, sent as they are with curl's `-d` default content type (urlencoded form).
+    pub fn data(bytes: Vec<u8>) -> Body {
+        Body {
+            content_type: Some("application/x-www-form-urlencoded".into()),
+            bytes,
+        }
+    }
+
+    /// A body from the text after the URL on a URL-file line: JSON when it starts with `{` or
+    /// `[`, otherwise sent as form data, as `curl -d` would.
+    pub fn from_line(text: &str) -> Body {
+        let trimmed = text.trim_start();
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            Body {
+                content_type: Some("application/json".into()),
+                bytes: text.as_bytes().to_vec(),
+            }
+        } else {
+            Body::data(text.as_bytes().to_vec())
+        }
+    }
+}
+
+/// Method and body applied to every plain URL line (from `-X`, `--json`, `--form`, `--data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestTemplate {
+    /// Method; `None` means GET, or POST when there is a body.
+    pub method: Option<String>,
+    /// Body shared by every request.
+    pub body: Option<Arc<Body>>,
+}
+
+impl RequestTemplate {
+    /// The request for a plain `url` line.
+    pub fn request(&self, url: String) -> Request {
+        let method = match (&self.method, &self.body) {
+            (Some(method), _) => method.clone(),
+            (None, Some(_)) => "POST".to_string(),
+            (None, None) => "GET".to_string(),
+        };
+        Request {
+            method,
+            url,
+            body: self.body.clone(),
+        }
+    }
+}
+
 impl Request {
     /// A `GET` of `url`.
     pub fn get(url: impl Into<String>) -> Self {
@@ -78,6 +147,36 @@ pub fn redact_message(message: &str, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_carry_their_content_type() {
+        let form = Body::form([("a", "1"), ("b", "x y&z")]);
+        assert_eq!(form.bytes, b"a=1&b=x+y%26z");
+        assert!(Body::json("{\"a\":").is_err());
+        assert_eq!(
+            Body::json("[1]").unwrap().content_type.as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            Body::from_line(" {\"a\":1}").content_type.as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            Body::from_line("a=1").content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        let template = RequestTemplate {
+            method: None,
+            body: Some(Arc::new(form)),
+        };
+        assert_eq!(template.request("http://h/".into()).method, "POST");
+        assert_eq!(
+            RequestTemplate::default()
+                .request("http://h/".into())
+                .method,
+            "GET"
+        );
+    }
 
     #[test]
     fn credentials_are_redacted_from_urls_and_messages() {

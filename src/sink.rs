@@ -1,94 +1,143 @@
-//! Where a response body goes: drained and counted, or kept (capped) in the record.
+//! Where a response body goes: drained and counted, kept (capped) in the record, or streamed
+//! to a file under `--output-dir`. Bodies arrive chunk by chunk from either engine.
 //!
 //! A discarded body is read to the end rather than dropped, because ureq returns a
-//! connection to its keep-alive pool only once the body has been read completely.
+//! connection to its keep-alive pool only once the body has been read completely. A file is
+//! written under a temporary name and renamed when complete, so a failed download never
+//! leaves a half file under its final name.
 
-use std::io::{self, Read};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
-use crate::config::BodyMode;
+use crate::config::{BodyMode, DEFAULT_MAX_BODY};
+
+/// How a run treats bodies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyPolicy {
+    /// What records keep.
+    pub mode: BodyMode,
+    /// Cap on a kept or saved body; `None`: 10 MiB for kept bodies, no cap for files.
+    pub max_body: Option<u64>,
+    /// Stream each body to a file here instead of keeping it in the record.
+    pub output_dir: Option<PathBuf>,
+}
 
 /// What became of a body.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Kept {
     /// Bytes read (after content decoding).
     pub bytes: u64,
-    /// The body as the record keeps it (`None` when discarded or empty).
+    /// The body as the record keeps it (`None` when discarded, saved or empty).
     pub body: Option<serde_json::Value>,
+    /// Path of the saved file, with `--output-dir`.
+    pub file: Option<String>,
+    /// True when kept text had invalid UTF-8 replaced.
+    pub lossy: bool,
 }
 
 /// Why a body could not be consumed.
 #[derive(Debug)]
 pub enum SinkError {
-    /// The body is longer than the cap; nothing was kept.
+    /// The body is longer than the cap; nothing was kept and no file remains.
     TooLarge {
         /// The cap in bytes.
         limit: u64,
     },
     /// Reading the body failed.
     Read(io::Error),
+    /// Writing the output file failed.
+    File(PathBuf, io::Error),
 }
 
-/// Takes a body chunk by chunk (from a blocking reader or an async stream) and keeps or
-/// counts it according to the body mode, refusing to grow past the cap.
-#[derive(Debug)]
+enum Target {
+    Count,
+    Keep(BodyMode, Vec<u8>),
+    File(PartFile),
+}
+
+/// Takes a body chunk by chunk and counts it, keeps it, or writes it to a file, refusing to
+/// grow past the cap.
 pub struct BodySink {
-    mode: BodyMode,
-    max_body: u64,
+    target: Target,
+    cap: Option<u64>,
     bytes: u64,
-    data: Vec<u8>,
 }
 
 impl BodySink {
-    /// A sink for `mode`, keeping at most `max_body` bytes (ignored when discarding).
-    pub fn new(mode: BodyMode, max_body: u64) -> Self {
-        BodySink {
-            mode,
-            max_body,
+    /// The sink for input `index` fetched from `url` with response `status` under `policy`
+    /// (opens the part file). An error response (status ≥ 400) is never saved as a file: it
+    /// is drained and counted, and the record says what went wrong.
+    pub fn open(
+        policy: &BodyPolicy,
+        index: u64,
+        url: &str,
+        status: u16,
+    ) -> Result<Self, SinkError> {
+        let (target, cap) = match (&policy.output_dir, policy.mode) {
+            (Some(_), _) if status >= 400 => (Target::Count, None),
+            (Some(dir), _) => (
+                Target::File(PartFile::create(dir, &file_name(index, url))?),
+                policy.max_body,
+            ),
+            (None, BodyMode::None) => (Target::Count, None),
+            (None, mode) => (
+                Target::Keep(mode, Vec::new()),
+                Some(policy.max_body.unwrap_or(DEFAULT_MAX_BODY)),
+            ),
+        };
+        Ok(BodySink {
+            target,
+            cap,
             bytes: 0,
-            data: Vec::new(),
-        }
+        })
     }
 
-    /// Take the next chunk; fails once a kept body passes the cap (nothing is truncated).
+    /// Take the next chunk; fails once the body passes the cap (nothing is truncated).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         self.bytes += chunk.len() as u64;
-        if self.mode == BodyMode::None {
-            return Ok(());
+        if let Some(limit) = self.cap
+            && self.bytes > limit
+        {
+            return Err(SinkError::TooLarge { limit });
         }
-        if self.bytes > self.max_body {
-            return Err(SinkError::TooLarge {
-                limit: self.max_body,
-            });
+        match &mut self.target {
+            Target::Count => Ok(()),
+            Target::Keep(_, data) => {
+                data.extend_from_slice(chunk);
+                Ok(())
+            }
+            Target::File(part) => part.write(chunk),
         }
-        self.data.extend_from_slice(chunk);
-        Ok(())
     }
 
-    /// The body as the record keeps it.
-    pub fn finish(self, content_type: Option<&str>) -> Kept {
-        let body = match self.mode {
-            BodyMode::None => None,
-            mode => interpret(self.data, content_type, mode),
-        };
-        Kept {
+    /// The body is complete: interpret what was kept, or move the file to its final name.
+    pub fn finish(self, content_type: Option<&str>) -> Result<Kept, SinkError> {
+        let mut kept = Kept {
             bytes: self.bytes,
-            body,
+            ..Kept::default()
+        };
+        match self.target {
+            Target::Count => {}
+            Target::Keep(mode, data) => {
+                (kept.body, kept.lossy) = interpret(data, content_type, mode);
+            }
+            Target::File(part) => kept.file = Some(part.commit()?.display().to_string()),
         }
+        Ok(kept)
     }
 }
 
-/// Read `reader` to the end according to `mode`, keeping at most `max_body` bytes.
+/// Read `reader` to the end into a sink for `policy`.
 pub fn consume(
     mut reader: impl Read,
     content_type: Option<&str>,
-    mode: BodyMode,
-    max_body: u64,
+    mut sink: BodySink,
 ) -> Result<Kept, SinkError> {
-    let mut sink = BodySink::new(mode, max_body);
     let mut buffer = [0u8; 16 * 1024];
     loop {
         match reader.read(&mut buffer) {
-            Ok(0) => return Ok(sink.finish(content_type)),
+            Ok(0) => return sink.finish(content_type),
             Ok(n) => sink.push(&buffer[..n])?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(SinkError::Read(e)),
@@ -100,12 +149,12 @@ fn interpret(
     data: Vec<u8>,
     content_type: Option<&str>,
     mode: BodyMode,
-) -> Option<serde_json::Value> {
+) -> (Option<serde_json::Value>, bool) {
     let says_json = content_type.is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     let try_json = match mode {
         BodyMode::Auto => {
             if data.is_empty() {
-                return None;
+                return (None, false);
             }
             says_json
         }
@@ -113,13 +162,143 @@ fn interpret(
         BodyMode::Text | BodyMode::None => false,
     };
     if try_json && let Ok(value) = serde_json::from_slice(&data) {
-        return Some(value);
+        return (Some(value), false);
     }
-    let text = match String::from_utf8(data) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    let (text, lossy) = match String::from_utf8(data) {
+        Ok(text) => (text, false),
+        Err(e) => (String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
     };
-    Some(serde_json::Value::String(text))
+    (Some(serde_json::Value::String(text)), lossy)
+}
+
+/// A file being written under `.NAME.part`, renamed to `NAME` on commit and removed if
+/// dropped uncommitted.
+struct PartFile {
+    part: PathBuf,
+    final_path: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl PartFile {
+    fn create(dir: &Path, name: &str) -> Result<Self, SinkError> {
+        let final_path = dir.join(name);
+        let part = dir.join(format!(".{name}.part"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+            .map_err(|e| SinkError::File(part.clone(), e))?;
+        Ok(PartFile {
+            part,
+            final_path,
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+        })
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
+        match &mut self.out {
+            Some(out) => out
+                .write_all(chunk)
+                .map_err(|e| SinkError::File(self.part.clone(), e)),
+            None => Ok(()),
+        }
+    }
+
+    fn commit(mut self) -> Result<PathBuf, SinkError> {
+        if let Some(out) = self.out.take() {
+            let file = out
+                .into_inner()
+                .map_err(|e| SinkError::File(self.part.clone(), e.into_error()))?;
+            drop(file);
+        }
+        std::fs::rename(&self.part, &self.final_path)
+            .map_err(|e| SinkError::File(self.final_path.clone(), e))?;
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        // Uncommitted (failed or too large) or committed: the part file must not stay.
+        self.out.take();
+        let _ = std::fs::remove_file(&self.part);
+    }
+}
+
+/// The longest name part kept from a URL (the full name adds a 6-digit index and `-`).
+const MAX_NAME: usize = 100;
+
+/// File name for input `index` fetched from `url`: `000042-name.ext`, where the name is the
+/// last path segment, percent-decoded and reduced to `[A-Za-z0-9._-]`. The index keeps two
+/// URLs from ever writing the same file; the reduction keeps every name a single harmless
+/// component, so nothing can be written outside the output directory.
+pub fn file_name(index: u64, url: &str) -> String {
+    format!("{index:06}-{}", sanitize(last_segment(url)))
+}
+
+fn last_segment(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(url, |i| &url[i + 3..]);
+    let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let decoded = percent_decode(path);
+    decoded
+        .split(['/', '\\'])
+        .rev()
+        .find(|segment| !segment.is_empty())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn sanitize(segment: String) -> String {
+    let mapped: String = segment
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trimmed = mapped
+        .trim_start_matches(['.', '-'])
+        .trim_end_matches(['.', ' ']);
+    let mut name: String = trimmed.chars().take(MAX_NAME).collect();
+    name = name.trim_end_matches('.').to_string();
+    let stem = name.split('.').next().unwrap_or("").to_ascii_uppercase();
+    let reserved = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if reserved {
+        name.insert(0, '_');
+    }
+    if name.is_empty() {
+        "index".to_string()
+    } else {
+        name
+    }
 }
 
 #[cfg(test)]
@@ -127,40 +306,60 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn keep(mode: BodyMode, max: u64) -> BodySink {
+        let policy = BodyPolicy {
+            mode,
+            max_body: Some(max),
+            output_dir: None,
+        };
+        BodySink::open(&policy, 0, "http://h/", 200).unwrap()
+    }
+
+    fn run(data: &[u8], content_type: Option<&str>, sink: BodySink) -> Result<Kept, SinkError> {
+        consume(data, content_type, sink)
+    }
+
     #[test]
     fn auto_keeps_json_when_it_is_json_and_text_otherwise() {
-        let kept = consume(
-            &br#"{"a":1}"#[..],
+        let kept = run(
+            br#"{"a":1}"#,
             Some("application/json"),
-            BodyMode::Auto,
-            100,
+            keep(BodyMode::Auto, 100),
         )
         .unwrap();
         assert_eq!(kept.body, Some(json!({"a": 1})));
         assert_eq!(kept.bytes, 7);
-        let kept = consume(
-            &b"{broken"[..],
+        let kept = run(
+            b"{broken",
             Some("application/json"),
-            BodyMode::Auto,
-            100,
+            keep(BodyMode::Auto, 100),
         )
         .unwrap();
         assert_eq!(kept.body, Some(json!("{broken")));
-        let kept = consume(&br#"{"a":1}"#[..], Some("text/plain"), BodyMode::Auto, 100).unwrap();
+        let kept = run(br#"{"a":1}"#, Some("text/plain"), keep(BodyMode::Auto, 100)).unwrap();
         assert_eq!(kept.body, Some(json!("{\"a\":1}")));
-        let kept = consume(&b""[..], None, BodyMode::Auto, 100).unwrap();
+        let kept = run(b"", None, keep(BodyMode::Auto, 100)).unwrap();
         assert_eq!(kept.body, None);
     }
 
     #[test]
     fn none_counts_without_keeping_and_has_no_cap() {
         let data = vec![7u8; 5000];
-        let kept = consume(&data[..], None, BodyMode::None, 10).unwrap();
+        let policy = BodyPolicy {
+            mode: BodyMode::None,
+            ..BodyPolicy::default()
+        };
+        let kept = run(
+            &data,
+            None,
+            BodySink::open(&policy, 0, "http://h/", 200).unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             kept,
             Kept {
                 bytes: 5000,
-                body: None
+                ..Kept::default()
             }
         );
     }
@@ -169,16 +368,77 @@ mod tests {
     fn a_body_over_the_cap_is_too_large_not_truncated() {
         let data = [b'x'; 101];
         assert!(matches!(
-            consume(&data[..], None, BodyMode::Text, 100),
+            run(&data, None, keep(BodyMode::Text, 100)),
             Err(SinkError::TooLarge { limit: 100 })
         ));
-        let kept = consume(&data[..100], None, BodyMode::Text, 100).unwrap();
+        let kept = run(&data[..100], None, keep(BodyMode::Text, 100)).unwrap();
         assert_eq!(kept.bytes, 100);
     }
 
     #[test]
-    fn invalid_utf8_becomes_replacement_characters() {
-        let kept = consume(&b"a\xffb"[..], None, BodyMode::Text, 100).unwrap();
+    fn invalid_utf8_becomes_replacement_characters_and_is_flagged() {
+        let kept = run(b"a\xffb", None, keep(BodyMode::Text, 100)).unwrap();
         assert_eq!(kept.body, Some(json!("a\u{fffd}b")));
+        assert!(kept.lossy);
+        assert!(!run(b"ab", None, keep(BodyMode::Text, 100)).unwrap().lossy);
+    }
+
+    #[test]
+    fn files_appear_only_when_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = BodyPolicy {
+            output_dir: Some(dir.path().to_path_buf()),
+            max_body: Some(10),
+            ..BodyPolicy::default()
+        };
+        let kept = run(
+            b"0123456789",
+            None,
+            BodySink::open(&policy, 3, "http://h/a.txt", 200).unwrap(),
+        )
+        .unwrap();
+        let path = PathBuf::from(kept.file.unwrap());
+        assert_eq!(path, dir.path().join("000003-a.txt"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"0123456789");
+        assert!(
+            run(
+                b"0123456789X",
+                None,
+                BodySink::open(&policy, 4, "http://h/b", 200).unwrap()
+            )
+            .is_err()
+        );
+        let not_found = BodySink::open(&policy, 5, "http://h/missing", 404).unwrap();
+        assert_eq!(run(b"gone", None, not_found).unwrap().file, None);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["000003-a.txt"], "no partial file stays behind");
+    }
+
+    #[test]
+    fn file_names_stay_single_harmless_components() {
+        let cases = [
+            ("http://h/dir/report.pdf?x=1#f", "000007-report.pdf"),
+            ("http://h/", "000007-index"),
+            ("http://h/../../etc/passwd", "000007-passwd"),
+            ("http://h/%2e%2e/%2e%2e/secret", "000007-secret"),
+            ("http://h/a/%2e%2e", "000007-index"),
+            ("http://h/a%2f..%2f..%2fx", "000007-x"),
+            ("http://h/..%5c..%5cwin.ini", "000007-win.ini"),
+            ("http://h/C:%5CWindows%5Cx.dll", "000007-x.dll"),
+            ("http://h/a%00b", "000007-a_b"),
+            ("http://h/CON", "000007-_CON"),
+            ("http://h/com1.txt", "000007-_com1.txt"),
+            ("http://h/.bashrc", "000007-bashrc"),
+            ("http://h/trailing...", "000007-trailing"),
+            ("http://h/%e2%82%ac.txt", "000007-_.txt"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(file_name(7, url), expected, "{url}");
+        }
+        let long = format!("http://h/{}", "a".repeat(5000));
+        assert_eq!(file_name(1, &long).len(), 7 + MAX_NAME);
     }
 }

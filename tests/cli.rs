@@ -199,6 +199,33 @@ fn usage_errors_are_one_line_and_exit_two_before_any_request() {
         ],
         vec!["-H".into(), "NoColon".into(), "--url".into(), url.clone()],
         vec!["--bogus".into()],
+        vec![
+            "--json".into(),
+            "{broken".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec![
+            "--json".into(),
+            "@/no/such/body.json".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec![
+            "--json".into(),
+            "{}".into(),
+            "--form".into(),
+            "a=b".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec![
+            "--form".into(),
+            "novalue".into(),
+            "--url".into(),
+            url.clone(),
+        ],
+        vec!["-X".into(), "G E T".into(), "--url".into(), url.clone()],
     ];
     for args in cases {
         let output = poolfetch().arg("fetch").args(&args).output().unwrap();
@@ -232,4 +259,82 @@ fn serve_announces_its_address_on_the_first_line() {
     let _ = child.wait();
     let body = answer.unwrap().into_body().read_to_string().unwrap();
     assert!(body.contains("\"id\":3"), "{body}");
+}
+
+#[test]
+fn request_flags_and_per_line_forms_send_the_right_bytes() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let payload = dir.path().join("payload.json");
+    std::fs::write(&payload, r#"{"from":"file"}"#).unwrap();
+    let echo = |args: &[&str], stdin: String| {
+        let output = poolfetch()
+            .arg("fetch")
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        records(&output.stdout)
+            .into_iter()
+            .map(|r| (r.method, r.body.expect("echo")))
+            .collect::<Vec<_>>()
+    };
+    let url = server.url("/post");
+    let got = echo(
+        &["--form", "a=1", "--form", "b=two words", "--url", &url],
+        String::new(),
+    );
+    assert_eq!(got[0].0, "POST", "a body makes the default method POST");
+    assert_eq!(got[0].1["data"], "a=1&b=two+words");
+    let at_file = format!("@{}", payload.display());
+    let got = echo(
+        &["-X", "put", "--json", &at_file, "--url", &url],
+        String::new(),
+    );
+    assert_eq!(got[0].0, "PUT");
+    assert_eq!(got[0].1["json"]["from"], "file");
+    assert_eq!(got[0].1["content_type"], "application/json");
+    let got = echo(&["--data", "x=1&y=2", "--url", &url], String::new());
+    assert_eq!(got[0].1["form"]["y"], "2");
+    let todo = server.url("/todos/1");
+    let lines = format!("POST {url} {{\"line\":1}}\nPATCH {url} k=v\nDELETE {url}\n{todo}\n");
+    let got = echo(&["--body", "json"], lines);
+    let methods: Vec<&str> = got.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(methods, ["POST", "PATCH", "DELETE", "GET"]);
+    assert_eq!(got[0].1["json"]["line"], 1);
+    assert_eq!(got[1].1["form"]["k"], "v");
+    assert_eq!(got[2].1["bytes"], 0);
+    assert_eq!(got[3].1["id"], 1);
+}
+
+#[test]
+fn output_dir_saves_each_body_and_names_it_in_the_record() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("downloads");
+    let output = poolfetch()
+        .args(["fetch", "-q", "--output-dir"])
+        .arg(&out)
+        .args([
+            "--url",
+            &server.url("/bytes/70000"),
+            "--url",
+            &server.url("/todos/5"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let records = records(&output.stdout);
+    let first = records[0].file.as_ref().expect("file");
+    assert!(first.ends_with("000000-70000"), "{first}");
+    assert_eq!(std::fs::metadata(first).unwrap().len(), 70_000);
+    let todo = std::fs::read_to_string(records[1].file.as_ref().unwrap()).unwrap();
+    assert!(todo.contains("\"id\":5"));
+    assert!(records.iter().all(|r| r.body.is_none()));
 }

@@ -11,11 +11,11 @@ use ureq::unversioned::transport::DefaultConnector;
 mod resolver;
 pub use resolver::CachingResolver;
 
-use crate::config::{BodyMode, Config};
+use crate::config::Config;
 use crate::input::check_url;
 use crate::record::{ErrorKind, FetchError};
 use crate::request::Request;
-use crate::sink::{self, SinkError};
+use crate::sink::{self, BodyPolicy, BodySink, Kept, SinkError};
 
 /// The result of one request, before it is placed in a record.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,6 +26,10 @@ pub struct Outcome {
     pub bytes: u64,
     /// The kept body.
     pub body: Option<serde_json::Value>,
+    /// Where the body was saved, with `--output-dir`.
+    pub file: Option<String>,
+    /// True when kept text had invalid UTF-8 replaced.
+    pub lossy: bool,
     /// Attempts made.
     pub attempts: u32,
     /// Why it is not ok, if it is not.
@@ -37,8 +41,7 @@ pub struct Outcome {
 pub struct Client {
     agent: ureq::Agent,
     headers: Vec<(String, String)>,
-    body: BodyMode,
-    max_body: u64,
+    bodies: BodyPolicy,
 }
 
 impl Client {
@@ -58,13 +61,13 @@ impl Client {
         Client {
             agent,
             headers: config.headers.clone(),
-            body: config.body,
-            max_body: config.max_body,
+            bodies: config.body_policy(),
         }
     }
 
-    /// Send `request` and read its body; every failure becomes a typed error in the outcome.
-    pub fn fetch(&self, request: &Request) -> Outcome {
+    /// Send `request` (input number `index`) and read its body; every failure becomes a typed
+    /// error in the outcome.
+    pub fn fetch(&self, index: u64, request: &Request) -> Outcome {
         let mut outcome = Outcome::default();
         let uri = match check_url(&request.url) {
             Ok(uri) => uri,
@@ -89,20 +92,12 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let reader = response.into_body().into_reader();
-        match sink::consume(reader, content_type.as_deref(), self.body, self.max_body) {
-            Ok(kept) => {
-                outcome.bytes = kept.bytes;
-                outcome.body = kept.body;
-            }
-            Err(SinkError::TooLarge { limit }) => {
-                outcome.error = Some(FetchError::new(
-                    ErrorKind::TooLarge,
-                    format!("body is larger than --max-body ({limit} bytes)"),
-                ));
-                return outcome;
-            }
-            Err(SinkError::Read(e)) => {
-                outcome.error = Some(classify(ureq::Error::from(e)));
+        let kept = BodySink::open(&self.bodies, index, &request.url, status.as_u16())
+            .and_then(|sink| sink::consume(reader, content_type.as_deref(), sink));
+        match kept {
+            Ok(kept) => outcome.keep(kept),
+            Err(e) => {
+                outcome.error = Some(sink_error(e, classify_io));
                 return outcome;
             }
         }
@@ -138,6 +133,35 @@ impl Client {
         };
         result.map_err(classify)
     }
+}
+
+impl Outcome {
+    /// Take in what the sink made of the body.
+    pub fn keep(&mut self, kept: Kept) {
+        self.bytes = kept.bytes;
+        self.body = kept.body;
+        self.file = kept.file;
+        self.lossy = kept.lossy;
+    }
+}
+
+/// The record error for a body that could not be consumed; `read` classifies read failures.
+pub fn sink_error(error: SinkError, read: impl FnOnce(io::Error) -> FetchError) -> FetchError {
+    match error {
+        SinkError::TooLarge { limit } => FetchError::new(
+            ErrorKind::TooLarge,
+            format!("body is larger than --max-body ({limit} bytes); nothing was kept"),
+        ),
+        SinkError::Read(e) => read(e),
+        SinkError::File(path, e) => FetchError::new(
+            ErrorKind::Io,
+            format!("cannot write {}: {e}", path.display()),
+        ),
+    }
+}
+
+fn classify_io(e: io::Error) -> FetchError {
+    classify(ureq::Error::from(e))
 }
 
 /// The `status` error of a response with a code of 400 or more (`HTTP 404 Not Found`).
@@ -253,7 +277,7 @@ mod tests {
     #[test]
     fn a_bad_url_fails_before_the_network_with_zero_attempts() {
         let client = Client::new(&Config::default());
-        let outcome = client.fetch(&Request::get("ftp://127.0.0.1/x"));
+        let outcome = client.fetch(0, &Request::get("ftp://127.0.0.1/x"));
         assert_eq!(outcome.attempts, 0);
         assert_eq!(outcome.error.unwrap().kind, ErrorKind::InvalidUrl);
     }

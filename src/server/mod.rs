@@ -7,29 +7,21 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::json;
 use tokio::net::TcpSocket;
 
+mod body;
+mod routes;
 mod timer;
+pub use body::ServerBody;
 use timer::Timer;
 
 /// The longest `/delay/{ms}` honoured (10 minutes); longer ones are clamped.
-const MAX_DELAY_MS: u64 = 600_000;
-/// Size of the chunks `/bytes/{n}` streams.
-const CHUNK: usize = 64 * 1024;
+pub(super) const MAX_DELAY_MS: u64 = 600_000;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -54,11 +46,11 @@ impl Default for ServerConfig {
 
 /// Counters the server keeps; read them with [`Server::stats`].
 #[derive(Debug, Default)]
-struct Counters {
-    connections: AtomicU64,
-    requests: AtomicU64,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
+pub(super) struct Counters {
+    pub(super) connections: AtomicU64,
+    pub(super) requests: AtomicU64,
+    pub(super) in_flight: AtomicUsize,
+    pub(super) max_in_flight: AtomicUsize,
 }
 
 /// A snapshot of the server's counters.
@@ -149,7 +141,7 @@ impl Drop for Server {
     }
 }
 
-struct State {
+pub(super) struct State {
     timer: Timer,
     latency: Duration,
     counters: Arc<Counters>,
@@ -171,7 +163,7 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(handle(request, &state).await) }
+                async move { Ok::<_, Infallible>(routes::handle(request, &state).await) }
             });
             // A client that hangs up mid-response is not the server's problem.
             let _ = hyper::server::conn::http1::Builder::new()
@@ -182,10 +174,10 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
 }
 
 /// Counts a request as in flight until dropped.
-struct InFlight<'a>(&'a Counters);
+pub(super) struct InFlight<'a>(&'a Counters);
 
 impl<'a> InFlight<'a> {
-    fn enter(counters: &'a Counters) -> Self {
+    pub(super) fn enter(counters: &'a Counters) -> Self {
         counters.requests.fetch_add(1, Ordering::SeqCst);
         let now = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         counters.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -196,183 +188,5 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-async fn handle(request: hyper::Request<Incoming>, state: &State) -> Response<ServerBody> {
-    // `/stats` reports the counters without counting itself or waiting for --latency.
-    if request.uri().path() == "/stats" {
-        let c = &state.counters;
-        return json_response(
-            StatusCode::OK,
-            json!({
-                "connections": c.connections.load(Ordering::SeqCst),
-                "requests": c.requests.load(Ordering::SeqCst),
-                "max_in_flight": c.max_in_flight.load(Ordering::SeqCst),
-            }),
-        );
-    }
-    let _in_flight = InFlight::enter(&state.counters);
-    state.timer.sleep(state.latency).await;
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (&method, segments.as_slice()) {
-        (&Method::GET, ["todos", id]) => match id.parse::<u32>() {
-            Ok(id @ 1..=200) => json_response(StatusCode::OK, todo(id)),
-            _ => not_found(&path),
-        },
-        (&Method::GET, ["delay", ms]) => match ms.parse::<u64>() {
-            Ok(ms) => {
-                let ms = ms.min(MAX_DELAY_MS);
-                state.timer.sleep(Duration::from_millis(ms)).await;
-                json_response(StatusCode::OK, json!({ "delayed_ms": ms }))
-            }
-            Err(_) => bad_request("delay takes milliseconds, e.g. /delay/100"),
-        },
-        (&Method::GET, ["bytes", n]) => match n.parse::<u64>() {
-            Ok(n) => Response::builder()
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .body(ServerBody::Generated { remaining: n })
-                .unwrap_or_else(|_| internal_error()),
-            Err(_) => bad_request("bytes takes a byte count, e.g. /bytes/1024"),
-        },
-        (&Method::GET, ["status", code]) => {
-            match code
-                .parse::<u16>()
-                .ok()
-                .and_then(|c| StatusCode::from_u16(c).ok())
-            {
-                Some(code) if code.as_u16() >= 200 => {
-                    json_response(code, json!({ "status": code.as_u16() }))
-                }
-                _ => bad_request("status takes a code from 200 to 599"),
-            }
-        }
-        (&Method::POST, ["post"]) => echo(request).await,
-        _ => not_found(&path),
-    }
-}
-
-/// The `/todos/{id}` document, shaped like jsonplaceholder's.
-fn todo(id: u32) -> serde_json::Value {
-    json!({
-        "userId": (id - 1) / 20 + 1,
-        "id": id,
-        "title": format!("todo number {id}"),
-        "completed": id.is_multiple_of(3),
-    })
-}
-
-async fn echo(request: hyper::Request<Incoming>) -> Response<ServerBody> {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let data = match request.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return bad_request("could not read the request body"),
-    };
-    let parsed_json: Option<serde_json::Value> = serde_json::from_slice(&data).ok();
-    json_response(
-        StatusCode::OK,
-        json!({
-            "content_type": content_type,
-            "bytes": data.len(),
-            "data": String::from_utf8_lossy(&data),
-            "json": parsed_json,
-        }),
-    )
-}
-
-fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ServerBody> {
-    let mut response = Response::new(ServerBody::Full(Some(Bytes::from(value.to_string()))));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-fn not_found(path: &str) -> Response<ServerBody> {
-    json_response(
-        StatusCode::NOT_FOUND,
-        json!({ "error": "not found", "path": path }),
-    )
-}
-
-fn bad_request(message: &str) -> Response<ServerBody> {
-    json_response(StatusCode::BAD_REQUEST, json!({ "error": message }))
-}
-
-fn internal_error() -> Response<ServerBody> {
-    json_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        json!({ "error": "internal" }),
-    )
-}
-
-/// One 64 KiB block of printable bytes, shared by every `/bytes` response.
-fn pattern() -> &'static Bytes {
-    static PATTERN: OnceLock<Bytes> = OnceLock::new();
-    PATTERN.get_or_init(|| {
-        Bytes::from(
-            (0..CHUNK)
-                .map(|i| b'a' + (i % 26) as u8)
-                .collect::<Vec<_>>(),
-        )
-    })
-}
-
-/// Response bodies: a whole buffer, or `n` generated bytes streamed in chunks.
-pub enum ServerBody {
-    /// A complete body, sent in one frame.
-    Full(Option<Bytes>),
-    /// Generated bytes still to send.
-    Generated {
-        /// Bytes left.
-        remaining: u64,
-    },
-}
-
-impl Body for ServerBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = self.get_mut();
-        let frame = match this {
-            ServerBody::Full(data) => data.take().map(Frame::data),
-            ServerBody::Generated { remaining } => {
-                if *remaining == 0 {
-                    None
-                } else {
-                    let take = (*remaining).min(CHUNK as u64) as usize;
-                    *remaining -= take as u64;
-                    Some(Frame::data(pattern().slice(..take)))
-                }
-            }
-        };
-        Poll::Ready(frame.map(Ok))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ServerBody::Full(data) => data.is_none(),
-            ServerBody::Generated { remaining } => *remaining == 0,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ServerBody::Full(data) => {
-                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
-            }
-            ServerBody::Generated { remaining } => SizeHint::with_exact(*remaining),
-        }
     }
 }
