@@ -137,9 +137,18 @@ fn connections_are_reused_across_workers() {
             assert!(records.iter().all(|r| r.ok));
             let stats = server.stats();
             assert_eq!(stats.requests, requests as u64);
+            // ureq hands a connection back before the worker takes its next job: exactly
+            // `pool`. hyper (async) hands it back from another task, so under load a request
+            // can occasionally start before its predecessor's connection is idle again: allow
+            // a fifth more, which still fails an engine that reconnects (14 of 100 with
+            // ureq's default of 3 idle per host).
+            let allowed = match engine {
+                EngineKind::Threads => pool as u64,
+                EngineKind::Async => pool as u64 + pool as u64 / 5 + 1,
+            };
             assert!(
-                stats.connections <= pool as u64,
-                "pool {pool}: {} connections for {requests} requests",
+                stats.connections <= allowed,
+                "{engine:?} pool {pool}: {} connections for {requests} requests",
                 stats.connections
             );
         }
