@@ -1,0 +1,31 @@
+//! Gather per batch of 10 (a common ThreadPoolExecutor script shape), beside the plain pool:
+//! batching makes workers wait for the slowest request of each batch.
+//!
+//! `cargo run --example batches`
+
+use std::time::Instant;
+
+use poolfetch::server::{Server, ServerConfig};
+use poolfetch::{Config, Fetcher};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let server = Server::start(ServerConfig::default())?;
+    // Every tenth request is slow.
+    let urls: Vec<String> = (0..50)
+        .map(|i| server.url(&format!("/delay/{}", if i % 10 == 9 { 300 } else { 50 })))
+        .collect();
+    for batch_size in [None, Some(10)] {
+        let fetcher = Fetcher::new(Config {
+            batch_size,
+            ..Config::default()
+        })?;
+        let started = Instant::now();
+        let records = fetcher.fetch_all(urls.clone());
+        println!(
+            "batch {batch_size:?}: {} records in {:.2} s",
+            records.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
