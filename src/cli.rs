@@ -16,6 +16,7 @@ use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
 use std::sync::Arc;
 
+use crate::client::RetryPolicy;
 use crate::config::{BodyMode, Config, DEFAULT_POOL, EngineKind, Order};
 use crate::input::{self, InputError};
 use crate::pool::CancelToken;
@@ -109,6 +110,21 @@ struct FetchArgs {
     /// Header sent with every request, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
     headers: Vec<(String, String)>,
+    /// Retry transient failures (connect, timeout, reset, 429, 5xx) up to N times.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
+    /// Base of the exponential backoff with full jitter between retries.
+    #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
+    retry_backoff: Duration,
+    /// Longest wait before a retry, for backoff and Retry-After alike.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    retry_max_wait: Duration,
+    /// Retry POST and PATCH too (not idempotent: the server may act twice).
+    #[arg(long)]
+    retry_all_methods: bool,
+    /// Redirects to follow; more (or a loop) is a `redirect` error. 0 returns the 3xx itself.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_redirects: u32,
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -235,6 +251,13 @@ fn fetch(args: FetchArgs) -> i32 {
         output_dir: args.output_dir.clone(),
         headers: args.headers,
         engine: args.engine,
+        retry: RetryPolicy {
+            retries: args.retries,
+            backoff: args.retry_backoff,
+            max_wait: args.retry_max_wait,
+            all_methods: args.retry_all_methods,
+        },
+        max_redirects: args.max_redirects,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);
@@ -482,6 +505,7 @@ fn serve(args: ServeArgs) -> i32 {
     };
     let mut stdout = io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", server.addr());
+    let _ = writeln!(stdout, "faults on http://{}", server.fault_addr());
     let _ = stdout.flush();
     loop {
         std::thread::park();

@@ -83,6 +83,10 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// Engine that runs the requests.
     pub engine: EngineKind,
+    /// When to retry failed requests (default: never).
+    pub retry: crate::client::RetryPolicy,
+    /// Redirects followed before a `redirect` error (default 10; 0 returns the 3xx as is).
+    pub max_redirects: u32,
 }
 
 impl Default for Config {
@@ -98,6 +102,8 @@ impl Default for Config {
             output_dir: None,
             headers: Vec::new(),
             engine: EngineKind::Threads,
+            retry: crate::client::RetryPolicy::default(),
+            max_redirects: 10,
         }
     }
 }

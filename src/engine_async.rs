@@ -6,12 +6,13 @@
 
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use ureq::unversioned::resolver::Resolver;
 
-use crate::client::{Outcome, io_kind, sink_error, status_error};
+use crate::cancel::CancelToken;
+use crate::client::{Outcome, RetryPolicy, io_kind, parse_retry_after, sink_error, status_error};
 use crate::config::{Config, ConfigError};
 use crate::input::check_url;
 use crate::pool::{Engine, Ticket};
@@ -29,6 +30,7 @@ struct AsyncFetcher {
     client: reqwest::Client,
     headers: Vec<(String, String)>,
     bodies: BodyPolicy,
+    retry: RetryPolicy,
 }
 
 impl AsyncEngine {
@@ -59,7 +61,11 @@ impl AsyncEngine {
             // every stall of the body, but not a long download that keeps moving.
             .read_timeout(config.timeout)
             .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            .redirect(match config.max_redirects {
+                0 => reqwest::redirect::Policy::none(),
+                n => reqwest::redirect::Policy::limited(n as usize),
+            });
         if let Some(resolver) = resolver {
             builder = builder.dns_resolver(resolver);
         }
@@ -70,6 +76,7 @@ impl AsyncEngine {
             client,
             headers: config.headers.clone(),
             bodies: config.body_policy(),
+            retry: config.retry.clone(),
         });
         let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));
         let (tickets, queue) = mpsc::unbounded_channel();
@@ -135,20 +142,25 @@ async fn run(ticket: Ticket, fetcher: Arc<AsyncFetcher>, permit: Option<OwnedSem
         return;
     }
     let started = Instant::now();
-    let (index, request) = (ticket.index, ticket.request.clone());
+    let (index, request, cancel) = (
+        ticket.index,
+        ticket.request.clone(),
+        ticket.cancel_token().clone(),
+    );
     // The fetch runs as its own task so that a panic in it is caught here and becomes a
     // record, instead of losing the ticket (and hanging the collector).
-    let outcome = match tokio::spawn(async move { fetcher.fetch(index, &request).await }).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome {
-            attempts: 1,
-            error: Some(FetchError::new(
-                ErrorKind::Internal,
-                format!("async task failed: {e}"),
-            )),
-            ..Outcome::default()
-        },
-    };
+    let outcome =
+        match tokio::spawn(async move { fetcher.fetch(index, &request, &cancel).await }).await {
+            Ok(outcome) => outcome,
+            Err(e) => Outcome {
+                attempts: 1,
+                error: Some(FetchError::new(
+                    ErrorKind::Internal,
+                    format!("async task failed: {e}"),
+                )),
+                ..Outcome::default()
+            },
+        };
     // hyper hands a finished connection back to its pool from the connection's own task;
     // one yield lets that happen before the next request takes the permit and looks for an
     // idle connection (without it a debug build opened a 6th connection for a pool of 5).
@@ -158,11 +170,32 @@ async fn run(ticket: Ticket, fetcher: Arc<AsyncFetcher>, permit: Option<OwnedSem
 }
 
 impl AsyncFetcher {
-    async fn fetch(&self, index: u64, request: &Request) -> Outcome {
+    /// Like the thread engine's `Client::fetch`: attempts with retries, one outcome.
+    async fn fetch(&self, index: u64, request: &Request, cancel: &CancelToken) -> Outcome {
+        let mut attempts = 0;
+        loop {
+            let (mut outcome, retry_after) = self.attempt(index, request).await;
+            attempts += outcome.attempts;
+            outcome.attempts = attempts;
+            let wait = self.retry.wait(
+                attempts,
+                &request.method,
+                outcome.error.as_ref(),
+                outcome.status,
+                retry_after,
+            );
+            match wait {
+                Some(wait) if cancel.sleep_async(wait).await => continue,
+                _ => return outcome,
+            }
+        }
+    }
+
+    async fn attempt(&self, index: u64, request: &Request) -> (Outcome, Option<Duration>) {
         let mut outcome = Outcome::default();
         if let Err(error) = check_url(&request.url) {
             outcome.error = Some(error);
-            return outcome;
+            return (outcome, None);
         }
         let method = match reqwest::Method::from_bytes(request.method.as_bytes()) {
             Ok(method) => method,
@@ -171,7 +204,7 @@ impl AsyncFetcher {
                     ErrorKind::InvalidUrl,
                     format!("invalid method {:?}", request.method),
                 ));
-                return outcome;
+                return (outcome, None);
             }
         };
         outcome.attempts = 1;
@@ -189,11 +222,16 @@ impl AsyncFetcher {
             Ok(response) => response,
             Err(e) => {
                 outcome.error = Some(classify(&e));
-                return outcome;
+                return (outcome, None);
             }
         };
         let code = response.status().as_u16();
         outcome.status = Some(code);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -203,7 +241,7 @@ impl AsyncFetcher {
             Ok(sink) => sink,
             Err(e) => {
                 outcome.error = Some(sink_error(e, read_error));
-                return outcome;
+                return (outcome, retry_after);
             }
         };
         loop {
@@ -211,13 +249,13 @@ impl AsyncFetcher {
                 Ok(Some(chunk)) => {
                     if let Err(e) = sink.push(&chunk) {
                         outcome.error = Some(sink_error(e, read_error));
-                        return outcome;
+                        return (outcome, retry_after);
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
                     outcome.error = Some(classify(&e));
-                    return outcome;
+                    return (outcome, retry_after);
                 }
             }
         }
@@ -225,11 +263,11 @@ impl AsyncFetcher {
             Ok(kept) => outcome.keep(kept),
             Err(e) => {
                 outcome.error = Some(sink_error(e, read_error));
-                return outcome;
+                return (outcome, retry_after);
             }
         }
         outcome.error = status_error(code);
-        outcome
+        (outcome, retry_after)
     }
 }
 
@@ -244,10 +282,14 @@ fn classify(error: &reqwest::Error) -> FetchError {
     let mut dns = false;
     let mut io_error = None;
     let mut tls = false;
+    let mut broken_http = false;
     let mut source: Option<&dyn std::error::Error> = Some(error);
     while let Some(e) = source {
         dns |= e.to_string().starts_with("dns error");
         tls |= e.is::<rustls::Error>();
+        if let Some(hyper_error) = e.downcast_ref::<hyper::Error>() {
+            broken_http |= hyper_error.is_parse() || hyper_error.is_parse_status();
+        }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             io_error.get_or_insert(io.kind());
             tls |= io
@@ -266,6 +308,8 @@ fn classify(error: &reqwest::Error) -> FetchError {
     } else if tls {
         ErrorKind::Tls
     } else if error.is_redirect() {
+        ErrorKind::Redirect
+    } else if broken_http {
         ErrorKind::Protocol
     } else if let Some(kind) = io_error {
         io_kind(&io::Error::from(kind))

@@ -17,6 +17,7 @@
 //! ```
 
 pub mod bench;
+pub mod cancel;
 pub mod cli;
 pub mod client;
 pub mod config;

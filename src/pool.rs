@@ -7,38 +7,16 @@
 use std::iter::Fuse;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
+pub use crate::cancel::CancelToken;
 use crate::client::{Client, Outcome};
 use crate::config::{Config, ConfigError};
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
-
-/// A flag that stops a run: nothing more is sent, and every input not yet sent gets a
-/// `cancelled` record. Cheap to clone; safe to set from a signal handler thread.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Stop dispatching; in-flight requests finish (bounded by their timeout).
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// What every job of one run shares: the clock's zero and the cancel flag.
 #[derive(Debug)]
@@ -74,6 +52,11 @@ impl Ticket {
     /// True when the run was cancelled before this ticket started.
     pub fn is_cancelled(&self) -> bool {
         self.ctx.cancel.is_cancelled()
+    }
+
+    /// The run's cancel flag (a retry is not attempted once it is set).
+    pub fn cancel_token(&self) -> &CancelToken {
+        &self.ctx.cancel
     }
 
     /// Send the record for a finished request.
@@ -163,7 +146,7 @@ fn run_blocking(client: &Client, ticket: Ticket) {
     let started = Instant::now();
     // A panic in a spawned rayon job aborts the process: turn it into a record instead.
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        client.fetch(ticket.index, &ticket.request)
+        client.fetch(ticket.index, &ticket.request, ticket.cancel_token())
     }))
     .unwrap_or_else(|panic| Outcome {
         attempts: 1,

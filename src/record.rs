@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Status,
     /// The server broke HTTP (malformed status line, bad chunking, …).
     Protocol,
+    /// Too many redirects (a loop, or more than `--max-redirects`).
+    Redirect,
     /// The connection failed after it was made (reset, unexpected EOF) or a local file failed.
     Io,
     /// The body exceeded `--max-body`; nothing is kept truncated.
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Tls => "tls",
             ErrorKind::Status => "status",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::Redirect => "redirect",
             ErrorKind::Io => "io",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Cancelled => "cancelled",
@@ -151,6 +154,7 @@ mod tests {
             ErrorKind::Tls,
             ErrorKind::Status,
             ErrorKind::Protocol,
+            ErrorKind::Redirect,
             ErrorKind::Io,
             ErrorKind::TooLarge,
             ErrorKind::Cancelled,

@@ -4,13 +4,17 @@
 //! idle-pool limits are raised to the pool size (ureq keeps only 3 per host by default).
 
 use std::io;
+use std::time::Duration;
 
 use ureq::unversioned::resolver::{DefaultResolver, Resolver};
 use ureq::unversioned::transport::DefaultConnector;
 
 mod resolver;
+mod retry;
 pub use resolver::CachingResolver;
+pub use retry::{RetryPolicy, parse_retry_after};
 
+use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::input::check_url;
 use crate::record::{ErrorKind, FetchError};
@@ -42,6 +46,7 @@ pub struct Client {
     agent: ureq::Agent,
     headers: Vec<(String, String)>,
     bodies: BodyPolicy,
+    retry: RetryPolicy,
 }
 
 impl Client {
@@ -62,18 +67,41 @@ impl Client {
             agent,
             headers: config.headers.clone(),
             bodies: config.body_policy(),
+            retry: config.retry.clone(),
         }
     }
 
-    /// Send `request` (input number `index`) and read its body; every failure becomes a typed
-    /// error in the outcome.
-    pub fn fetch(&self, index: u64, request: &Request) -> Outcome {
+    /// Send `request` (input number `index`) and read its body, retrying transient failures
+    /// as the retry policy allows (never once `cancel` is set); every failure becomes a typed
+    /// error in the outcome, and `attempts` counts what was sent.
+    pub fn fetch(&self, index: u64, request: &Request, cancel: &CancelToken) -> Outcome {
+        let mut attempts = 0;
+        loop {
+            let (mut outcome, retry_after) = self.attempt(index, request);
+            attempts += outcome.attempts;
+            outcome.attempts = attempts;
+            let wait = self.retry.wait(
+                attempts,
+                &request.method,
+                outcome.error.as_ref(),
+                outcome.status,
+                retry_after,
+            );
+            match wait {
+                Some(wait) if cancel.sleep(wait) => continue,
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// One attempt, and the response's `Retry-After`, if any.
+    fn attempt(&self, index: u64, request: &Request) -> (Outcome, Option<Duration>) {
         let mut outcome = Outcome::default();
         let uri = match check_url(&request.url) {
             Ok(uri) => uri,
             Err(error) => {
                 outcome.error = Some(error);
-                return outcome;
+                return (outcome, None);
             }
         };
         outcome.attempts = 1;
@@ -81,11 +109,16 @@ impl Client {
             Ok(response) => response,
             Err(error) => {
                 outcome.error = Some(error);
-                return outcome;
+                return (outcome, None);
             }
         };
         let status = response.status();
         outcome.status = Some(status.as_u16());
+        let retry_after = response
+            .headers()
+            .get(ureq::http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let content_type = response
             .headers()
             .get(ureq::http::header::CONTENT_TYPE)
@@ -98,11 +131,11 @@ impl Client {
             Ok(kept) => outcome.keep(kept),
             Err(e) => {
                 outcome.error = Some(sink_error(e, classify_io));
-                return outcome;
+                return (outcome, retry_after);
             }
         }
         outcome.error = status_error(status.as_u16());
-        outcome
+        (outcome, retry_after)
     }
 
     fn send(
@@ -189,6 +222,9 @@ fn agent_config(config: &Config) -> ureq::config::Config {
     ureq::Agent::config_builder()
         // Classify 4xx/5xx ourselves and keep their bodies.
         .http_status_as_error(false)
+        .max_redirects(config.max_redirects)
+        // With redirects off, hand back the 3xx itself; otherwise a loop is an error.
+        .max_redirects_will_error(config.max_redirects > 0)
         // One idle connection per worker, or a big pool keeps reconnecting.
         .max_idle_connections(config.pool.max(10))
         .max_idle_connections_per_host(config.pool.max(3))
@@ -219,11 +255,8 @@ pub fn classify(error: ureq::Error) -> FetchError {
         E::Timeout(_) => ErrorKind::Timeout,
         E::ConnectionFailed | E::ConnectProxyFailed(_) => ErrorKind::Connect,
         E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired => ErrorKind::Tls,
-        E::Protocol(_)
-        | E::LargeResponseHeader(..)
-        | E::TooManyRedirects
-        | E::RedirectFailed
-        | E::Decompress(..) => ErrorKind::Protocol,
+        E::TooManyRedirects | E::RedirectFailed => ErrorKind::Redirect,
+        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) => ErrorKind::Protocol,
         E::Io(e) => io_kind(e),
         _ => ErrorKind::Io,
     };
@@ -270,14 +303,14 @@ mod tests {
         );
         assert_eq!(
             classify(ureq::Error::TooManyRedirects).kind,
-            ErrorKind::Protocol
+            ErrorKind::Redirect
         );
     }
 
     #[test]
     fn a_bad_url_fails_before_the_network_with_zero_attempts() {
         let client = Client::new(&Config::default());
-        let outcome = client.fetch(0, &Request::get("ftp://127.0.0.1/x"));
+        let outcome = client.fetch(0, &Request::get("ftp://127.0.0.1/x"), &CancelToken::new());
         assert_eq!(outcome.attempts, 0);
         assert_eq!(outcome.error.unwrap().kind, ErrorKind::InvalidUrl);
     }

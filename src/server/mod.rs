@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 
 mod body;
+mod faults;
 mod routes;
 mod timer;
 pub use body::ServerBody;
@@ -67,6 +68,7 @@ pub struct Stats {
 /// A running server; it stops when dropped.
 pub struct Server {
     addr: SocketAddr,
+    fault_addr: SocketAddr,
     counters: Arc<Counters>,
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -79,27 +81,34 @@ impl Server {
             .thread_name("poolfetch-server")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(async {
-            let socket = if config.addr.is_ipv4() {
-                TcpSocket::new_v4()?
-            } else {
-                TcpSocket::new_v6()?
-            };
-            socket.set_reuseaddr(true)?;
-            socket.bind(config.addr)?;
-            // A deep backlog so a burst of a thousand connects is not refused.
-            socket.listen(4096)
-        })?;
+        let bind = |addr: SocketAddr| {
+            runtime.block_on(async {
+                let socket = if addr.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
+                socket.set_reuseaddr(true)?;
+                socket.bind(addr)?;
+                // A deep backlog so a burst of a thousand connects is not refused.
+                socket.listen(4096)
+            })
+        };
+        let listener = bind(config.addr)?;
         let addr = listener.local_addr()?;
+        let fault_listener = bind(SocketAddr::new(addr.ip(), 0))?;
+        let fault_addr = fault_listener.local_addr()?;
         let counters = Arc::new(Counters::default());
         let state = Arc::new(State {
             timer: Timer::start()?,
             latency: config.latency,
             counters: Arc::clone(&counters),
         });
+        runtime.spawn(faults::accept_loop(fault_listener, Arc::clone(&state)));
         runtime.spawn(accept_loop(listener, state));
         Ok(Server {
             addr,
+            fault_addr,
             counters,
             runtime: Some(runtime),
         })
@@ -113,6 +122,17 @@ impl Server {
     /// `http://ADDR` followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The fault listener's address: every connection there is answered by hand with a
+    /// broken response chosen by the path (see the `faults` module).
+    pub fn fault_addr(&self) -> SocketAddr {
+        self.fault_addr
+    }
+
+    /// `http://FAULT_ADDR` followed by `path`, e.g. `/malformed-status`.
+    pub fn fault_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.fault_addr, path)
     }
 
     /// The counters now.

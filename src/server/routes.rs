@@ -64,6 +64,46 @@ pub(super) async fn handle(
             .header(CONTENT_TYPE, "text/plain")
             .body(ServerBody::Full(Some(Bytes::from(path.clone()))))
             .unwrap_or_else(|_| internal_error()),
+        // 429 with Retry-After in seconds, or as an HTTP date.
+        (&Method::GET, ["retry-after", secs]) => match secs.parse::<u64>() {
+            Ok(secs) => retry_after(secs.to_string()),
+            Err(_) => bad_request("retry-after takes seconds"),
+        },
+        (&Method::GET, ["retry-after-date", secs]) => match secs.parse::<u64>() {
+            Ok(secs) => retry_after(httpdate::fmt_http_date(
+                std::time::SystemTime::now() + Duration::from_secs(secs),
+            )),
+            Err(_) => bad_request("retry-after-date takes seconds"),
+        },
+        // 503 with the given probability in percent (a storm at 100).
+        (&Method::GET, ["flaky", percent]) => match percent.parse::<u32>() {
+            Ok(percent) if fastrand::u32(0..100) < percent => {
+                json_response(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "flaky" }))
+            }
+            Ok(_) => json_response(StatusCode::OK, json!({ "ok": true })),
+            Err(_) => bad_request("flaky takes a percentage"),
+        },
+        // A random fault with the given probability: 500, 503, 429 or a reset mid-body.
+        (&Method::GET, ["mix", percent]) => match percent.parse::<u32>() {
+            Ok(percent) if fastrand::u32(0..100) < percent => match fastrand::u8(0..4) {
+                0 => json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": "mix" })),
+                1 => json_response(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "mix" })),
+                2 => retry_after("0".into()),
+                _ => Response::builder()
+                    .header(CONTENT_LENGTH, 2048)
+                    .body(ServerBody::Failing { remaining: 1024 })
+                    .unwrap_or_else(|_| internal_error()),
+            },
+            Ok(_) => json_response(StatusCode::OK, todo(1)),
+            Err(_) => bad_request("mix takes a percentage"),
+        },
+        // A chain of n redirects, and a loop.
+        (&Method::GET, ["redirect", n]) => match n.parse::<u32>() {
+            Ok(0) => json_response(StatusCode::OK, json!({ "redirected": true })),
+            Ok(n) => redirect(&format!("/redirect/{}", n - 1)),
+            Err(_) => bad_request("redirect takes a count"),
+        },
+        (&Method::GET, ["redirect-loop"]) => redirect("/redirect-loop"),
         (&Method::GET, ["gzip", n]) => match n.parse::<usize>() {
             Ok(n) if n <= MAX_GZIP => gzip(n),
             _ => bad_request("gzip takes a byte count up to 64 MiB"),
@@ -150,6 +190,29 @@ async fn echo(request: hyper::Request<Incoming>) -> Response<ServerBody> {
             "form": form,
         }),
     )
+}
+
+fn retry_after(value: String) -> Response<ServerBody> {
+    let mut response = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({ "error": "slow down" }),
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn redirect(location: &str) -> Response<ServerBody> {
+    let mut response = json_response(StatusCode::FOUND, json!({ "location": location }));
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, value);
+    }
+    response
 }
 
 /// `GET /gzip/{n}`: n bytes of text, gzip-encoded (so a cap must apply to the decoded size).

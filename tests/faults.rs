@@ -1,0 +1,208 @@
+//! The fault matrix: every way a server can fail, on both engines. Each input gets exactly
+//! one record, in order, with the right error kind, and nothing panics.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{closed_port, indices, kind, server};
+use poolfetch::client::RetryPolicy;
+use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
+
+const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
+
+#[test]
+fn each_fault_gives_one_record_with_its_kind() {
+    let server = server();
+    let matrix: Vec<(&str, String, Option<ErrorKind>)> = vec![
+        (
+            "connection refused",
+            format!("http://127.0.0.1:{}/", closed_port()),
+            Some(ErrorKind::Connect),
+        ),
+        (
+            "reset before headers",
+            server.fault_url("/reset-before-headers"),
+            Some(ErrorKind::Io),
+        ),
+        (
+            "reset mid-body",
+            server.url("/fault/reset-body/100000"),
+            Some(ErrorKind::Io),
+        ),
+        (
+            "hang past the timeout",
+            server.fault_url("/hang"),
+            Some(ErrorKind::Timeout),
+        ),
+        (
+            "malformed status line",
+            server.fault_url("/malformed-status"),
+            Some(ErrorKind::Protocol),
+        ),
+        (
+            "not HTTP at all",
+            server.fault_url("/garbage"),
+            Some(ErrorKind::Protocol),
+        ),
+        (
+            "truncated chunked body",
+            server.fault_url("/truncated-chunked"),
+            Some(ErrorKind::Io),
+        ),
+        (
+            "Content-Length longer than body",
+            server.fault_url("/short-body"),
+            Some(ErrorKind::Io),
+        ),
+        (
+            "429 with Retry-After",
+            server.url("/retry-after/1"),
+            Some(ErrorKind::Status),
+        ),
+        (
+            "503 storm",
+            server.url("/flaky/100"),
+            Some(ErrorKind::Status),
+        ),
+        (
+            "redirect loop",
+            server.url("/redirect-loop"),
+            Some(ErrorKind::Redirect),
+        ),
+        ("three redirects", server.url("/redirect/3"), None),
+        ("healthy", server.url("/todos/1"), None),
+    ];
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(Config {
+            engine,
+            pool: 4,
+            timeout: Duration::from_millis(400),
+            ..Config::default()
+        })
+        .unwrap();
+        let records = fetcher.fetch_all(matrix.iter().map(|(_, url, _)| url.clone()));
+        assert_eq!(
+            indices(&records),
+            (0..matrix.len() as u64).collect::<Vec<_>>()
+        );
+        for ((fault, _, expected), record) in matrix.iter().zip(&records) {
+            assert_eq!(
+                kind(record),
+                *expected,
+                "{engine:?}, {fault}: {:?}",
+                record.error
+            );
+            assert_eq!(record.ok, expected.is_none());
+        }
+    }
+}
+
+#[test]
+fn retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok() {
+    let server = server();
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(Config {
+            engine,
+            pool: 16,
+            retry: RetryPolicy {
+                retries: 3,
+                backoff: Duration::from_millis(1),
+                max_wait: Duration::from_millis(20),
+                all_methods: false,
+            },
+            ..Config::default()
+        })
+        .unwrap();
+        let urls: Vec<String> = (0..2000)
+            .map(|i| server.url(&format!("/mix/20?n={i}")))
+            .collect();
+        let records = fetcher.fetch_all(urls);
+        assert_eq!(records.len(), 2000);
+        let ok = records.iter().filter(|r| r.ok).count();
+        assert!(ok >= 1980, "{engine:?}: only {ok} of 2000 ok");
+        assert!(
+            records.iter().any(|r| r.attempts > 1),
+            "some needed a retry"
+        );
+        assert!(records.iter().all(|r| (1..=4).contains(&r.attempts)));
+    }
+}
+
+#[test]
+fn retry_after_is_waited_for_and_attempts_are_counted() {
+    let server = server();
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(Config {
+            engine,
+            retry: RetryPolicy {
+                retries: 2,
+                backoff: Duration::from_millis(1),
+                ..RetryPolicy::default()
+            },
+            ..Config::default()
+        })
+        .unwrap();
+        let records = fetcher.fetch_all([server.url("/retry-after/1"), server.url("/status/404")]);
+        let storm = &records[0];
+        assert_eq!(storm.attempts, 3, "{engine:?}");
+        assert_eq!(storm.status, Some(429));
+        // Two waits of Retry-After: 1 s each (a lower bound, so timing-safe).
+        assert!(
+            storm.finished_ms - storm.started_ms >= 2000.0,
+            "{engine:?}: {storm:?}"
+        );
+        assert_eq!(records[1].attempts, 1, "a 404 is not retried");
+    }
+}
+
+#[test]
+fn post_is_not_retried_unless_asked() {
+    for (all_methods, expected) in [(false, 1), (true, 3)] {
+        let fetcher = Fetcher::new(Config {
+            retry: RetryPolicy {
+                retries: 2,
+                backoff: Duration::from_millis(1),
+                all_methods,
+                ..RetryPolicy::default()
+            },
+            ..Config::default()
+        })
+        .unwrap();
+        let refused = poolfetch::Request {
+            method: "POST".into(),
+            url: format!("http://127.0.0.1:{}/", closed_port()),
+            body: None,
+        };
+        let records = fetcher.fetch_all([refused]);
+        assert_eq!(records[0].attempts, expected, "all_methods = {all_methods}");
+    }
+}
+
+#[test]
+fn redirects_follow_the_limit() {
+    let server = server();
+    for engine in ENGINES {
+        let limited = Fetcher::new(Config {
+            engine,
+            max_redirects: 2,
+            ..Config::default()
+        })
+        .unwrap();
+        let records = limited.fetch_all([server.url("/redirect/2"), server.url("/redirect/3")]);
+        assert!(records[0].ok, "{engine:?}");
+        assert_eq!(kind(&records[1]), Some(ErrorKind::Redirect), "{engine:?}");
+        let none = Fetcher::new(Config {
+            engine,
+            max_redirects: 0,
+            ..Config::default()
+        })
+        .unwrap();
+        let records = none.fetch_all([server.url("/redirect/1")]);
+        assert_eq!(
+            records[0].status,
+            Some(302),
+            "{engine:?}: with 0 the 3xx comes back"
+        );
+    }
+}
