@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::Fetcher;
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::client::RetryPolicy;
 use crate::config::{BodyMode, Config, DEFAULT_POOL, EngineKind, Order};
@@ -281,29 +281,34 @@ fn fetch(args: FetchArgs) -> i32 {
             Ok(parts) => parts,
             Err(e) => return usage_error(e),
         };
-    let out: Box<dyn Write> = match &args.output {
+    let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::new(file)),
             Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
         },
-        None => Box::new(BufWriter::new(io::stdout().lock())),
+        None => Box::new(BufWriter::new(io::stdout())),
     };
     let fetcher = match Fetcher::new(config) {
         Ok(fetcher) => fetcher,
         Err(e) => return usage_error(e),
     };
     let cancel = CancelToken::new();
-    install_interrupt_handler(&cancel);
+    // Shared with the Ctrl-C handler, so a hard exit waits for the line being written.
+    let writer = Arc::new(Mutex::new(JsonLinesWriter::new(out)));
+    install_interrupt_handler(&cancel, &writer);
 
     let started = Instant::now();
-    let mut writer = JsonLinesWriter::new(out);
     let mut progress = Progress::new(total, args.quiet, args.output_dir.is_some());
     let (mut total, mut ok) = (0u64, 0u64);
     for record in fetcher.stream(requests).with_cancel(cancel.clone()) {
         total += 1;
         ok += u64::from(record.ok);
         progress.record(&record);
-        if let Err(e) = writer.write(&record) {
+        let written = match writer.lock() {
+            Ok(mut writer) => writer.write(&record),
+            Err(_) => Err(io::Error::other("the output lock was poisoned")),
+        };
+        if let Err(e) = written {
             progress.finish();
             if e.kind() != io::ErrorKind::BrokenPipe {
                 eprintln!("poolfetch: cannot write records: {e}");
@@ -407,12 +412,20 @@ fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
     }
 }
 
-/// First Ctrl-C: stop dispatching and let in-flight requests end. Second: exit at once
-/// (records are flushed line by line, so what is written is complete).
-fn install_interrupt_handler(cancel: &CancelToken) {
+/// The record writer, shared between the collector and the Ctrl-C handler.
+type SharedWriter = Arc<Mutex<JsonLinesWriter<Box<dyn Write + Send>>>>;
+
+/// First Ctrl-C: stop dispatching and let in-flight requests end; every input still gets a
+/// record. Second: exit at once, after the line being written (records are flushed line by
+/// line, so everything written is whole).
+fn install_interrupt_handler(cancel: &CancelToken, writer: &SharedWriter) {
     let cancel = cancel.clone();
+    let writer = Arc::clone(writer);
     let result = ctrlc::set_handler(move || {
         if cancel.is_cancelled() {
+            if let Ok(mut writer) = writer.lock() {
+                let _ = writer.flush();
+            }
             std::process::exit(EXIT_INTERRUPTED);
         }
         cancel.cancel();

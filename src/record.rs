@@ -134,6 +134,11 @@ impl<W: Write> JsonLinesWriter<W> {
         self.out.flush()
     }
 
+    /// Flush what is buffered.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Give the writer back.
     pub fn into_inner(self) -> W {
         self.out

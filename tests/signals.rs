@@ -1,0 +1,113 @@
+//! Ctrl-C on a real `poolfetch fetch` process: one valid record per input, exit code 130.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::server;
+use poolfetch::{ErrorKind, Record};
+
+fn start(url_template: &str, inputs: u32) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+        .args([
+            "fetch",
+            "-q",
+            "-p",
+            "2",
+            "--template",
+            url_template,
+            "--range",
+        ])
+        .arg(format!("1..{inputs}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("poolfetch starts")
+}
+
+fn interrupt(child: &Child) {
+    // SAFETY: kill(2) with a pid we own and a valid signal number.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+}
+
+/// Wait for the process, bounded, killing it if it overstays.
+fn wait(mut child: Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("poolfetch did not exit within {limit:?} of Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_gives_every_input_a_record_and_exits_130() {
+    let server = server();
+    let inputs = 60;
+    let mut child = start(&server.url("/delay/150?n={}"), inputs);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    interrupt(&child);
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let code = wait(child, Duration::from_secs(10));
+    assert_eq!(code, 130);
+    let records: Vec<Record> = first
+        .lines()
+        .chain(rest.lines())
+        .map(|line| serde_json::from_str(line).expect("a whole, valid record"))
+        .collect();
+    let indices: Vec<u64> = records.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (0..u64::from(inputs)).collect::<Vec<_>>());
+    let cancelled = records
+        .iter()
+        .filter(|r| {
+            r.error
+                .as_ref()
+                .is_some_and(|e| e.kind == ErrorKind::Cancelled)
+        })
+        .count();
+    assert!(
+        cancelled > 0 && cancelled < inputs as usize,
+        "{cancelled} cancelled"
+    );
+    assert!(records[0].ok, "in-flight requests finish normally");
+    // Nothing cancelled was sent.
+    assert_eq!(
+        server.stats().requests as usize,
+        inputs as usize - cancelled
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_with_whole_lines() {
+    let server = server();
+    let mut child = start(&server.url("/delay/10000?n={}"), 20);
+    let mut stdout = child.stdout.take().unwrap();
+    // Let the first requests start, then interrupt twice: the in-flight ones would take 10 s.
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(100));
+    interrupt(&child);
+    let started = Instant::now();
+    let mut output = String::new();
+    stdout.read_to_string(&mut output).unwrap();
+    let code = wait(child, Duration::from_secs(10));
+    assert_eq!(code, 130);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the second Ctrl-C waited for the 10 s requests"
+    );
+    for line in output.lines() {
+        serde_json::from_str::<Record>(line).expect("only whole records");
+    }
+}
