@@ -125,6 +125,12 @@ struct FetchArgs {
     /// Redirects to follow; more (or a loop) is a `redirect` error. 0 returns the 3xx itself.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_redirects: u32,
+    /// Also trust the CA certificates in this PEM file (besides the built-in roots).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Do not verify TLS certificates (the summary says so). Never the default.
+    #[arg(short = 'k', long)]
+    insecure: bool,
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -258,6 +264,8 @@ fn fetch(args: FetchArgs) -> i32 {
             all_methods: args.retry_all_methods,
         },
         max_redirects: args.max_redirects,
+        cacert: args.cacert,
+        insecure: args.insecure,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);
@@ -337,8 +345,13 @@ fn fetch(args: FetchArgs) -> i32 {
 fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String {
     let secs = wall.as_secs_f64();
     let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+    let insecure = if config.insecure {
+        "; TLS certificates NOT verified (--insecure)"
+    } else {
+        ""
+    };
     format!(
-        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, pool {})",
+        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, pool {}){insecure}",
         total - ok,
         config.pool,
     )

@@ -87,6 +87,10 @@ pub struct Config {
     pub retry: crate::client::RetryPolicy,
     /// Redirects followed before a `redirect` error (default 10; 0 returns the 3xx as is).
     pub max_redirects: u32,
+    /// Extra CA certificates (PEM) to trust besides the built-in roots.
+    pub cacert: Option<std::path::PathBuf>,
+    /// Skip certificate verification (`--insecure`; never the default).
+    pub insecure: bool,
 }
 
 impl Default for Config {
@@ -104,6 +108,8 @@ impl Default for Config {
             engine: EngineKind::Threads,
             retry: crate::client::RetryPolicy::default(),
             max_redirects: 10,
+            cacert: None,
+            insecure: false,
         }
     }
 }
@@ -127,6 +133,9 @@ pub enum ConfigError {
     /// A header name or value HTTP cannot carry.
     #[error("invalid header {0:?}")]
     BadHeader(String),
+    /// TLS could not be set up (an unreadable or empty `--cacert`, …).
+    #[error("{0}")]
+    Tls(String),
     /// The thread pool could not be built.
     #[error("cannot start the worker pool: {0}")]
     Pool(String),

@@ -55,7 +55,7 @@ impl AsyncEngine {
             .build()
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
         let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+            .tls_backend_preconfigured(crate::client::tls::rustls_config(config)?)
             .connect_timeout(config.timeout)
             // Per read, like the thread engine: covers the wait for the response head and
             // every stall of the body, but not a long download that keeps moving.
@@ -86,19 +86,6 @@ impl AsyncEngine {
             tickets,
         })
     }
-}
-
-/// TLS for the async engine: rustls with the ring provider and the webpki roots, as ureq uses.
-fn tls_config() -> Result<rustls::ClientConfig, ConfigError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::Pool(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 impl Drop for AsyncEngine {
@@ -292,9 +279,7 @@ fn classify(error: &reqwest::Error) -> FetchError {
         }
         if let Some(io) = e.downcast_ref::<io::Error>() {
             io_error.get_or_insert(io.kind());
-            tls |= io
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>());
+            tls |= io_kind(io) == ErrorKind::Tls;
         }
         root = e;
         source = e.source();

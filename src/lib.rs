@@ -66,7 +66,7 @@ impl Fetcher {
     /// Validate `config` and start its pool and agent.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let client = Client::new(&config);
+        let client = Client::new(&config)?;
         Self::with_client(config, client)
     }
 
@@ -80,7 +80,7 @@ impl Fetcher {
         let engine: Box<dyn Engine> = match config.engine {
             EngineKind::Threads => Box::new(ThreadEngine::new(
                 &config,
-                Client::with_resolver(&config, resolver),
+                Client::with_resolver(&config, resolver)?,
             )?),
             EngineKind::Async => Box::new(AsyncEngine::with_resolver(&config, resolver)?),
         };

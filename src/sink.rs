@@ -273,7 +273,13 @@ fn percent_decode(text: &str) -> String {
 fn sanitize(segment: String) -> String {
     let mapped: String = segment
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut name = mapped
         .trim_start_matches(['.', '-'])
@@ -291,7 +297,11 @@ fn sanitize(segment: String) -> String {
     // is ASCII by now, so any byte is a char boundary. A cut may leave a trailing dot.
     name.truncate(MAX_NAME);
     let name = name.trim_end_matches('.');
-    if name.is_empty() { "index".to_string() } else { name.to_string() }
+    if name.is_empty() {
+        "index".to_string()
+    } else {
+        name.to_string()
+    }
 }
 
 #[cfg(test)]

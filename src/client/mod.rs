@@ -11,11 +11,12 @@ use ureq::unversioned::transport::DefaultConnector;
 
 mod resolver;
 mod retry;
+pub mod tls;
 pub use resolver::CachingResolver;
 pub use retry::{RetryPolicy, parse_retry_after};
 
 use crate::cancel::CancelToken;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::input::check_url;
 use crate::record::{ErrorKind, FetchError};
 use crate::request::Request;
@@ -51,24 +52,24 @@ pub struct Client {
 
 impl Client {
     /// Build the shared agent for `config` with the system resolver.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config) -> Result<Self, ConfigError> {
         Self::with_resolver(config, DefaultResolver::default())
     }
 
     /// Build the agent with a custom resolver (tests reach the `dns` path this way without
     /// leaving the machine). Its answers are cached; IP literals skip it.
-    pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Self {
+    pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Result<Self, ConfigError> {
         let agent = ureq::Agent::with_parts(
-            agent_config(config),
+            agent_config(config)?,
             DefaultConnector::default(),
             CachingResolver::new(resolver),
         );
-        Client {
+        Ok(Client {
             agent,
             headers: config.headers.clone(),
             bodies: config.body_policy(),
             retry: config.retry.clone(),
-        }
+        })
     }
 
     /// Send `request` (input number `index`) and read its body, retrying transient failures
@@ -217,9 +218,10 @@ fn invalid_request(e: ureq::http::Error) -> FetchError {
 }
 
 /// The agent settings poolfetch needs; see the module docs and DESIGN.md "Facts that bite".
-fn agent_config(config: &Config) -> ureq::config::Config {
+fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
     let timeout = Some(config.timeout);
-    ureq::Agent::config_builder()
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls::ureq_tls(config)?)
         // Classify 4xx/5xx ourselves and keep their bodies.
         .http_status_as_error(false)
         .max_redirects(config.max_redirects)
@@ -243,7 +245,7 @@ fn agent_config(config: &Config) -> ureq::config::Config {
         .input_buffer_size(64 * 1024)
         .output_buffer_size(16 * 1024)
         .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
-        .build()
+        .build())
 }
 
 /// Map a ureq error to our typed error at once (ureq's error is neither `Clone` nor exhaustive).
@@ -266,6 +268,17 @@ pub fn classify(error: ureq::Error) -> FetchError {
 /// The error kind of an I/O failure: refused/unreachable are `connect`, timeouts `timeout`.
 pub fn io_kind(e: &io::Error) -> ErrorKind {
     use io::ErrorKind as K;
+    // rustls reports handshake failures (an unknown issuer, …) through I/O errors, which
+    // connectors may wrap in further I/O errors.
+    let mut inner = e.get_ref();
+    while let Some(error) = inner {
+        if error.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        inner = error
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref);
+    }
     match e.kind() {
         K::ConnectionRefused
         | K::HostUnreachable
@@ -309,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_bad_url_fails_before_the_network_with_zero_attempts() {
-        let client = Client::new(&Config::default());
+        let client = Client::new(&Config::default()).unwrap();
         let outcome = client.fetch(0, &Request::get("ftp://127.0.0.1/x"), &CancelToken::new());
         assert_eq!(outcome.attempts, 0);
         assert_eq!(outcome.error.unwrap().kind, ErrorKind::InvalidUrl);

@@ -33,6 +33,38 @@ pub struct ServerConfig {
     pub latency: Duration,
     /// Tokio worker threads answering requests (default 2).
     pub threads: usize,
+    /// Serve HTTPS with this identity instead of plain HTTP (for TLS tests).
+    pub tls: Option<TlsIdentity>,
+}
+
+/// A certificate chain and its private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct TlsIdentity {
+    /// The leaf certificate first, then any intermediates.
+    pub cert_chain_pem: String,
+    /// The leaf's private key.
+    pub key_pem: String,
+}
+
+impl TlsIdentity {
+    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let chain = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|e| invalid(e.to_string()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 impl Default for ServerConfig {
@@ -41,6 +73,7 @@ impl Default for ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             latency: Duration::ZERO,
             threads: 2,
+            tls: None,
         }
     }
 }
@@ -67,6 +100,7 @@ pub struct Stats {
 
 /// A running server; it stops when dropped.
 pub struct Server {
+    scheme: &'static str,
     addr: SocketAddr,
     fault_addr: SocketAddr,
     counters: Arc<Counters>,
@@ -105,8 +139,14 @@ impl Server {
             counters: Arc::clone(&counters),
         });
         runtime.spawn(faults::accept_loop(fault_listener, Arc::clone(&state)));
-        runtime.spawn(accept_loop(listener, state));
+        let tls = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
+        runtime.spawn(accept_loop(listener, state, tls));
         Ok(Server {
+            scheme: if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             addr,
             fault_addr,
             counters,
@@ -119,9 +159,9 @@ impl Server {
         self.addr
     }
 
-    /// `http://ADDR` followed by `path`.
+    /// `http://ADDR` (or `https://` when serving TLS) followed by `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 
     /// The fault listener's address: every connection there is answered by hand with a
@@ -167,7 +207,11 @@ pub(super) struct State {
     counters: Arc<Counters>,
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -180,17 +224,33 @@ async fn accept_loop(listener: tokio::net::TcpListener, state: Arc<State>) {
         state.counters.connections.fetch_add(1, Ordering::SeqCst);
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let state = Arc::clone(&state);
-                async move { Ok::<_, Infallible>(routes::handle(request, &state).await) }
-            });
-            // A client that hangs up mid-response is not the server's problem.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                // A failed handshake (an untrusting client) just ends the connection.
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        serve(TokioIo::new(stream), state).await;
+                    }
+                }
+                None => serve(TokioIo::new(stream), state).await,
+            }
         });
     }
+}
+
+async fn serve<I>(io: I, state: Arc<State>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, Infallible>(routes::handle(request, &state).await) }
+    });
+    // A client that hangs up mid-response is not the server's problem.
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
 }
 
 /// Counts a request as in flight until dropped.

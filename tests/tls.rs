@@ -1,0 +1,132 @@
+//! HTTPS against the embedded server with a CA and certificate generated at test time: the
+//! built-in roots refuse it (`tls`), `--cacert` adds the CA, `--insecure` skips verification
+//! and says so. Both engines.
+
+mod common;
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use common::kind;
+use poolfetch::server::{Server, ServerConfig, TlsIdentity};
+use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
+
+/// A fresh CA (PEM) and an HTTPS server whose certificate it signed, for 127.0.0.1.
+fn https_server() -> (Server, String) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "poolfetch test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let server = Server::start(ServerConfig {
+        tls: Some(TlsIdentity {
+            cert_chain_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        }),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    (server, ca_cert.pem())
+}
+
+fn write_ca(dir: &Path, pem: &str) -> std::path::PathBuf {
+    let path = dir.join("ca.pem");
+    std::fs::write(&path, pem).unwrap();
+    path
+}
+
+#[test]
+fn verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca() {
+    let (server, ca_pem) = https_server();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_ca(dir.path(), &ca_pem);
+    let url = server.url("/todos/9");
+    assert!(url.starts_with("https://"));
+    for engine in ENGINES {
+        let default = Fetcher::new(Config {
+            engine,
+            ..Config::default()
+        })
+        .unwrap();
+        let records = default.fetch_all([url.clone()]);
+        assert_eq!(
+            kind(&records[0]),
+            Some(ErrorKind::Tls),
+            "{engine:?}: {:?}",
+            records[0].error
+        );
+
+        let trusting = Fetcher::new(Config {
+            engine,
+            cacert: Some(ca.clone()),
+            ..Config::default()
+        })
+        .unwrap();
+        let records = trusting.fetch_all([url.clone()]);
+        assert!(records[0].ok, "{engine:?}: {:?}", records[0].error);
+        assert_eq!(records[0].body.as_ref().unwrap()["id"], 9);
+
+        let insecure = Fetcher::new(Config {
+            engine,
+            insecure: true,
+            ..Config::default()
+        })
+        .unwrap();
+        assert!(insecure.fetch_all([url.clone()])[0].ok, "{engine:?}");
+    }
+}
+
+#[test]
+fn a_bad_cacert_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate").unwrap();
+    for path in [empty, dir.path().join("missing.pem")] {
+        let result = Fetcher::new(Config {
+            cacert: Some(path.clone()),
+            ..Config::default()
+        });
+        assert!(result.is_err(), "{}", path.display());
+        let output = Command::cargo_bin("poolfetch")
+            .unwrap()
+            .args(["fetch", "--url", "https://127.0.0.1:9/", "--cacert"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    }
+}
+
+#[test]
+fn the_cli_trusts_a_cacert_and_flags_insecure_runs() {
+    let (server, ca_pem) = https_server();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_ca(dir.path(), &ca_pem);
+    let url = server.url("/todos/2");
+    let run = |extra: &[&str]| {
+        Command::cargo_bin("poolfetch")
+            .unwrap()
+            .args(["fetch", "--url", &url])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run(&[]).status.code(), Some(1), "unknown CA: not ok");
+    let trusted = run(&["--cacert", ca.to_str().unwrap()]);
+    assert_eq!(trusted.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&trusted.stderr).contains("NOT verified"));
+    let insecure = run(&["--insecure"]);
+    assert_eq!(insecure.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&insecure.stderr).contains("TLS certificates NOT verified"));
+}
