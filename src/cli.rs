@@ -125,6 +125,12 @@ struct FetchArgs {
     /// Redirects to follow; more (or a loop) is a `redirect` error. 0 returns the 3xx itself.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_redirects: u32,
+    /// At most N requests per second in all, evenly spaced (e.g. 50, 50/s, 600/m).
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    rate: Option<std::num::NonZeroU32>,
+    /// At most N requests in flight to any one host (a waiting request holds its worker).
+    #[arg(long, value_name = "N")]
+    per_host: Option<usize>,
     /// Also trust the CA certificates in this PEM file (besides the built-in roots).
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
@@ -266,6 +272,8 @@ fn fetch(args: FetchArgs) -> i32 {
         max_redirects: args.max_redirects,
         cacert: args.cacert,
         insecure: args.insecure,
+        rate: args.rate,
+        per_host: args.per_host,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);
@@ -576,6 +584,20 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// `N`, `N/s` or `N/m` (rounded up to whole requests per second).
+fn parse_rate(text: &str) -> Result<std::num::NonZeroU32, String> {
+    let bad = || format!("{text:?} is not a rate (try 50/s or 600/m)");
+    let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
+    let number: u32 = number.trim().parse().map_err(|_| bad())?;
+    let per_second = match per.trim() {
+        "s" | "sec" => number,
+        "m" | "min" => number.div_ceil(60),
+        _ => return Err(bad()),
+    };
+    std::num::NonZeroU32::new(per_second)
+        .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))
+}
+
 fn parse_method(text: &str) -> Result<String, String> {
     let method = text.trim().to_ascii_uppercase();
     if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -617,6 +639,16 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn rates_take_seconds_or_minutes() {
+        assert_eq!(parse_rate("50").unwrap().get(), 50);
+        assert_eq!(parse_rate("50/s").unwrap().get(), 50);
+        assert_eq!(parse_rate("90/m").unwrap().get(), 2);
+        for bad in ["0", "fast", "5/h", "-1/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

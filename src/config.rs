@@ -91,6 +91,10 @@ pub struct Config {
     pub cacert: Option<std::path::PathBuf>,
     /// Skip certificate verification (`--insecure`; never the default).
     pub insecure: bool,
+    /// At most this many requests per second in all (`--rate`).
+    pub rate: Option<std::num::NonZeroU32>,
+    /// At most this many requests in flight to any one host (`--per-host`).
+    pub per_host: Option<usize>,
 }
 
 impl Default for Config {
@@ -110,6 +114,8 @@ impl Default for Config {
             max_redirects: 10,
             cacert: None,
             insecure: false,
+            rate: None,
+            per_host: None,
         }
     }
 }
@@ -130,8 +136,9 @@ pub enum ConfigError {
     /// `timeout` was 0.
     #[error("--timeout must be more than 0")]
     ZeroTimeout,
-    /// A header name or value HTTP cannot carry.
-    #[error("invalid header {0:?}")]
+    /// A header name or value HTTP cannot carry (named without its value, which may be a
+    /// credential).
+    #[error("invalid header {0:?} (name or value not allowed in HTTP)")]
     BadHeader(String),
     /// TLS could not be set up (an unreadable or empty `--cacert`, …).
     #[error("{0}")]
@@ -179,7 +186,7 @@ impl Config {
             let name_ok = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
             let value_ok = ureq::http::HeaderValue::from_str(value).is_ok();
             if !name_ok || !value_ok {
-                return Err(ConfigError::BadHeader(format!("{name}: {value}")));
+                return Err(ConfigError::BadHeader(name.clone()));
             }
         }
         Ok(())

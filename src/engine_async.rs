@@ -12,7 +12,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use ureq::unversioned::resolver::Resolver;
 
 use crate::cancel::CancelToken;
-use crate::client::{Outcome, RetryPolicy, io_kind, parse_retry_after, sink_error, status_error};
+use crate::client::{
+    Limits, Outcome, RetryPolicy, cancelled, host_key, io_kind, parse_retry_after, sink_error,
+    status_error,
+};
 use crate::config::{Config, ConfigError};
 use crate::input::check_url;
 use crate::pool::{Engine, Ticket};
@@ -31,6 +34,7 @@ struct AsyncFetcher {
     headers: Vec<(String, String)>,
     bodies: BodyPolicy,
     retry: RetryPolicy,
+    limits: Limits,
 }
 
 impl AsyncEngine {
@@ -77,6 +81,7 @@ impl AsyncEngine {
             headers: config.headers.clone(),
             bodies: config.body_policy(),
             retry: config.retry.clone(),
+            limits: Limits::new(config.rate, config.per_host),
         });
         let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));
         let (tickets, queue) = mpsc::unbounded_channel();
@@ -161,7 +166,15 @@ impl AsyncFetcher {
     async fn fetch(&self, index: u64, request: &Request, cancel: &CancelToken) -> Outcome {
         let mut attempts = 0;
         loop {
+            let slot = match self.limits.is_active().then(|| check_url(&request.url)) {
+                Some(Ok(uri)) => match self.limits.acquire(&host_key(&uri), cancel).await {
+                    Some(slot) => slot,
+                    None => return cancelled(attempts),
+                },
+                _ => None,
+            };
             let (mut outcome, retry_after) = self.attempt(index, request).await;
+            drop(slot);
             attempts += outcome.attempts;
             outcome.attempts = attempts;
             let wait = self.retry.wait(

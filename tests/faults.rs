@@ -206,3 +206,91 @@ fn redirects_follow_the_limit() {
         );
     }
 }
+
+#[test]
+fn per_host_caps_requests_in_flight_to_one_host() {
+    let server = server();
+    for engine in ENGINES {
+        server.reset_stats();
+        let fetcher = Fetcher::new(Config {
+            engine,
+            pool: 8,
+            per_host: Some(3),
+            ..Config::default()
+        })
+        .unwrap();
+        let records = fetcher.fetch_all((0..24).map(|i| server.url(&format!("/delay/30?n={i}"))));
+        assert!(records.iter().all(|r| r.ok));
+        assert_eq!(server.stats().max_in_flight, 3, "{engine:?}");
+    }
+}
+
+#[test]
+fn the_rate_cap_spaces_out_requests() {
+    let server = server();
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(Config {
+            engine,
+            pool: 8,
+            rate: std::num::NonZeroU32::new(40),
+            ..Config::default()
+        })
+        .unwrap();
+        let records = fetcher.fetch_all((0..21).map(|i| server.url(&format!("/todos/{}", i + 1))));
+        let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();
+        starts.sort_by(f64::total_cmp);
+        // 21 requests at 40/s: 20 gaps of 25 ms at least between the first and last start.
+        let last = records.iter().map(|r| r.finished_ms).fold(0.0, f64::max);
+        assert!(
+            last - starts[0] >= 20.0 * 25.0 - 1.0,
+            "{engine:?}: {} ms",
+            last - starts[0]
+        );
+    }
+}
+
+#[test]
+fn credentials_in_headers_and_urls_never_reach_output() {
+    let server = server();
+    let secret = "s3cr3t-token";
+    let urls = [
+        server.url("/status/401"),
+        format!("http://user:{secret}@127.0.0.1:{}/", closed_port()),
+        format!("ftp://user:{secret}@127.0.0.1/"),
+        server
+            .fault_url("/malformed-status")
+            .replace("http://", &format!("http://u:{secret}@")),
+    ];
+    let output = assert_cmd::Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args(["fetch", "-H", &format!("Authorization: Bearer {secret}")])
+        .args(urls.iter().flat_map(|u| ["--url", u.as_str()]))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        everything.matches('\n').count(),
+        urls.len() + 1,
+        "{everything}"
+    );
+    assert!(!everything.contains(secret), "{everything}");
+    // A header value HTTP cannot carry is a usage error that does not echo the value.
+    let output = assert_cmd::Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "fetch",
+            "--url",
+            &urls[0],
+            "-H",
+            &format!("Authorization: {secret}\u{7f}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
+}

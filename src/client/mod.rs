@@ -4,14 +4,17 @@
 //! idle-pool limits are raised to the pool size (ureq keeps only 3 per host by default).
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::unversioned::resolver::{DefaultResolver, Resolver};
 use ureq::unversioned::transport::DefaultConnector;
 
+pub mod limits;
 mod resolver;
 mod retry;
 pub mod tls;
+pub use limits::{Limits, host_key};
 pub use resolver::CachingResolver;
 pub use retry::{RetryPolicy, parse_retry_after};
 
@@ -48,6 +51,7 @@ pub struct Client {
     headers: Vec<(String, String)>,
     bodies: BodyPolicy,
     retry: RetryPolicy,
+    limits: Arc<Limits>,
 }
 
 impl Client {
@@ -69,6 +73,7 @@ impl Client {
             headers: config.headers.clone(),
             bodies: config.body_policy(),
             retry: config.retry.clone(),
+            limits: Arc::new(Limits::new(config.rate, config.per_host)),
         })
     }
 
@@ -78,7 +83,16 @@ impl Client {
     pub fn fetch(&self, index: u64, request: &Request, cancel: &CancelToken) -> Outcome {
         let mut attempts = 0;
         loop {
+            // --rate and --per-host: wait for a slot (every attempt counts).
+            let slot = match self.limits.is_active().then(|| check_url(&request.url)) {
+                Some(Ok(uri)) => match self.limits.acquire_blocking(&host_key(&uri), cancel) {
+                    Some(slot) => Some(slot),
+                    None => return cancelled(attempts),
+                },
+                _ => None,
+            };
             let (mut outcome, retry_after) = self.attempt(index, request);
+            drop(slot);
             attempts += outcome.attempts;
             outcome.attempts = attempts;
             let wait = self.retry.wait(
@@ -166,6 +180,18 @@ impl Client {
             }
         };
         result.map_err(classify)
+    }
+}
+
+/// The outcome of a request whose next attempt was stopped by a cancel.
+pub fn cancelled(attempts: u32) -> Outcome {
+    Outcome {
+        attempts,
+        error: Some(FetchError::new(
+            ErrorKind::Cancelled,
+            "cancelled before it was sent",
+        )),
+        ..Outcome::default()
     }
 }
 
