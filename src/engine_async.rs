@@ -175,16 +175,12 @@ impl AsyncFetcher {
             };
             let (mut outcome, retry_after) = self.attempt(index, request).await;
             drop(slot);
-            attempts += outcome.attempts;
-            outcome.attempts = attempts;
-            let wait = self.retry.wait(
-                attempts,
+            match self.retry.after_attempt(
+                &mut attempts,
                 &request.method,
-                outcome.error.as_ref(),
-                outcome.status,
+                &mut outcome,
                 retry_after,
-            );
-            match wait {
+            ) {
                 Some(wait) if cancel.sleep_async(wait).await => continue,
                 _ => return outcome,
             }

@@ -93,16 +93,12 @@ impl Client {
             };
             let (mut outcome, retry_after) = self.attempt(index, request);
             drop(slot);
-            attempts += outcome.attempts;
-            outcome.attempts = attempts;
-            let wait = self.retry.wait(
-                attempts,
+            match self.retry.after_attempt(
+                &mut attempts,
                 &request.method,
-                outcome.error.as_ref(),
-                outcome.status,
+                &mut outcome,
                 retry_after,
-            );
-            match wait {
+            ) {
                 Some(wait) if cancel.sleep(wait) => continue,
                 _ => return outcome,
             }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::Outcome;
 use crate::record::{ErrorKind, FetchError};
 
 /// Retry settings (`--retries`, `--retry-backoff`, `--retry-max-wait`, `--retry-all-methods`).
@@ -77,6 +78,28 @@ impl RetryPolicy {
             .min(self.max_wait);
         let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
         Some(Duration::from_nanos(fastrand::u64(0..=nanos)))
+    }
+}
+
+impl RetryPolicy {
+    /// Count the attempt that produced `outcome` into `attempts` (and the outcome), then say
+    /// how long to wait before the next one, or `None` when `outcome` is final.
+    pub fn after_attempt(
+        &self,
+        attempts: &mut u32,
+        method: &str,
+        outcome: &mut Outcome,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        *attempts += outcome.attempts;
+        outcome.attempts = *attempts;
+        self.wait(
+            *attempts,
+            method,
+            outcome.error.as_ref(),
+            outcome.status,
+            retry_after,
+        )
     }
 }
 
