@@ -1,21 +1,20 @@
-//! The command line: clap types, turning flags into a [`Config`] and inputs, and exit codes.
-//!
-//! Exit codes are decided here and only here: 0 all ok, 1 some record not ok, 2 usage or
-//! input error (before any request is sent), 130 interrupted.
+//! `poolfetch fetch`: flags to a `Config` and lazily read requests, the run with its progress
+//! bar, Ctrl-C handling and JSON Lines output, and the summary line.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
+use super::parse::{
+    parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
+    parse_size,
+};
+use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, usage_error};
 use crate::Fetcher;
-use crate::bench::export::Exports;
-use crate::bench::{self, BenchPlan, plot, report};
-use std::sync::{Arc, Mutex};
-
 use crate::client::RetryPolicy;
 use crate::config::{BodyMode, Config, DEFAULT_POOL, EngineKind, Order};
 use crate::input::{self, InputError};
@@ -23,38 +22,10 @@ use crate::pool::CancelToken;
 use crate::progress::Progress;
 use crate::record::JsonLinesWriter;
 use crate::request::{Body, Request, RequestTemplate};
-use crate::server::{Server, ServerConfig};
-
-/// Every record was ok.
-pub const EXIT_OK: i32 = 0;
-/// At least one record was not ok.
-pub const EXIT_FAILED: i32 = 1;
-/// A usage or input error; nothing (more) was sent.
-pub const EXIT_USAGE: i32 = 2;
-/// Stopped by Ctrl-C; every input still has a record.
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// Fetch many URLs on a fixed-size thread pool, in order, and measure it.
-#[derive(Debug, Parser)]
-#[command(name = "poolfetch", version, about, propagate_version = true)]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
-    Fetch(FetchArgs),
-    /// Measure pool sizes (and engines, and batches) on one workload: table, plot, exports.
-    Bench(BenchArgs),
-    /// Run the embedded test server (/todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}, POST /post, /stats).
-    Serve(ServeArgs),
-}
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
-struct FetchArgs {
+pub(super) struct FetchArgs {
     /// Files with one URL per line ('-' for stdin); stdin when no FILE, --url or --template.
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -145,113 +116,7 @@ struct FetchArgs {
     quiet: bool,
 }
 
-/// Flags of `poolfetch bench`.
-#[derive(Debug, Args)]
-struct BenchArgs {
-    /// Requests per run (N).
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    requests: usize,
-    /// Latency per request (L): the embedded server's delay [default: 50ms]; with --url, what
-    /// the target is known to take (for the ideal column).
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
-    latency: Option<Duration>,
-    /// Pool sizes to compare, comma-separated (0 = unbounded, async engine only).
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "1,5,20"
-    )]
-    pools: Vec<usize>,
-    /// Engines to compare, comma-separated.
-    #[arg(
-        long = "engine",
-        value_name = "LIST",
-        value_enum,
-        value_delimiter = ',',
-        default_value = "threads,async"
-    )]
-    engines: Vec<EngineKind>,
-    /// Timed runs of each configuration (the table shows the median and min–max).
-    #[arg(long, value_name = "R", default_value_t = 1)]
-    runs: usize,
-    /// Untimed runs of each configuration before the timed ones.
-    #[arg(long, value_name = "W", default_value_t = 0)]
-    warmup: usize,
-    /// Order of records inside each run.
-    #[arg(long, value_enum, default_value_t = Order::Input)]
-    order: Order,
-    /// Also run every pool with gather-per-batch of N, to show what batching costs.
-    #[arg(long, value_name = "N")]
-    batch_size: Option<usize>,
-    /// Measure this URL instead of the embedded server; '{}' takes the request number 1..=N.
-    #[arg(long, value_name = "TEMPLATE")]
-    url: Option<String>,
-    /// Per-request timeout.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
-    timeout: Duration,
-    /// Where to write the SVG plot.
-    #[arg(long, value_name = "FILE.svg", default_value = "poolfetch-bench.svg")]
-    plot: PathBuf,
-    /// Do not write a plot.
-    #[arg(long, conflicts_with = "plot")]
-    no_plot: bool,
-    /// Write every figure (and each request's finish time) as JSON.
-    #[arg(long, value_name = "FILE")]
-    export_json: Option<PathBuf>,
-    /// Write one CSV row per timed run.
-    #[arg(long, value_name = "FILE")]
-    export_csv: Option<PathBuf>,
-    /// Write the table as markdown.
-    #[arg(long, value_name = "FILE")]
-    export_markdown: Option<PathBuf>,
-}
-
-/// Flags of `poolfetch serve`.
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
-    /// Delay added to every response (e.g. 100ms).
-    #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
-    latency: Duration,
-}
-
-/// Parse `std::env::args`, run the command, and return the process exit code.
-pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            if !e.use_stderr() {
-                // --help and --version print to stdout and succeed.
-                let _ = e.print();
-                return EXIT_OK;
-            }
-            return usage_error(first_line(&e.to_string()));
-        }
-    };
-    match cli.command {
-        Command::Fetch(args) => fetch(args),
-        Command::Bench(args) => bench(args),
-        Command::Serve(args) => serve(args),
-    }
-}
-
-fn first_line(message: &str) -> &str {
-    let line = message
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(message);
-    line.trim().trim_start_matches("error: ")
-}
-
-fn usage_error(message: impl std::fmt::Display) -> i32 {
-    eprintln!("poolfetch: {message}");
-    EXIT_USAGE
-}
-
-fn fetch(args: FetchArgs) -> i32 {
+pub(super) fn fetch(args: FetchArgs) -> i32 {
     let config = Config {
         pool: args.pool,
         window: args.window,
@@ -454,217 +319,5 @@ fn install_interrupt_handler(cancel: &CancelToken, writer: &SharedWriter) {
     });
     if let Err(e) = result {
         eprintln!("poolfetch: warning: Ctrl-C will not stop the run cleanly: {e}");
-    }
-}
-
-fn bench(args: BenchArgs) -> i32 {
-    let plan = BenchPlan {
-        requests: args.requests,
-        latency: args.latency.unwrap_or(BenchPlan::default().latency),
-        latency_known: args.url.is_none() || args.latency.is_some(),
-        pools: args.pools,
-        engines: args.engines,
-        runs: args.runs,
-        warmup: args.warmup,
-        order: args.order,
-        batch_size: args.batch_size,
-        url: args.url,
-        timeout: args.timeout,
-    };
-    if let Err(e) = plan.validate() {
-        return usage_error(e);
-    }
-    let target = plan
-        .url
-        .clone()
-        .unwrap_or_else(|| "the embedded server".to_string());
-    eprintln!(
-        "poolfetch bench: {} requests of {} against {target}, {} timed run(s) per setup",
-        plan.requests,
-        if plan.latency_known {
-            humantime::format_duration(plan.latency).to_string()
-        } else {
-            "unknown latency".into()
-        },
-        plan.runs,
-    );
-    let results = match bench::run(&plan) {
-        Ok(results) => results,
-        Err(e) => return usage_error(e),
-    };
-    print!("{}", report::table(&results));
-    let summary = report::relative_summary(&results);
-    if !summary.is_empty() {
-        println!("\n{summary}");
-    }
-    let exports = Exports {
-        json: args.export_json,
-        csv: args.export_csv,
-        markdown: args.export_markdown,
-    };
-    if let Err(e) = exports.write(&results) {
-        eprintln!("poolfetch: {e}");
-        return EXIT_FAILED;
-    }
-    if !args.no_plot {
-        match plot::write_svg(&args.plot, &results) {
-            Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
-            Err(e) => {
-                eprintln!("poolfetch: {e}");
-                return EXIT_FAILED;
-            }
-        }
-    }
-    let failed: usize = results
-        .iter()
-        .flat_map(|r| &r.runs)
-        .map(|run| run.failed)
-        .sum();
-    if failed > 0 {
-        eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
-        return EXIT_FAILED;
-    }
-    EXIT_OK
-}
-
-fn serve(args: ServeArgs) -> i32 {
-    let config = ServerConfig {
-        addr: args.addr,
-        latency: args.latency,
-        ..ServerConfig::default()
-    };
-    let server = match Server::start(config) {
-        Ok(server) => server,
-        Err(e) => return usage_error(format!("cannot listen on {}: {e}", args.addr)),
-    };
-    let mut stdout = io::stdout();
-    let _ = writeln!(stdout, "listening on http://{}", server.addr());
-    let _ = writeln!(stdout, "faults on http://{}", server.fault_addr());
-    let _ = stdout.flush();
-    loop {
-        std::thread::park();
-    }
-}
-
-/// Parse a duration such as `10s`, `250ms` or `1m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 10s or 250ms)"))
-}
-
-fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    input::parse_range(text).map_err(|e| e.to_string())
-}
-
-/// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 512KiB or 10MiB)"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "kb" => 1_000,
-        "m" | "mib" => 1 << 20,
-        "mb" => 1_000_000,
-        "g" | "gib" => 1 << 30,
-        "gb" => 1_000_000_000,
-        _ => {
-            return Err(format!(
-                "{text:?} has an unknown unit (use B, KiB, MiB, GiB, KB, MB, GB)"
-            ));
-        }
-    };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
-
-/// `N`, `N/s` or `N/m` (rounded up to whole requests per second).
-fn parse_rate(text: &str) -> Result<std::num::NonZeroU32, String> {
-    let bad = || format!("{text:?} is not a rate (try 50/s or 600/m)");
-    let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
-    let number: u32 = number.trim().parse().map_err(|_| bad())?;
-    let per_second = match per.trim() {
-        "s" | "sec" => number,
-        "m" | "min" => number.div_ceil(60),
-        _ => return Err(bad()),
-    };
-    std::num::NonZeroU32::new(per_second)
-        .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))
-}
-
-fn parse_method(text: &str) -> Result<String, String> {
-    let method = text.trim().to_ascii_uppercase();
-    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!(
-            "{text:?} is not an HTTP method (GET, POST, PUT, …)"
-        ));
-    }
-    Ok(method)
-}
-
-fn parse_form_field(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("form field {text:?} is not K=V"))?;
-    Ok((key.to_string(), value.to_string()))
-}
-
-fn parse_header(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or_else(|| format!("header {text:?} is not 'Name: value'"))?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(format!("header {text:?} has no name"));
-    }
-    Ok((name.to_string(), value.trim().to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("64k"), Ok(65_536));
-        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
-        assert_eq!(parse_size("10MB"), Ok(10_000_000));
-        assert!(parse_size("ten").is_err());
-        assert!(parse_size("5 parsecs").is_err());
-        assert!(parse_size("99999999999999999999G").is_err());
-    }
-
-    #[test]
-    fn rates_take_seconds_or_minutes() {
-        assert_eq!(parse_rate("50").unwrap().get(), 50);
-        assert_eq!(parse_rate("50/s").unwrap().get(), 50);
-        assert_eq!(parse_rate("90/m").unwrap().get(), 2);
-        for bad in ["0", "fast", "5/h", "-1/s"] {
-            assert!(parse_rate(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn headers_need_a_name_and_a_colon() {
-        assert_eq!(
-            parse_header("Accept: a/b"),
-            Ok(("Accept".into(), "a/b".into()))
-        );
-        assert!(parse_header("no colon").is_err());
-        assert!(parse_header(": v").is_err());
-    }
-
-    #[test]
-    fn clap_errors_shrink_to_one_line() {
-        let message =
-            "error: invalid value 'x' for '--pool <N>'\n\nFor more information, try '--help'.\n";
-        assert_eq!(first_line(message), "invalid value 'x' for '--pool <N>'");
     }
 }

@@ -1,0 +1,144 @@
+//! `poolfetch bench`: flags to a `BenchPlan`, the sweep, table, summary, exports and plot.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::parse::parse_duration;
+use super::{EXIT_FAILED, EXIT_OK, usage_error};
+use crate::bench::export::Exports;
+use crate::bench::{self, BenchPlan, plot, report};
+use crate::config::{EngineKind, Order};
+
+/// Flags of `poolfetch bench`.
+#[derive(Debug, Args)]
+pub(super) struct BenchArgs {
+    /// Requests per run (N).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    requests: usize,
+    /// Latency per request (L): the embedded server's delay [default: 50ms]; with --url, what
+    /// the target is known to take (for the ideal column).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    latency: Option<Duration>,
+    /// Pool sizes to compare, comma-separated (0 = unbounded, async engine only).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "1,5,20"
+    )]
+    pools: Vec<usize>,
+    /// Engines to compare, comma-separated.
+    #[arg(
+        long = "engine",
+        value_name = "LIST",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "threads,async"
+    )]
+    engines: Vec<EngineKind>,
+    /// Timed runs of each configuration (the table shows the median and min–max).
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    runs: usize,
+    /// Untimed runs of each configuration before the timed ones.
+    #[arg(long, value_name = "W", default_value_t = 0)]
+    warmup: usize,
+    /// Order of records inside each run.
+    #[arg(long, value_enum, default_value_t = Order::Input)]
+    order: Order,
+    /// Also run every pool with gather-per-batch of N, to show what batching costs.
+    #[arg(long, value_name = "N")]
+    batch_size: Option<usize>,
+    /// Measure this URL instead of the embedded server; '{}' takes the request number 1..=N.
+    #[arg(long, value_name = "TEMPLATE")]
+    url: Option<String>,
+    /// Per-request timeout.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Where to write the SVG plot.
+    #[arg(long, value_name = "FILE.svg", default_value = "poolfetch-bench.svg")]
+    plot: PathBuf,
+    /// Do not write a plot.
+    #[arg(long, conflicts_with = "plot")]
+    no_plot: bool,
+    /// Write every figure (and each request's finish time) as JSON.
+    #[arg(long, value_name = "FILE")]
+    export_json: Option<PathBuf>,
+    /// Write one CSV row per timed run.
+    #[arg(long, value_name = "FILE")]
+    export_csv: Option<PathBuf>,
+    /// Write the table as markdown.
+    #[arg(long, value_name = "FILE")]
+    export_markdown: Option<PathBuf>,
+}
+
+pub(super) fn bench(args: BenchArgs) -> i32 {
+    let plan = BenchPlan {
+        requests: args.requests,
+        latency: args.latency.unwrap_or(BenchPlan::default().latency),
+        latency_known: args.url.is_none() || args.latency.is_some(),
+        pools: args.pools,
+        engines: args.engines,
+        runs: args.runs,
+        warmup: args.warmup,
+        order: args.order,
+        batch_size: args.batch_size,
+        url: args.url,
+        timeout: args.timeout,
+    };
+    if let Err(e) = plan.validate() {
+        return usage_error(e);
+    }
+    let target = plan
+        .url
+        .clone()
+        .unwrap_or_else(|| "the embedded server".to_string());
+    eprintln!(
+        "poolfetch bench: {} requests of {} against {target}, {} timed run(s) per setup",
+        plan.requests,
+        if plan.latency_known {
+            humantime::format_duration(plan.latency).to_string()
+        } else {
+            "unknown latency".into()
+        },
+        plan.runs,
+    );
+    let results = match bench::run(&plan) {
+        Ok(results) => results,
+        Err(e) => return usage_error(e),
+    };
+    print!("{}", report::table(&results));
+    let summary = report::relative_summary(&results);
+    if !summary.is_empty() {
+        println!("\n{summary}");
+    }
+    let exports = Exports {
+        json: args.export_json,
+        csv: args.export_csv,
+        markdown: args.export_markdown,
+    };
+    if let Err(e) = exports.write(&results) {
+        eprintln!("poolfetch: {e}");
+        return EXIT_FAILED;
+    }
+    if !args.no_plot {
+        match plot::write_svg(&args.plot, &results) {
+            Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
+            Err(e) => {
+                eprintln!("poolfetch: {e}");
+                return EXIT_FAILED;
+            }
+        }
+    }
+    let failed: usize = results
+        .iter()
+        .flat_map(|r| &r.runs)
+        .map(|run| run.failed)
+        .sum();
+    if failed > 0 {
+        eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
+        return EXIT_FAILED;
+    }
+    EXIT_OK
+}

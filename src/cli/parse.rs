@@ -1,0 +1,121 @@
+//! Value parsers for flags: durations, sizes, ranges, rates, methods, form fields, headers.
+
+use std::time::Duration;
+
+use crate::input;
+
+/// Parse a duration such as `10s`, `250ms` or `1m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 10s or 250ms)"))
+}
+
+pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
+    input::parse_range(text).map_err(|e| e.to_string())
+}
+
+/// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 512KiB or 10MiB)"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "kb" => 1_000,
+        "m" | "mib" => 1 << 20,
+        "mb" => 1_000_000,
+        "g" | "gib" => 1 << 30,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// `N`, `N/s` or `N/m` (rounded up to whole requests per second).
+pub(super) fn parse_rate(text: &str) -> Result<std::num::NonZeroU32, String> {
+    let bad = || format!("{text:?} is not a rate (try 50/s or 600/m)");
+    let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
+    let number: u32 = number.trim().parse().map_err(|_| bad())?;
+    let per_second = match per.trim() {
+        "s" | "sec" => number,
+        "m" | "min" => number.div_ceil(60),
+        _ => return Err(bad()),
+    };
+    std::num::NonZeroU32::new(per_second)
+        .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))
+}
+
+pub(super) fn parse_method(text: &str) -> Result<String, String> {
+    let method = text.trim().to_ascii_uppercase();
+    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "{text:?} is not an HTTP method (GET, POST, PUT, …)"
+        ));
+    }
+    Ok(method)
+}
+
+pub(super) fn parse_form_field(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("form field {text:?} is not K=V"))?;
+    Ok((key.to_string(), value.to_string()))
+}
+
+pub(super) fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("header {text:?} is not 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("header {text:?} has no name"));
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("64k"), Ok(65_536));
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn rates_take_seconds_or_minutes() {
+        assert_eq!(parse_rate("50").unwrap().get(), 50);
+        assert_eq!(parse_rate("50/s").unwrap().get(), 50);
+        assert_eq!(parse_rate("90/m").unwrap().get(), 2);
+        for bad in ["0", "fast", "5/h", "-1/s"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn headers_need_a_name_and_a_colon() {
+        assert_eq!(
+            parse_header("Accept: a/b"),
+            Ok(("Accept".into(), "a/b".into()))
+        );
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header(": v").is_err());
+    }
+}
