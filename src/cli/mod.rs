@@ -1,4 +1,4 @@
-//! The command line: clap types, turning flags into a [`Config`] and inputs, and exit codes.
+//! The command line: clap types, turning flags into a [`crate::Config`] and inputs, and exit codes.
 //!
 //! Exit codes are decided here and only here: 0 all ok, 1 some record not ok, 2 usage or
 //! input error (before any request is sent), 130 interrupted.
