@@ -303,3 +303,49 @@ fn an_unbounded_async_pool_sends_everything_at_once() {
 fn the_thread_engine_refuses_an_unbounded_pool() {
     assert!(Fetcher::new(config(EngineKind::Threads, 0)).is_err());
 }
+
+/// A resolver that panics, to reach the worker's panic guard from outside.
+#[derive(Debug)]
+struct PanickingResolver;
+
+impl ureq::unversioned::resolver::Resolver for PanickingResolver {
+    fn resolve(
+        &self,
+        _uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        panic!("resolver exploded");
+    }
+}
+
+#[test]
+fn a_panicking_request_becomes_an_internal_record_not_an_abort() {
+    let server = server();
+    for engine in ENGINES {
+        // IP literals never reach the resolver, so only the named host panics.
+        let fetcher = Fetcher::with_resolver(config(engine, 2), PanickingResolver).unwrap();
+        let records = fetcher.fetch_all([
+            server.url("/todos/1"),
+            "http://panic.invalid/".to_string(),
+            server.url("/todos/2"),
+        ]);
+        assert_eq!(indices(&records), [0, 1, 2]);
+        assert!(records[0].ok && records[2].ok, "{engine:?}");
+        assert_eq!(
+            kind(&records[1]),
+            Some(ErrorKind::Internal),
+            "{engine:?}: {:?}",
+            records[1].error
+        );
+        assert!(
+            records[1]
+                .error
+                .as_ref()
+                .unwrap()
+                .message
+                .contains("resolver exploded"),
+            "{engine:?}"
+        );
+    }
+}
