@@ -16,6 +16,8 @@
 //! # Ok::<(), poolfetch::ConfigError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub mod cancel;
 pub mod cli;
