@@ -236,20 +236,17 @@ impl BenchPlan {
 /// with warm-up and timed runs. A progress bar is drawn on stderr when it is a terminal.
 pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
     plan.validate()?;
-    let server = match plan.url {
-        Some(_) => None,
-        None => Some(
-            Server::start(ServerConfig {
+    let (server, template) = match &plan.url {
+        Some(url) => (None, url.clone()),
+        None => {
+            let server = Server::start(ServerConfig {
                 latency: plan.latency,
                 ..ServerConfig::default()
             })
-            .map_err(BenchError::Server)?,
-        ),
-    };
-    let template = match (&plan.url, &server) {
-        (Some(url), _) => url.clone(),
-        (None, Some(server)) => server.url("/todos/{}"),
-        (None, None) => unreachable!("a server is started whenever no --url is given"),
+            .map_err(BenchError::Server)?;
+            let template = server.url("/todos/{}");
+            (Some(server), template)
+        }
     };
     let setups = plan.setups();
     let total = (setups.len() * (plan.runs + plan.warmup) * plan.requests) as u64;
