@@ -153,6 +153,13 @@ fn retry_after_is_waited_for_and_attempts_are_counted() {
             "{engine:?}: {storm:?}"
         );
         assert_eq!(records[1].attempts, 1, "a 404 is not retried");
+        // Retry-After as an HTTP date is honoured too (whole seconds, so no lower bound).
+        let dated = fetcher.fetch_all([server.url("/retry-after-date/1")]);
+        assert_eq!(
+            (dated[0].attempts, dated[0].status),
+            (3, Some(429)),
+            "{engine:?}"
+        );
     }
 }
 
