@@ -224,9 +224,13 @@ fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String 
         ""
     };
     format!(
-        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, pool {}){insecure}",
+        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {}){insecure}",
         total - ok,
-        config.pool,
+        config.engine.name(),
+        match config.pool {
+            0 => "unbounded".to_string(),
+            pool => format!("pool {pool}"),
+        },
     )
 }
 
