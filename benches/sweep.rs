@@ -23,6 +23,15 @@ fn urls(server: &Server, requests: usize) -> Vec<String> {
         .collect()
 }
 
+/// One timed iteration: fetch every URL and insist that all were ok.
+fn fetch_all_ok(fetcher: &Fetcher, urls: &[String]) {
+    let ok = fetcher
+        .stream(urls.iter().cloned())
+        .filter(|r| r.ok)
+        .count();
+    assert_eq!(ok, urls.len());
+}
+
 /// N=40 requests of 2 ms: ideal ceil(40 / pool) × 2 ms (40, 16 and 4 ms).
 fn pool_sweep(c: &mut Criterion) {
     let server = Server::start(ServerConfig {
@@ -37,13 +46,7 @@ fn pool_sweep(c: &mut Criterion) {
         let fetcher = fetcher(EngineKind::Threads, pool);
         let urls = urls(&server, requests);
         group.bench_with_input(BenchmarkId::from_parameter(pool), &pool, |b, _| {
-            b.iter(|| {
-                let ok = fetcher
-                    .stream(urls.iter().cloned())
-                    .filter(|r| r.ok)
-                    .count();
-                assert_eq!(ok, requests);
-            })
+            b.iter(|| fetch_all_ok(&fetcher, &urls))
         });
     }
     group.finish();
@@ -61,15 +64,7 @@ fn zero_latency_throughput(c: &mut Criterion) {
             let fetcher = fetcher(engine, pool);
             let urls = urls(&server, requests);
             let id = BenchmarkId::new(engine.name(), pool);
-            group.bench_with_input(id, &pool, |b, _| {
-                b.iter(|| {
-                    let ok = fetcher
-                        .stream(urls.iter().cloned())
-                        .filter(|r| r.ok)
-                        .count();
-                    assert_eq!(ok, requests);
-                })
-            });
+            group.bench_with_input(id, &pool, |b, _| b.iter(|| fetch_all_ok(&fetcher, &urls)));
         }
     }
     group.finish();

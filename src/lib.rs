@@ -68,8 +68,12 @@ impl Fetcher {
     /// Validate `config` and start its pool and agent.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        let client = Client::new(&config)?;
-        Self::with_client(config, client)
+        // Only the engine in use is built (the async engine has no ureq agent).
+        let engine: Box<dyn Engine> = match config.engine {
+            EngineKind::Threads => Box::new(ThreadEngine::new(&config, Client::new(&config)?)?),
+            EngineKind::Async => Box::new(AsyncEngine::new(&config)?),
+        };
+        Ok(Fetcher { config, engine })
     }
 
     /// Like [`new`](Self::new) with a custom name resolver for the agent (for tests that must
@@ -85,14 +89,6 @@ impl Fetcher {
                 Client::with_resolver(&config, resolver)?,
             )?),
             EngineKind::Async => Box::new(AsyncEngine::with_resolver(&config, resolver)?),
-        };
-        Ok(Fetcher { config, engine })
-    }
-
-    fn with_client(config: Config, client: Client) -> Result<Self, ConfigError> {
-        let engine: Box<dyn Engine> = match config.engine {
-            EngineKind::Threads => Box::new(ThreadEngine::new(&config, client)?),
-            EngineKind::Async => Box::new(AsyncEngine::new(&config)?),
         };
         Ok(Fetcher { config, engine })
     }
