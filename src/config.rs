@@ -11,7 +11,7 @@ pub const DEFAULT_POOL: usize = 5;
 pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
 /// In which order records come out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Order {
     /// Input order (`gather`): a record leaves once every lower index has left.
@@ -22,7 +22,7 @@ pub enum Order {
 }
 
 /// What a record keeps of the response body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyMode {
     /// Parsed JSON when the response says JSON and parses, text otherwise.
@@ -37,7 +37,7 @@ pub enum BodyMode {
 }
 
 /// Which engine runs the requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EngineKind {
     /// Blocking `ureq` calls on a `rayon` pool of `pool` threads.
@@ -84,7 +84,7 @@ pub struct Config {
     /// Engine that runs the requests.
     pub engine: EngineKind,
     /// When to retry failed requests (default: never).
-    pub retry: crate::client::RetryPolicy,
+    pub retry: RetryPolicy,
     /// Redirects followed before a `redirect` error (default 10; 0 returns the 3xx as is).
     pub max_redirects: u32,
     /// Extra CA certificates (PEM) to trust besides the built-in roots.
@@ -110,12 +110,37 @@ impl Default for Config {
             output_dir: None,
             headers: Vec::new(),
             engine: EngineKind::Threads,
-            retry: crate::client::RetryPolicy::default(),
+            retry: RetryPolicy::default(),
             max_redirects: 10,
             cacert: None,
             insecure: false,
             rate: None,
             per_host: None,
+        }
+    }
+}
+
+/// Retry settings (`--retries`, `--retry-backoff`, `--retry-max-wait`, `--retry-all-methods`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (default 0: one attempt).
+    pub retries: u32,
+    /// Base of the exponential backoff: attempt k waits a random time in
+    /// `0..=min(max_wait, backoff × 2^(k-1))` (default 100 ms).
+    pub backoff: Duration,
+    /// Longest wait before a retry, for backoff and for `Retry-After` alike (default 30 s).
+    pub max_wait: Duration,
+    /// Retry POST and PATCH too, which may not be safe to repeat (default false).
+    pub all_methods: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 0,
+            backoff: Duration::from_millis(100),
+            max_wait: Duration::from_secs(30),
+            all_methods: false,
         }
     }
 }
@@ -149,15 +174,6 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// How bodies are treated, for the sink.
-    pub fn body_policy(&self) -> crate::sink::BodyPolicy {
-        crate::sink::BodyPolicy {
-            mode: self.body,
-            max_body: self.max_body,
-            output_dir: self.output_dir.clone(),
-        }
-    }
-
     /// The effective in-flight window: the configured one, or `4 × pool`. An unbounded async
     /// pool (`pool = 0`) has an unbounded window: it is the bare `gather` of every request.
     pub fn window(&self) -> usize {

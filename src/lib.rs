@@ -21,26 +21,26 @@
 pub mod bench;
 pub mod cancel;
 pub mod cli;
-pub mod client;
 pub mod config;
-pub mod engine_async;
+pub mod engine;
+pub mod fetch;
 pub mod input;
 pub mod order;
-pub mod pool;
-pub mod progress;
 pub mod record;
 pub mod request;
+pub mod run;
 pub mod server;
 pub mod sink;
 
-pub use client::{Client, Outcome};
 pub use config::{BodyMode, Config, ConfigError, EngineKind, Order};
-pub use pool::{CancelToken, Run};
+pub use fetch::{Client, Outcome};
 pub use record::{ErrorKind, FetchError, Record};
 pub use request::Request;
+pub use run::{CancelToken, Run};
 
-use engine_async::AsyncEngine;
-use pool::{Engine, ThreadEngine};
+use engine::threads::ThreadEngine;
+use engine::tokio::AsyncEngine;
+use run::Engine;
 
 /// A configured fetcher: the shared agent and the worker pool, reusable across runs.
 ///

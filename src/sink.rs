@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::{BodyMode, DEFAULT_MAX_BODY};
+use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY};
 
 /// How a run treats bodies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,6 +21,17 @@ pub struct BodyPolicy {
     pub max_body: Option<u64>,
     /// Stream each body to a file here instead of keeping it in the record.
     pub output_dir: Option<PathBuf>,
+}
+
+impl BodyPolicy {
+    /// How `config` treats bodies.
+    pub fn of(config: &Config) -> Self {
+        BodyPolicy {
+            mode: config.body,
+            max_body: config.max_body,
+            output_dir: config.output_dir.clone(),
+        }
+    }
 }
 
 /// What became of a body.

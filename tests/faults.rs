@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{closed_port, indices, kind, server};
-use poolfetch::client::RetryPolicy;
+use poolfetch::fetch::RetryPolicy;
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{closed_port, server};
 use poolfetch::bench::process_threads;
-use poolfetch::client::RetryPolicy;
+use poolfetch::fetch::RetryPolicy;
 use poolfetch::{Config, EngineKind, Fetcher};
 
 #[test]

@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::parse::parse_duration;
+use super::values::{EngineArg, OrderArg};
 use super::{EXIT_FAILED, EXIT_OK, usage_error};
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
-use crate::config::{EngineKind, Order};
 
 /// Flags of `poolfetch bench`.
 #[derive(Debug, Args)]
@@ -37,7 +37,7 @@ pub(super) struct BenchArgs {
         value_delimiter = ',',
         default_value = "threads,async"
     )]
-    engines: Vec<EngineKind>,
+    engines: Vec<EngineArg>,
     /// Timed runs of each configuration (the table shows the median and min–max).
     #[arg(long, value_name = "R", default_value_t = 1)]
     runs: usize,
@@ -45,8 +45,8 @@ pub(super) struct BenchArgs {
     #[arg(long, value_name = "W", default_value_t = 0)]
     warmup: usize,
     /// Order of records inside each run.
-    #[arg(long, value_enum, default_value_t = Order::Input)]
-    order: Order,
+    #[arg(long, value_enum, default_value_t = OrderArg::Input)]
+    order: OrderArg,
     /// Also run every pool with gather-per-batch of N, to show what batching costs.
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
@@ -79,10 +79,10 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         latency: args.latency.unwrap_or(BenchPlan::default().latency),
         latency_known: args.url.is_none() || args.latency.is_some(),
         pools: args.pools,
-        engines: args.engines,
+        engines: args.engines.into_iter().map(Into::into).collect(),
         runs: args.runs,
         warmup: args.warmup,
-        order: args.order,
+        order: args.order.into(),
         batch_size: args.batch_size,
         url: args.url,
         timeout: args.timeout,

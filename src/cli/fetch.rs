@@ -13,15 +13,16 @@ use super::parse::{
     parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
     parse_size,
 };
+use super::progress::Progress;
+use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, usage_error};
 use crate::Fetcher;
-use crate::client::RetryPolicy;
-use crate::config::{BodyMode, Config, DEFAULT_POOL, EngineKind, Order};
+use crate::config::{Config, DEFAULT_POOL};
+use crate::fetch::RetryPolicy;
 use crate::input::{self, InputError};
-use crate::pool::CancelToken;
-use crate::progress::Progress;
 use crate::record::JsonLinesWriter;
 use crate::request::{Body, Request, RequestTemplate};
+use crate::run::CancelToken;
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
@@ -42,8 +43,8 @@ pub(super) struct FetchArgs {
     #[arg(short, long, value_name = "N", default_value_t = DEFAULT_POOL)]
     pool: usize,
     /// Order of the records.
-    #[arg(long, value_enum, default_value_t = Order::Input)]
-    order: Order,
+    #[arg(long, value_enum, default_value_t = OrderArg::Input)]
+    order: OrderArg,
     /// Dispatch N, wait for all N, then the next N (gather per batch).
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
@@ -51,14 +52,14 @@ pub(super) struct FetchArgs {
     #[arg(long, value_name = "N")]
     window: Option<usize>,
     /// Engine that runs the requests.
-    #[arg(long, value_enum, default_value_t = EngineKind::Threads)]
-    engine: EngineKind,
+    #[arg(long, value_enum, default_value_t = EngineArg::Threads)]
+    engine: EngineArg,
     /// Deadline for connecting, for the response head and for each body read (e.g. 10s, 250ms).
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
     /// What each record keeps of the body.
-    #[arg(long, value_enum, default_value_t = BodyMode::Auto)]
-    body: BodyMode,
+    #[arg(long, value_enum, default_value_t = BodyArg::Auto)]
+    body: BodyArg,
     /// Largest body kept (e.g. 512KiB, 10MiB); larger ones are `too_large` [default: 10MiB
     /// in records, no cap for --output-dir files].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -120,14 +121,14 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
     let config = Config {
         pool: args.pool,
         window: args.window,
-        order: args.order,
+        order: args.order.into(),
         batch_size: args.batch_size,
         timeout: args.timeout,
-        body: args.body,
+        body: args.body.into(),
         max_body: args.max_body,
         output_dir: args.output_dir.clone(),
         headers: args.headers,
-        engine: args.engine,
+        engine: args.engine.into(),
         retry: RetryPolicy {
             retries: args.retries,
             backoff: args.retry_backoff,

@@ -6,6 +6,8 @@
 mod bench;
 mod fetch;
 mod parse;
+mod progress;
+mod values;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;

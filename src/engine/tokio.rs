@@ -12,15 +12,15 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use ureq::unversioned::resolver::Resolver;
 
 use crate::cancel::CancelToken;
-use crate::client::{
+use crate::config::{Config, ConfigError};
+use crate::fetch::{
     Limits, Outcome, RetryPolicy, cancelled, host_key, io_kind, parse_retry_after, sink_error,
     status_error,
 };
-use crate::config::{Config, ConfigError};
 use crate::input::check_url;
-use crate::pool::{Engine, Ticket};
 use crate::record::{ErrorKind, FetchError};
 use crate::request::Request;
+use crate::run::{Engine, Ticket};
 use crate::sink::{BodyPolicy, BodySink};
 
 /// Requests as tokio tasks on a runtime of its own, sharing one `reqwest::Client`.
@@ -59,7 +59,7 @@ impl AsyncEngine {
             .build()
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
         let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(crate::client::tls::rustls_config(config)?)
+            .tls_backend_preconfigured(crate::fetch::tls::rustls_config(config)?)
             .connect_timeout(config.timeout)
             // Per read, like the thread engine: covers the wait for the response head and
             // every stall of the body, but not a long download that keeps moving.
@@ -79,7 +79,7 @@ impl AsyncEngine {
         let fetcher = Arc::new(AsyncFetcher {
             client,
             headers: config.headers.clone(),
-            bodies: config.body_policy(),
+            bodies: BodyPolicy::of(config),
             retry: config.retry.clone(),
             limits: Limits::new(config.rate, config.per_host),
         });

@@ -14,9 +14,10 @@ pub mod limits;
 mod resolver;
 mod retry;
 pub mod tls;
+pub use crate::config::RetryPolicy;
 pub use limits::{Limits, host_key};
 pub use resolver::CachingResolver;
-pub use retry::{RetryPolicy, parse_retry_after};
+pub use retry::parse_retry_after;
 
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
@@ -71,7 +72,7 @@ impl Client {
         Ok(Client {
             agent,
             headers: config.headers.clone(),
-            bodies: config.body_policy(),
+            bodies: BodyPolicy::of(config),
             retry: config.retry.clone(),
             limits: Arc::new(Limits::new(config.rate, config.per_host)),
         })

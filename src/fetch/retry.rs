@@ -5,32 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::Outcome;
+use crate::config::RetryPolicy;
 use crate::record::{ErrorKind, FetchError};
-
-/// Retry settings (`--retries`, `--retry-backoff`, `--retry-max-wait`, `--retry-all-methods`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt (default 0: one attempt).
-    pub retries: u32,
-    /// Base of the exponential backoff: attempt k waits a random time in
-    /// `0..=min(max_wait, backoff × 2^(k-1))` (default 100 ms).
-    pub backoff: Duration,
-    /// Longest wait before a retry, for backoff and for `Retry-After` alike (default 30 s).
-    pub max_wait: Duration,
-    /// Retry POST and PATCH too, which may not be safe to repeat (default false).
-    pub all_methods: bool,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            retries: 0,
-            backoff: Duration::from_millis(100),
-            max_wait: Duration::from_secs(30),
-            all_methods: false,
-        }
-    }
-}
 
 /// Methods that may be repeated without changing the result (RFC 9110 §9.2.2).
 fn idempotent(method: &str) -> bool {

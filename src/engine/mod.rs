@@ -1,0 +1,4 @@
+//! The executors: each runs tickets with bounded concurrency and nothing else.
+
+pub mod threads;
+pub mod tokio;
