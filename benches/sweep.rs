@@ -8,12 +8,14 @@ use poolfetch::server::{Server, ServerConfig};
 use poolfetch::{BodyMode, Config, EngineKind, Fetcher};
 
 fn fetcher(engine: EngineKind, pool: usize) -> Fetcher {
-    Fetcher::new(Config {
-        pool,
-        engine,
-        body: BodyMode::None,
-        ..Config::default()
-    })
+    Fetcher::new(
+        Config::builder()
+            .pool(pool)
+            .engine(engine)
+            .body(BodyMode::None)
+            .build()
+            .expect("a valid config"),
+    )
     .expect("valid config")
 }
 

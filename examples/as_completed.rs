@@ -7,10 +7,12 @@ use poolfetch::{Config, Fetcher, Order};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(ServerConfig::default())?;
-    let fetcher = Fetcher::new(Config {
-        order: Order::Completion,
-        ..Config::default()
-    })?;
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .order(Order::Completion)
+            .build()
+            .expect("a valid config"),
+    )?;
     let urls = (0..5).map(|i| server.url(&format!("/delay/{}", (5 - i) * 100)));
     // A streaming iterator: each line prints as its request completes.
     for record in fetcher.stream(urls) {

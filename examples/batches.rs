@@ -15,10 +15,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| server.url(&format!("/delay/{}", if i % 10 == 9 { 300 } else { 50 })))
         .collect();
     for batch_size in [None, Some(10)] {
-        let fetcher = Fetcher::new(Config {
-            batch_size,
-            ..Config::default()
-        })?;
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .batch_size(batch_size)
+                .build()
+                .expect("a valid config"),
+        )?;
         let started = Instant::now();
         let records = fetcher.fetch_all(urls.clone());
         println!(

@@ -9,10 +9,12 @@ use poolfetch::{Config, Fetcher};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(ServerConfig::default())?;
     let dir = std::env::temp_dir().join("poolfetch-example-downloads");
-    let fetcher = Fetcher::new(Config {
-        output_dir: Some(dir.clone()),
-        ..Config::default()
-    })?;
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .output_dir(Some(dir.clone()))
+            .build()
+            .expect("a valid config"),
+    )?;
     std::fs::create_dir_all(&dir)?;
     for record in fetcher.fetch_all([server.url("/bytes/104857600"), server.url("/bytes/1024")]) {
         println!(

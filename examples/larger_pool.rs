@@ -13,10 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ServerConfig::default()
     })?;
     for pool in [5, 20] {
-        let fetcher = Fetcher::new(Config {
-            pool,
-            ..Config::default()
-        })?;
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .pool(pool)
+                .build()
+                .expect("a valid config"),
+        )?;
         let started = Instant::now();
         let records = fetcher.fetch_all((1..=100).map(|i| server.url(&format!("/todos/{i}"))));
         let ok = records.iter().filter(|r| r.ok).count();

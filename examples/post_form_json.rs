@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use poolfetch::request::Body;
+use poolfetch::Body;
 use poolfetch::server::{Server, ServerConfig};
 use poolfetch::{Config, Fetcher, Request};
 

@@ -8,10 +8,7 @@ use poolfetch::{Config, Fetcher};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(ServerConfig::default())?;
-    let fetcher = Fetcher::new(Config {
-        pool: 20,
-        ..Config::default()
-    })?;
+    let fetcher = Fetcher::new(Config::builder().pool(20).build().expect("a valid config"))?;
     let records =
         fetcher.fetch_all((0..200).map(|i| server.url(&format!("/todos/{}", i % 200 + 1))));
     let stats = server.stats();

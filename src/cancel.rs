@@ -1,13 +1,24 @@
 //! The cancel flag of a run, shared by the dispatcher, the workers and a signal handler.
+//!
+//! Setting it wakes every waiter at once — a blocking sleep, an async sleep, a request waiting
+//! for a per-host slot — so nothing polls for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use event_listener::{Event, EventListener, Listener};
+
 /// A flag that stops a run: nothing more is sent, and every input not yet sent gets a
 /// `cancelled` record. Cheap to clone; safe to set from a signal handler thread.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    cancelled: AtomicBool,
+    wake: Event,
+}
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -15,43 +26,67 @@ impl CancelToken {
         Self::default()
     }
 
-    /// Stop dispatching; in-flight requests finish (bounded by their timeout).
+    /// Stop dispatching, and wake everything that waits on this token.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.wake.notify(usize::MAX);
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.cancelled.load(Ordering::SeqCst)
     }
 
-    /// Sleep for `duration` in short slices; returns false (early) if cancelled meanwhile.
+    /// A listener that fires when the token is cancelled (check the flag after creating it).
+    pub(crate) fn listen(&self) -> EventListener {
+        self.0.wake.listen()
+    }
+
+    /// Block for `duration`; returns false (early, at once) if cancelled meanwhile.
     pub fn sleep(&self, duration: Duration) -> bool {
         let deadline = Instant::now() + duration;
         loop {
+            let listener = self.listen();
             if self.is_cancelled() {
                 return false;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
+            if listener.wait_deadline(deadline).is_none() {
+                return !self.is_cancelled();
             }
-            std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
         }
     }
 
-    /// Like [`sleep`](Self::sleep), for async code.
-    pub async fn sleep_async(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
+    /// Resolves once the token is cancelled.
+    #[cfg(feature = "async")]
+    pub(crate) async fn cancelled(&self) {
         loop {
+            let listener = self.listen();
             if self.is_cancelled() {
-                return false;
+                return;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            tokio::time::sleep((deadline - now).min(Duration::from_millis(50))).await;
+            listener.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancel_wakes_a_sleeper_at_once() {
+        let token = CancelToken::new();
+        assert!(token.sleep(Duration::from_millis(5)));
+        let sleeper = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                (token.sleep(Duration::from_secs(60)), started.elapsed())
+            })
+        };
+        token.cancel();
+        let (completed, slept) = sleeper.join().unwrap();
+        assert!(!completed);
+        assert!(slept < Duration::from_secs(30), "{slept:?}");
     }
 }

@@ -57,8 +57,10 @@ impl EngineKind {
     }
 }
 
-/// Everything a run needs to know. Build with [`Config::default`] and set fields.
+/// Everything a run needs to know. Build it with [`Config::builder`] (or take
+/// [`Config::default`] and set fields).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// Worker threads, which is also the most requests in flight (default 5). With the async
     /// engine it is the concurrency limit, and 0 means none.
@@ -168,12 +170,107 @@ pub enum ConfigError {
     /// TLS could not be set up (an unreadable or empty `--cacert`, …).
     #[error("{0}")]
     Tls(String),
-    /// The thread pool could not be built.
+    /// The thread pool or the async runtime could not be built.
     #[error("cannot start the worker pool: {0}")]
     Pool(String),
+    /// `output_dir` does not exist and cannot be created.
+    #[error("cannot create --output-dir {}: {reason}", path.display())]
+    OutputDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The engine asked for was left out of this build (a cargo feature is off).
+    #[error("the {0} engine is not in this build (enable the cargo feature)")]
+    EngineNotBuilt(&'static str),
+}
+
+/// Builds a [`Config`] field by field; [`build`](ConfigBuilder::build) validates it.
+///
+/// ```
+/// use poolfetch::{Config, EngineKind, Order};
+/// let config = Config::builder()
+///     .pool(20)
+///     .order(Order::Completion)
+///     .engine(EngineKind::Threads)
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.window(), 80);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder(Config);
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty),* $(,)?) => {
+        impl ConfigBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, value: $ty) -> Self {
+                    self.0.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Worker threads = most requests in flight (async engine: 0 means no limit).
+    pool: usize,
+    /// How far dispatch may run ahead of the oldest unfinished index.
+    window: Option<usize>,
+    /// Output order.
+    order: Order,
+    /// Gather per batch of this size.
+    batch_size: Option<usize>,
+    /// Connect, response-head and per-read deadline.
+    timeout: Duration,
+    /// What records keep of bodies.
+    body: BodyMode,
+    /// Largest body kept or saved.
+    max_body: Option<u64>,
+    /// Stream each body to a file in this directory.
+    output_dir: Option<std::path::PathBuf>,
+    /// Headers sent with every request.
+    headers: Vec<(String, String)>,
+    /// Engine that runs the requests.
+    engine: EngineKind,
+    /// When to retry failed requests.
+    retry: RetryPolicy,
+    /// Redirects followed before a `redirect` error (0 returns the 3xx).
+    max_redirects: u32,
+    /// Extra CA certificates (PEM) to trust.
+    cacert: Option<std::path::PathBuf>,
+    /// Skip certificate verification.
+    insecure: bool,
+    /// At most this many requests per second in all.
+    rate: Option<std::num::NonZeroU32>,
+    /// At most this many requests in flight to any one host.
+    per_host: Option<usize>,
+}
+
+impl From<Config> for ConfigBuilder {
+    /// Start from an existing config.
+    fn from(config: Config) -> Self {
+        ConfigBuilder(config)
+    }
+}
+
+impl ConfigBuilder {
+    /// Check every setting and return the config.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        self.0.validate()?;
+        Ok(self.0)
+    }
 }
 
 impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
     /// The effective in-flight window: the configured one, or `4 × pool`. An unbounded async
     /// pool (`pool = 0`) has an unbounded window: it is the bare `gather` of every request.
     pub fn window(&self) -> usize {
@@ -199,8 +296,8 @@ impl Config {
             return Err(ConfigError::ZeroTimeout);
         }
         for (name, value) in &self.headers {
-            let name_ok = ureq::http::HeaderName::from_bytes(name.as_bytes()).is_ok();
-            let value_ok = ureq::http::HeaderValue::from_str(value).is_ok();
+            let name_ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            let value_ok = http::HeaderValue::from_str(value).is_ok();
             if !name_ok || !value_ok {
                 return Err(ConfigError::BadHeader(name.clone()));
             }

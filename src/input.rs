@@ -14,8 +14,7 @@ use thiserror::Error;
 
 use std::sync::Arc;
 
-use crate::record::{ErrorKind, FetchError};
-use crate::request::{Body, Request, RequestTemplate};
+use crate::request::{Body, Request};
 
 /// A problem with the inputs themselves, reported before (or instead of) fetching.
 #[derive(Debug, Error)]
@@ -63,29 +62,6 @@ pub fn expand_template(
     }
     let template = template.to_string();
     Ok(range.map(move |n| template.replace("{}", &n.to_string())))
-}
-
-/// Check that `url` is an absolute `http` or `https` URL with a host.
-///
-/// A failure is an `invalid_url` error for that input's record, never a panic.
-pub fn check_url(url: &str) -> Result<ureq::http::Uri, FetchError> {
-    let invalid = |why: &str| {
-        FetchError::new(
-            ErrorKind::InvalidUrl,
-            format!("{why}: {}", crate::request::redact_url(url)),
-        )
-    };
-    let uri: ureq::http::Uri = url.parse().map_err(|_| invalid("not a valid URL"))?;
-    match uri.scheme_str() {
-        Some(scheme)
-            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
-        Some(_) => return Err(invalid("unsupported scheme (only http and https)")),
-        None => return Err(invalid("not an absolute URL (no http:// or https://)")),
-    }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(uri),
-        _ => Err(invalid("URL has no host")),
-    }
 }
 
 /// Open every named file now, so an unreadable one is a usage error before any request.
@@ -143,6 +119,31 @@ impl<R: BufRead> Iterator for UrlLines<R> {
     }
 }
 
+/// Method and body applied to every plain URL line (from `-X`, `--json`, `--form`, `--data`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestTemplate {
+    /// Method; `None` means GET, or POST when there is a body.
+    pub method: Option<String>,
+    /// Body shared by every request.
+    pub body: Option<Arc<Body>>,
+}
+
+impl RequestTemplate {
+    /// The request for a plain `url` line.
+    pub fn request(&self, url: String) -> Request {
+        let method = match (&self.method, &self.body) {
+            (Some(method), _) => method.clone(),
+            (None, Some(_)) => "POST".to_string(),
+            (None, None) => "GET".to_string(),
+        };
+        Request {
+            method,
+            url,
+            body: self.body.clone(),
+        }
+    }
+}
+
 /// Turn one input line into a request: `URL`, or `METHOD URL`, or `METHOD URL BODY` (the body
 /// is the rest of the line: JSON when it starts with `{` or `[`, form data otherwise).
 /// Plain URL lines take the method and body of `template` (`-X`, `--json`, `--form`, `--data`).
@@ -162,13 +163,27 @@ pub fn parse_line(line: &str, template: &RequestTemplate) -> Request {
                 method: first.to_string(),
                 url: url.to_string(),
                 body: match body {
-                    Some(text) => Some(Arc::new(Body::from_line(text))),
+                    Some(text) => Some(Arc::new(body_from_line(text))),
                     None => template.body.clone(),
                 },
             };
         }
     }
     template.request(line.to_string())
+}
+
+/// A body from the text after the URL on a URL-file line: JSON when it starts with `{` or
+/// `[`, otherwise sent as form data, as `curl -d` would.
+fn body_from_line(text: &str) -> Body {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        Body {
+            content_type: Some("application/json".into()),
+            bytes: text.as_bytes().to_vec(),
+        }
+    } else {
+        Body::data(text.as_bytes().to_vec())
+    }
 }
 
 /// Where a lazily read input left its error, to report after the run.
@@ -230,28 +245,26 @@ mod tests {
     }
 
     #[test]
-    fn only_absolute_http_urls_with_a_host_pass() {
-        for good in [
-            "http://127.0.0.1:8080/todos/1",
-            "HTTPS://example.com",
-            "http://u:p@h/",
-        ] {
-            assert!(check_url(good).is_ok(), "{good}");
-        }
-        for bad in [
-            "",
-            "not a url",
-            "ftp://h/x",
-            "/relative",
-            "http://",
-            "http:// spaced/",
-            "\u{fffd}",
-        ] {
-            let err = check_url(bad).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::InvalidUrl, "{bad}");
-        }
-        let err = check_url("ftp://bob:pw@h/").unwrap_err();
-        assert!(!err.message.contains("pw"));
+    fn line_bodies_and_templates_pick_content_type_and_method() {
+        assert_eq!(
+            body_from_line(" {\"a\":1}").content_type.as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(
+            body_from_line("a=1").content_type.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        let template = RequestTemplate {
+            method: None,
+            body: Some(Arc::new(Body::form([("a", "1")]))),
+        };
+        assert_eq!(template.request("http://h/".into()).method, "POST");
+        assert_eq!(
+            RequestTemplate::default()
+                .request("http://h/".into())
+                .method,
+            "GET"
+        );
     }
 
     #[test]

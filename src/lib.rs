@@ -8,41 +8,65 @@
 //! ```no_run
 //! use poolfetch::{Config, Fetcher};
 //!
-//! let fetcher = Fetcher::new(Config { pool: 5, ..Config::default() })?;
+//! let fetcher = Fetcher::new(Config::builder().pool(5).build()?)?;
 //! let urls = (1..=20).map(|i| format!("http://127.0.0.1:8080/todos/{i}"));
 //! for record in fetcher.fetch_all(urls) {
 //!     println!("{} {} {:?}", record.index, record.ok, record.status);
 //! }
 //! # Ok::<(), poolfetch::ConfigError>(())
 //! ```
+//!
+//! Data flows through the modules in this order: `input` → `request` → `run` →
+//! `engine::{threads, tokio}` → `fetch` (the core) → `sink` → `order` → `record`.
+//!
+//! Cargo features: `async` (the tokio + reqwest engine), `server` (the embedded test server),
+//! `bench` (the pool-size sweep), `cli` (the `poolfetch` binary); all on by default. With
+//! `--no-default-features` the library has the thread engine only.
 
 #![warn(missing_docs)]
 
+mod cancel;
+mod config;
+mod engine;
+mod fetch;
+#[cfg(any(feature = "cli", feature = "fuzzing"))]
+mod input;
+mod order;
+mod record;
+mod request;
+mod run;
+mod sink;
+
+#[cfg(feature = "bench")]
 pub mod bench;
-pub mod cancel;
+#[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
-pub mod config;
-pub mod engine;
-pub mod fetch;
-pub mod input;
-pub mod order;
-pub mod record;
-pub mod request;
-pub mod run;
+#[cfg(feature = "server")]
 pub mod server;
-pub mod sink;
 
-pub use config::{BodyMode, Config, ConfigError, EngineKind, Order};
-pub use fetch::{Client, Outcome};
-pub use record::{ErrorKind, FetchError, Record};
-pub use request::Request;
-pub use run::{CancelToken, Run};
+pub use cancel::CancelToken;
+pub use config::{
+    BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, Order, RetryPolicy,
+};
+pub use fetch::Resolve;
+pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
+pub use request::{Body, Request};
+pub use run::Run;
 
-use engine::threads::ThreadEngine;
-use engine::tokio::AsyncEngine;
+use fetch::resolver::{CachingResolver, SystemResolver};
 use run::Engine;
 
-/// A configured fetcher: the shared agent and the worker pool, reusable across runs.
+/// Internals the fuzz targets exercise; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::input::{expand_template, parse_line, parse_range, url_lines};
+    pub use crate::request::{RequestTemplate, check_url};
+    pub use crate::sink::file_name;
+}
+
+/// A configured fetcher: the shared client and the worker pool, reusable across runs.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -50,7 +74,7 @@ use run::Engine;
 /// use poolfetch::server::{Server, ServerConfig};
 ///
 /// let server = Server::start(ServerConfig::default())?;
-/// let fetcher = Fetcher::new(Config { pool: 2, order: Order::Input, ..Config::default() })?;
+/// let fetcher = Fetcher::new(Config::builder().pool(2).order(Order::Input).build()?)?;
 /// let urls = vec![server.url("/todos/1"), server.url("/status/404")];
 /// let records = fetcher.fetch_all(urls);
 /// assert_eq!(records.len(), 2);
@@ -65,30 +89,30 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// Validate `config` and start its pool and agent.
+    /// Validate `config` (creating `output_dir` if needed) and start its pool and client.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
-        config.validate()?;
-        // Only the engine in use is built (the async engine has no ureq agent).
-        let engine: Box<dyn Engine> = match config.engine {
-            EngineKind::Threads => Box::new(ThreadEngine::new(&config, Client::new(&config)?)?),
-            EngineKind::Async => Box::new(AsyncEngine::new(&config)?),
-        };
-        Ok(Fetcher { config, engine })
+        Self::with_resolver(config, SystemResolver)
     }
 
-    /// Like [`new`](Self::new) with a custom name resolver for the agent (for tests that must
-    /// not leave the machine, or for pinning names to addresses).
-    pub fn with_resolver(
-        config: Config,
-        resolver: impl ureq::unversioned::resolver::Resolver,
-    ) -> Result<Self, ConfigError> {
+    /// Like [`new`](Self::new) with a custom name resolver (for tests that must not leave
+    /// the machine, or for pinning names to addresses). Its answers are cached for a minute;
+    /// IP literals never reach it.
+    pub fn with_resolver(config: Config, resolver: impl Resolve) -> Result<Self, ConfigError> {
         config.validate()?;
+        if let Some(dir) = &config.output_dir {
+            std::fs::create_dir_all(dir).map_err(|e| ConfigError::OutputDir {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let resolver = CachingResolver::new(Box::new(resolver));
+        // Only the engine in use is built (the async engine has no ureq agent).
         let engine: Box<dyn Engine> = match config.engine {
-            EngineKind::Threads => Box::new(ThreadEngine::new(
-                &config,
-                Client::with_resolver(&config, resolver)?,
-            )?),
-            EngineKind::Async => Box::new(AsyncEngine::with_resolver(&config, resolver)?),
+            EngineKind::Threads => Box::new(engine::threads::ThreadEngine::new(&config, resolver)?),
+            #[cfg(feature = "async")]
+            EngineKind::Async => Box::new(engine::tokio::AsyncEngine::new(&config, resolver)?),
+            #[cfg(not(feature = "async"))]
+            EngineKind::Async => return Err(ConfigError::EngineNotBuilt("async")),
         };
         Ok(Fetcher { config, engine })
     }
@@ -125,6 +149,5 @@ fn assert_send_sync() {
     check::<Fetcher>();
     check::<Config>();
     check::<Record>();
-    check::<Client>();
     check::<CancelToken>();
 }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::record::{ErrorKind, FetchError};
+
 /// A request to send. `From<&str>`/`From<String>` make a `GET`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -48,45 +50,6 @@ impl Body {
         Body {
             content_type: Some("application/x-www-form-urlencoded".into()),
             bytes,
-        }
-    }
-
-    /// A body from the text after the URL on a URL-file line: JSON when it starts with `{` or
-    /// `[`, otherwise sent as form data, as `curl -d` would.
-    pub fn from_line(text: &str) -> Body {
-        let trimmed = text.trim_start();
-        if trimmed.starts_with('{') || trimmed.starts_with('[') {
-            Body {
-                content_type: Some("application/json".into()),
-                bytes: text.as_bytes().to_vec(),
-            }
-        } else {
-            Body::data(text.as_bytes().to_vec())
-        }
-    }
-}
-
-/// Method and body applied to every plain URL line (from `-X`, `--json`, `--form`, `--data`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RequestTemplate {
-    /// Method; `None` means GET, or POST when there is a body.
-    pub method: Option<String>,
-    /// Body shared by every request.
-    pub body: Option<Arc<Body>>,
-}
-
-impl RequestTemplate {
-    /// The request for a plain `url` line.
-    pub fn request(&self, url: String) -> Request {
-        let method = match (&self.method, &self.body) {
-            (Some(method), _) => method.clone(),
-            (None, Some(_)) => "POST".to_string(),
-            (None, None) => "GET".to_string(),
-        };
-        Request {
-            method,
-            url,
-            body: self.body.clone(),
         }
     }
 }
@@ -144,6 +107,37 @@ pub fn redact_message(message: &str, url: &str) -> String {
     }
 }
 
+/// Check that `url` is an absolute `http` or `https` URL with a host.
+///
+/// A failure is an `invalid_url` error for that input's record, never a panic.
+pub(crate) fn check_url(url: &str) -> Result<http::Uri, FetchError> {
+    let invalid =
+        |why: &str| FetchError::new(ErrorKind::InvalidUrl, format!("{why}: {}", redact_url(url)));
+    let uri: http::Uri = url.parse().map_err(|_| invalid("not a valid URL"))?;
+    match uri.scheme_str() {
+        Some(scheme)
+            if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {}
+        Some(_) => return Err(invalid("unsupported scheme (only http and https)")),
+        None => return Err(invalid("not an absolute URL (no http:// or https://)")),
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => {}
+        _ => return Err(invalid("URL has no host")),
+    }
+    // http::Uri accepts any digits as a port, and a client would quietly use the default
+    // port for one it cannot represent: 99999 must not become 80.
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some((_, port)) = host_port.rsplit_once(':')
+        && !port.contains(']')
+        && !port.is_empty()
+        && !matches!(port.parse::<u32>(), Ok(1..=65535))
+    {
+        return Err(invalid("port out of range (1-65535)"));
+    }
+    Ok(uri)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,25 +151,6 @@ mod tests {
             Body::json("[1]").unwrap().content_type.as_deref(),
             Some("application/json")
         );
-        assert_eq!(
-            Body::from_line(" {\"a\":1}").content_type.as_deref(),
-            Some("application/json")
-        );
-        assert_eq!(
-            Body::from_line("a=1").content_type.as_deref(),
-            Some("application/x-www-form-urlencoded")
-        );
-        let template = RequestTemplate {
-            method: None,
-            body: Some(Arc::new(form)),
-        };
-        assert_eq!(template.request("http://h/".into()).method, "POST");
-        assert_eq!(
-            RequestTemplate::default()
-                .request("http://h/".into())
-                .method,
-            "GET"
-        );
     }
 
     #[test]
@@ -186,5 +161,32 @@ mod tests {
         assert!(!redact_message(&message, url).contains("s3cret"));
         assert_eq!(redact_url("http://host/a@b"), "http://host/a@b");
         assert_eq!(userinfo("no scheme@host"), Some("no scheme"));
+    }
+    #[test]
+    fn only_absolute_http_urls_with_a_host_pass() {
+        for good in [
+            "http://127.0.0.1:8080/todos/1",
+            "HTTPS://example.com",
+            "http://u:p@h/",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "not a url",
+            "ftp://h/x",
+            "/relative",
+            "http://",
+            "http:// spaced/",
+            "http://127.0.0.1:99999/x",
+            "http://127.0.0.1:65616/x",
+            "http://127.0.0.1:0/x",
+            "\u{fffd}",
+        ] {
+            let err = check_url(bad).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidUrl, "{bad}");
+        }
+        let err = check_url("ftp://bob:pw@h/").unwrap_err();
+        assert!(!err.message.contains("pw"));
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-pub use crate::cancel::CancelToken;
+use crate::cancel::CancelToken;
 use crate::config::Config;
 use crate::fetch::Outcome;
 use crate::order::Orderer;
@@ -20,32 +20,34 @@ use crate::request::{Request, redact_message};
 
 /// What every job of one run shares: the clock's zero and the cancel flag.
 #[derive(Debug)]
-pub struct RunContext {
+pub(crate) struct RunContext {
     epoch: Instant,
     cancel: CancelToken,
 }
 
 impl RunContext {
     /// Milliseconds from the start of the run to `at`.
-    pub fn ms(&self, at: Instant) -> f64 {
+    fn ms(&self, at: Instant) -> f64 {
         // Rounded to the microsecond: finer digits are noise and bloat every record.
         let micros = at.saturating_duration_since(self.epoch).as_micros();
         micros as f64 / 1000.0
     }
 }
 
-/// One dispatched request. Whoever runs it must call [`finish`](Ticket::finish) or
-/// [`cancelled`](Ticket::cancelled) exactly once: that is what guarantees one record per input.
+/// One dispatched request. Whoever runs it calls [`finish`](Ticket::finish) or
+/// [`cancelled`](Ticket::cancelled); a ticket dropped without either still sends a record (an
+/// `internal` one), so a lost ticket can neither hang the run nor lose an input.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     /// Position among the inputs.
     pub index: u64,
     /// What to send.
     pub request: Request,
     /// When it was dispatched, in ms since the run started.
-    pub queued_ms: f64,
+    queued_ms: f64,
     ctx: Arc<RunContext>,
-    done: Sender<Record>,
+    /// Taken by the one record this ticket sends.
+    done: Option<Sender<Record>>,
 }
 
 impl Ticket {
@@ -60,7 +62,17 @@ impl Ticket {
     }
 
     /// Send the record for a finished request.
-    pub fn finish(self, outcome: Outcome, worker: Option<usize>, started: Instant) {
+    pub fn finish(mut self, outcome: Outcome, worker: Option<usize>, started: Instant) {
+        self.send(outcome, worker, started);
+    }
+
+    /// Send a `cancelled` record: the request was never sent.
+    pub fn cancelled(mut self) {
+        self.send(Outcome::cancelled(0), None, Instant::now());
+    }
+
+    fn send(&mut self, outcome: Outcome, worker: Option<usize>, started: Instant) {
+        let Some(done) = self.done.take() else { return };
         let finished = Instant::now();
         let ok = outcome.error.is_none() && outcome.status.is_some_and(|s| s < 400);
         let error = outcome.error.map(|mut e| {
@@ -86,25 +98,24 @@ impl Ticket {
         };
         // The collector holds the receiver for the whole run; if the caller dropped the
         // run early nobody wants this record, so a send error is not a loss.
-        let _ = self.done.send(record);
+        let _ = done.send(record);
     }
+}
 
-    /// Send a `cancelled` record: the request was never sent.
-    pub fn cancelled(self) {
-        let now = Instant::now();
-        let outcome = Outcome {
-            error: Some(FetchError::new(
-                ErrorKind::Cancelled,
-                "cancelled before it was sent",
-            )),
-            ..Outcome::default()
-        };
-        self.finish(outcome, None, now);
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            let error = FetchError::new(
+                ErrorKind::Internal,
+                "the engine dropped this request without a result",
+            );
+            self.send(Outcome::failed(0, error), None, Instant::now());
+        }
     }
 }
 
 /// Something that runs tickets with bounded concurrency: the thread pool, or the async engine.
-pub trait Engine: Send + Sync {
+pub(crate) trait Engine: Send + Sync {
     /// Start `ticket`; it must end in exactly one record on the ticket's channel.
     fn start(&self, ticket: Ticket);
 }
@@ -132,7 +143,7 @@ where
     I::Item: Into<Request>,
 {
     /// Start a run of `requests` on `engine` with `config`'s order, window and batches.
-    pub fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
+    pub(crate) fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Run {
             engine,
@@ -197,7 +208,7 @@ where
                 request: request.into(),
                 queued_ms: self.ctx.ms(Instant::now()),
                 ctx: Arc::clone(&self.ctx),
-                done: self.done_tx.clone(),
+                done: Some(self.done_tx.clone()),
             };
             self.next_index += 1;
             self.outstanding += 1;
@@ -227,12 +238,11 @@ where
             if self.outstanding == 0 {
                 return None;
             }
-            // We hold a sender ourselves, so this only returns Err if a job vanished
-            // without a record; jobs catch panics, so that would be a bug in an engine.
-            let record = self
-                .done_rx
-                .recv()
-                .expect("the run holds a sender, so the channel cannot close");
+            // Every ticket sends one record, even when dropped, and the run holds a sender
+            // itself, so this waits for the next record and never sees a closed channel.
+            let Ok(record) = self.done_rx.recv() else {
+                return None;
+            };
             self.outstanding -= 1;
             self.orderer.push(record);
             self.max_held = self.max_held.max(self.orderer.held());

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{kind, server};
-use poolfetch::request::Body;
+use poolfetch::Body;
 use poolfetch::{BodyMode, Config, EngineKind, ErrorKind, Fetcher, Request};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
@@ -43,11 +43,13 @@ fn form_and_json_bodies_arrive_byte_exact() {
     let server = server();
     let json = r#"{"name":"poolfetch","tags":["a","b"],"n":1.5,"u":"é"}"#;
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            headers: vec![("X-Trace".into(), "t-1".into())],
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .headers(vec![("X-Trace".into(), "t-1".into())])
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all([
             post(
@@ -96,11 +98,13 @@ fn file_names_from_hostile_urls_never_escape_the_output_dir() {
             .chain([long.as_str()])
             .map(|p| server.url(p))
             .collect();
-        let fetcher = Fetcher::new(Config {
-            engine,
-            output_dir: Some(out.clone()),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .output_dir(Some(out.clone()))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all(urls.clone());
         assert_eq!(records.len(), urls.len());
@@ -133,12 +137,14 @@ fn too_large_fires_at_the_cap_and_leaves_no_partial_file() {
     let server = server();
     for engine in ENGINES {
         let dir = tempfile::tempdir().unwrap();
-        let fetcher = Fetcher::new(Config {
-            engine,
-            max_body: Some(100_000),
-            output_dir: Some(dir.path().to_path_buf()),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .max_body(Some(100_000))
+                .output_dir(Some(dir.path().to_path_buf()))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all([server.url("/bytes/100000"), server.url("/bytes/100001")]);
         assert!(records[0].ok, "{engine:?}: exactly the cap is fine");
@@ -157,11 +163,13 @@ fn a_reset_mid_download_leaves_no_file_and_a_typed_error() {
     let server = server();
     for engine in ENGINES {
         let dir = tempfile::tempdir().unwrap();
-        let fetcher = Fetcher::new(Config {
-            engine,
-            output_dir: Some(dir.path().to_path_buf()),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .output_dir(Some(dir.path().to_path_buf()))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all([
             server.url("/fault/reset-body/300000"),
@@ -185,12 +193,14 @@ fn a_reset_mid_download_leaves_no_file_and_a_typed_error() {
 fn gzip_is_decoded_and_the_cap_applies_to_the_decoded_size() {
     let server = server();
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            body: BodyMode::Text,
-            max_body: Some(50_000),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .body(BodyMode::Text)
+                .max_body(Some(50_000))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all([server.url("/gzip/40000"), server.url("/gzip/60000")]);
         assert!(records[0].ok, "{engine:?}");
@@ -211,19 +221,23 @@ fn gzip_is_decoded_and_the_cap_applies_to_the_decoded_size() {
 fn discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default() {
     let server = server();
     for engine in ENGINES {
-        let none = Fetcher::new(Config {
-            engine,
-            body: BodyMode::None,
-            ..Config::default()
-        })
+        let none = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .body(BodyMode::None)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = none.fetch_all([server.url("/bytes/20000000")]);
         assert!(records[0].ok && records[0].body.is_none());
         assert_eq!(records[0].bytes, 20_000_000);
-        let kept = Fetcher::new(Config {
-            engine,
-            ..Config::default()
-        })
+        let kept = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = kept.fetch_all([server.url("/bytes/20000000")]);
         assert_eq!(kind(&records[0]), Some(ErrorKind::TooLarge), "{engine:?}");

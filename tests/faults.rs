@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{closed_port, indices, kind, server};
-use poolfetch::fetch::RetryPolicy;
+use poolfetch::RetryPolicy;
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
@@ -74,12 +74,14 @@ fn each_fault_gives_one_record_with_its_kind() {
         ("healthy", server.url("/todos/1"), None),
     ];
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            pool: 4,
-            timeout: Duration::from_millis(400),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(4)
+                .timeout(Duration::from_millis(400))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all(matrix.iter().map(|(_, url, _)| url.clone()));
         assert_eq!(
@@ -102,17 +104,19 @@ fn each_fault_gives_one_record_with_its_kind() {
 fn retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok() {
     let server = server();
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            pool: 16,
-            retry: RetryPolicy {
-                retries: 3,
-                backoff: Duration::from_millis(1),
-                max_wait: Duration::from_millis(20),
-                all_methods: false,
-            },
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(16)
+                .retry(RetryPolicy {
+                    retries: 3,
+                    backoff: Duration::from_millis(1),
+                    max_wait: Duration::from_millis(20),
+                    all_methods: false,
+                })
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let urls: Vec<String> = (0..2000)
             .map(|i| server.url(&format!("/mix/20?n={i}")))
@@ -133,15 +137,17 @@ fn retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok() {
 fn retry_after_is_waited_for_and_attempts_are_counted() {
     let server = server();
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            retry: RetryPolicy {
-                retries: 2,
-                backoff: Duration::from_millis(1),
-                ..RetryPolicy::default()
-            },
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .retry(RetryPolicy {
+                    retries: 2,
+                    backoff: Duration::from_millis(1),
+                    ..RetryPolicy::default()
+                })
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all([server.url("/retry-after/1"), server.url("/status/404")]);
         let storm = &records[0];
@@ -166,15 +172,17 @@ fn retry_after_is_waited_for_and_attempts_are_counted() {
 #[test]
 fn post_is_not_retried_unless_asked() {
     for (all_methods, expected) in [(false, 1), (true, 3)] {
-        let fetcher = Fetcher::new(Config {
-            retry: RetryPolicy {
-                retries: 2,
-                backoff: Duration::from_millis(1),
-                all_methods,
-                ..RetryPolicy::default()
-            },
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .retry(RetryPolicy {
+                    retries: 2,
+                    backoff: Duration::from_millis(1),
+                    all_methods,
+                    ..RetryPolicy::default()
+                })
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let refused = poolfetch::Request {
             method: "POST".into(),
@@ -190,20 +198,24 @@ fn post_is_not_retried_unless_asked() {
 fn redirects_follow_the_limit() {
     let server = server();
     for engine in ENGINES {
-        let limited = Fetcher::new(Config {
-            engine,
-            max_redirects: 2,
-            ..Config::default()
-        })
+        let limited = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .max_redirects(2)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = limited.fetch_all([server.url("/redirect/2"), server.url("/redirect/3")]);
         assert!(records[0].ok, "{engine:?}");
         assert_eq!(kind(&records[1]), Some(ErrorKind::Redirect), "{engine:?}");
-        let none = Fetcher::new(Config {
-            engine,
-            max_redirects: 0,
-            ..Config::default()
-        })
+        let none = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .max_redirects(0)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = none.fetch_all([server.url("/redirect/1")]);
         assert_eq!(
@@ -219,12 +231,14 @@ fn per_host_caps_requests_in_flight_to_one_host() {
     let server = server();
     for engine in ENGINES {
         server.reset_stats();
-        let fetcher = Fetcher::new(Config {
-            engine,
-            pool: 8,
-            per_host: Some(3),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(8)
+                .per_host(Some(3))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all((0..24).map(|i| server.url(&format!("/delay/30?n={i}"))));
         assert!(records.iter().all(|r| r.ok));
@@ -236,12 +250,14 @@ fn per_host_caps_requests_in_flight_to_one_host() {
 fn the_rate_cap_spaces_out_requests() {
     let server = server();
     for engine in ENGINES {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            pool: 8,
-            rate: std::num::NonZeroU32::new(40),
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(8)
+                .rate(std::num::NonZeroU32::new(40))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all((0..21).map(|i| server.url(&format!("/todos/{}", i + 1))));
         let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();

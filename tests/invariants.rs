@@ -11,11 +11,11 @@ use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Order};
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn config(engine: EngineKind, pool: usize) -> Config {
-    Config {
-        pool,
-        engine,
-        ..Config::default()
-    }
+    Config::builder()
+        .pool(pool)
+        .engine(engine)
+        .build()
+        .expect("a valid config")
 }
 
 #[test]
@@ -34,10 +34,10 @@ fn one_record_per_input_when_inputs_fail_in_every_way() {
             server.url("/todos/2"),
         ];
         let fetcher = Fetcher::with_resolver(
-            Config {
-                timeout: Duration::from_millis(300),
-                ..config(engine, 3)
-            },
+            poolfetch::ConfigBuilder::from(config(engine, 3))
+                .timeout(Duration::from_millis(300))
+                .build()
+                .expect("a valid config"),
             LoopbackOnlyResolver,
         )
         .unwrap();
@@ -94,10 +94,12 @@ fn completion_order_is_the_order_requests_finish() {
         let urls: Vec<String> = (0..8)
             .map(|i| server.url(&format!("/delay/{}", (8 - i) * 25)))
             .collect();
-        let fetcher = Fetcher::new(Config {
-            order: Order::Completion,
-            ..config(engine, 8)
-        })
+        let fetcher = Fetcher::new(
+            poolfetch::ConfigBuilder::from(config(engine, 8))
+                .order(Order::Completion)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all(urls);
         assert_eq!(indices(&records), (0..8).rev().collect::<Vec<_>>());
@@ -187,10 +189,12 @@ fn no_request_of_a_batch_starts_before_the_previous_batch_finished() {
         let urls: Vec<String> = (0..18)
             .map(|i| server.url(&format!("/delay/{}", 10 + (i % 3) * 15)))
             .collect();
-        let fetcher = Fetcher::new(Config {
-            batch_size: Some(batch),
-            ..config(engine, 4)
-        })
+        let fetcher = Fetcher::new(
+            poolfetch::ConfigBuilder::from(config(engine, 4))
+                .batch_size(Some(batch))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = fetcher.fetch_all(urls);
         assert_eq!(records.len(), 18);
@@ -213,10 +217,12 @@ fn dispatch_never_runs_more_than_window_ahead_of_the_oldest_unfinished() {
         let window = 12;
         let mut urls = vec![server.url("/delay/300")];
         urls.extend((1..60).map(|i| server.url(&format!("/todos/{i}"))));
-        let fetcher = Fetcher::new(Config {
-            window: Some(window),
-            ..config(engine, 4)
-        })
+        let fetcher = Fetcher::new(
+            poolfetch::ConfigBuilder::from(config(engine, 4))
+                .window(Some(window))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let mut run = fetcher.stream(urls);
         let records: Vec<_> = run.by_ref().collect();
@@ -301,20 +307,22 @@ fn an_unbounded_async_pool_sends_everything_at_once() {
 
 #[test]
 fn the_thread_engine_refuses_an_unbounded_pool() {
-    assert!(Fetcher::new(config(EngineKind::Threads, 0)).is_err());
+    let built = Config::builder().pool(0).build();
+    assert_eq!(built.unwrap_err(), poolfetch::ConfigError::ZeroPool);
+    let mut config = Config::default();
+    config.pool = 0;
+    assert!(matches!(
+        Fetcher::new(config),
+        Err(poolfetch::ConfigError::ZeroPool)
+    ));
 }
 
 /// A resolver that panics, to reach the worker's panic guard from outside.
 #[derive(Debug)]
 struct PanickingResolver;
 
-impl ureq::unversioned::resolver::Resolver for PanickingResolver {
-    fn resolve(
-        &self,
-        _uri: &ureq::http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+impl poolfetch::Resolve for PanickingResolver {
+    fn resolve(&self, _host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
         panic!("resolver exploded");
     }
 }

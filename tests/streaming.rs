@@ -26,12 +26,14 @@ fn large_bodies_stream_through_without_being_held() {
     let before = peak_rss();
     for engine in [EngineKind::Threads, EngineKind::Async] {
         for output_dir in [None, Some(dir.path().to_path_buf())] {
-            let fetcher = Fetcher::new(Config {
-                engine,
-                body: BodyMode::None,
-                output_dir: output_dir.clone(),
-                ..Config::default()
-            })
+            let fetcher = Fetcher::new(
+                Config::builder()
+                    .engine(engine)
+                    .body(BodyMode::None)
+                    .output_dir(output_dir.clone())
+                    .build()
+                    .expect("a valid config"),
+            )
             .unwrap();
             let records = fetcher.fetch_all([server.url(&format!("/bytes/{size}"))]);
             assert!(records[0].ok, "{engine:?}: {:?}", records[0].error);

@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{closed_port, server};
+use poolfetch::RetryPolicy;
 use poolfetch::bench::process_threads;
-use poolfetch::fetch::RetryPolicy;
 use poolfetch::{Config, EngineKind, Fetcher};
 
 #[test]
@@ -16,17 +16,19 @@ fn thread_count_returns_to_baseline_after_faults() {
     let server = server();
     let baseline = process_threads().expect("/proc/self/status");
     for engine in [EngineKind::Threads, EngineKind::Async] {
-        let fetcher = Fetcher::new(Config {
-            engine,
-            pool: 12,
-            timeout: Duration::from_millis(300),
-            retry: RetryPolicy {
-                retries: 1,
-                backoff: Duration::from_millis(1),
-                ..RetryPolicy::default()
-            },
-            ..Config::default()
-        })
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(12)
+                .timeout(Duration::from_millis(300))
+                .retry(RetryPolicy {
+                    retries: 1,
+                    backoff: Duration::from_millis(1),
+                    ..RetryPolicy::default()
+                })
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let mut urls = vec![
             server.fault_url("/reset-before-headers"),

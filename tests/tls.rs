@@ -53,10 +53,12 @@ fn verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca() {
     let url = server.url("/todos/9");
     assert!(url.starts_with("https://"));
     for engine in ENGINES {
-        let default = Fetcher::new(Config {
-            engine,
-            ..Config::default()
-        })
+        let default = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = default.fetch_all([url.clone()]);
         assert_eq!(
@@ -66,21 +68,25 @@ fn verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca() {
             records[0].error
         );
 
-        let trusting = Fetcher::new(Config {
-            engine,
-            cacert: Some(ca.clone()),
-            ..Config::default()
-        })
+        let trusting = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .cacert(Some(ca.clone()))
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         let records = trusting.fetch_all([url.clone()]);
         assert!(records[0].ok, "{engine:?}: {:?}", records[0].error);
         assert_eq!(records[0].body.as_ref().unwrap()["id"], 9);
 
-        let insecure = Fetcher::new(Config {
-            engine,
-            insecure: true,
-            ..Config::default()
-        })
+        let insecure = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .insecure(true)
+                .build()
+                .expect("a valid config"),
+        )
         .unwrap();
         assert!(insecure.fetch_all([url.clone()])[0].ok, "{engine:?}");
     }
@@ -92,10 +98,12 @@ fn a_bad_cacert_is_a_usage_error() {
     let empty = dir.path().join("empty.pem");
     std::fs::write(&empty, "not a certificate").unwrap();
     for path in [empty, dir.path().join("missing.pem")] {
-        let result = Fetcher::new(Config {
-            cacert: Some(path.clone()),
-            ..Config::default()
-        });
+        let result = Fetcher::new(
+            Config::builder()
+                .cacert(Some(path.clone()))
+                .build()
+                .expect("a valid config"),
+        );
         assert!(result.is_err(), "{}", path.display());
         let output = Command::cargo_bin("poolfetch")
             .unwrap()

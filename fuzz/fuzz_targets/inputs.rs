@@ -6,9 +6,9 @@
 use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
-use poolfetch::input::{check_url, expand_template, parse_line, parse_range, url_lines};
-use poolfetch::request::RequestTemplate;
-use poolfetch::sink::file_name;
+use poolfetch::fuzzing::{
+    RequestTemplate, check_url, expand_template, file_name, parse_line, parse_range, url_lines,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {

@@ -17,12 +17,13 @@ use super::progress::Progress;
 use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, usage_error};
 use crate::Fetcher;
+use crate::cancel::CancelToken;
+use crate::config::RetryPolicy;
 use crate::config::{Config, DEFAULT_POOL};
-use crate::fetch::RetryPolicy;
+use crate::input::RequestTemplate;
 use crate::input::{self, InputError};
 use crate::record::JsonLinesWriter;
-use crate::request::{Body, Request, RequestTemplate};
-use crate::run::CancelToken;
+use crate::request::{Body, Request};
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]

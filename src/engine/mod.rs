@@ -1,4 +1,8 @@
-//! The executors: each runs tickets with bounded concurrency and nothing else.
+//! The executors: each runs tickets with bounded concurrency through the fetch core, and
+//! supplies only the transport (how one request travels) and how tasks are run.
 
-pub mod threads;
-pub mod tokio;
+pub(crate) mod threads;
+#[cfg(feature = "async")]
+pub(crate) mod tokio;
+#[cfg(feature = "async")]
+mod tokio_tls;

@@ -1,24 +1,43 @@
 //! The thread engine: blocking `ureq` calls on a dedicated `rayon` pool of exactly `pool`
 //! threads, jobs spawned FIFO so dispatch order is start order.
+//!
+//! All workers share one `ureq::Agent`, so keep-alive connections are reused across threads;
+//! its idle-pool limits are raised to the pool size (ureq keeps only 3 per host by default).
+//! Each job drives the engine-neutral fetch core with `pollster::block_on`; this transport
+//! blocks inside it, so a worker runs exactly one blocking request at a time.
 
+use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+
+use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
-use crate::fetch::{Client, Outcome};
+use crate::fetch::classify::{Hint, classify};
+use crate::fetch::resolver::CachingResolver;
+use crate::fetch::tls::load_ca_certs;
+use crate::fetch::{BodyStream, Core, Head, Outcome, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
 /// Blocking `ureq` calls on a dedicated `rayon` pool of exactly `pool` threads.
-pub struct ThreadEngine {
+pub(crate) struct ThreadEngine {
     pool: rayon::ThreadPool,
-    client: Arc<Client>,
+    shared: Arc<(Arc<Core>, UreqTransport)>,
 }
 
 impl ThreadEngine {
-    /// A pool of `config.pool` threads named `poolfetch-worker-N`, sharing `client`.
-    pub fn new(config: &Config, client: Client) -> Result<Self, ConfigError> {
+    /// A pool of `config.pool` threads named `poolfetch-worker-N`, sharing one agent that
+    /// resolves names with `resolver`.
+    pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
+        let agent = ureq::Agent::with_parts(
+            agent_config(config)?,
+            DefaultConnector::default(),
+            UreqResolver(resolver),
+        );
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.pool)
             .thread_name(|i| format!("poolfetch-worker-{i}"))
@@ -26,44 +45,195 @@ impl ThreadEngine {
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
         Ok(ThreadEngine {
             pool,
-            client: Arc::new(client),
+            shared: Arc::new((Core::new(config), UreqTransport { agent })),
         })
     }
 }
 
 impl Engine for ThreadEngine {
     fn start(&self, ticket: Ticket) {
-        let client = Arc::clone(&self.client);
+        let shared = Arc::clone(&self.shared);
         // FIFO so that dispatch order is start order.
-        self.pool.spawn_fifo(move || run_blocking(&client, ticket));
+        self.pool.spawn_fifo(move || {
+            if ticket.is_cancelled() {
+                return ticket.cancelled();
+            }
+            let started = Instant::now();
+            let (core, transport) = &*shared;
+            let fetch = core.fetch(
+                transport,
+                ticket.index,
+                &ticket.request,
+                ticket.cancel_token(),
+            );
+            // A panic in a spawned rayon job aborts the process: turn it into a record instead.
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| pollster::block_on(fetch)))
+                .unwrap_or_else(|panic| Outcome::internal(&*panic));
+            ticket.finish(outcome, rayon::current_thread_index(), started);
+        });
     }
 }
 
-fn run_blocking(client: &Client, ticket: Ticket) {
-    if ticket.is_cancelled() {
-        ticket.cancelled();
-        return;
-    }
-    let started = Instant::now();
-    // A panic in a spawned rayon job aborts the process: turn it into a record instead.
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        client.fetch(ticket.index, &ticket.request, ticket.cancel_token())
-    }))
-    .unwrap_or_else(|panic| Outcome {
-        attempts: 1,
-        error: Some(FetchError::new(
-            ErrorKind::Internal,
-            format!("worker panicked: {}", panic_message(&*panic)),
-        )),
-        ..Outcome::default()
-    });
-    ticket.finish(outcome, rayon::current_thread_index(), started);
+/// The shared agent as the core's transport.
+struct UreqTransport {
+    agent: ureq::Agent,
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown panic")
+impl Transport for UreqTransport {
+    type Body = UreqBody;
+
+    async fn send(&self, request: Outgoing<'_>) -> Result<Head<UreqBody>, FetchError> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method)
+            .uri(request.uri);
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        let result = match request.body {
+            Some(body) => {
+                if let Some(content_type) = &body.content_type {
+                    builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
+                }
+                let request = builder.body(body.bytes.as_slice()).map_err(invalid)?;
+                self.agent.run(request)
+            }
+            None => self.agent.run(builder.body(()).map_err(invalid)?),
+        };
+        let (parts, body) = result.map_err(classify_ureq)?.into_parts();
+        Ok(Head {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: UreqBody {
+                reader: body.into_reader(),
+                buffer: vec![0; 16 * 1024],
+            },
+        })
+    }
+
+    async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
+        // On a worker thread: blocking is the point.
+        cancel.sleep(duration)
+    }
+}
+
+/// A ureq body read into one reused buffer.
+struct UreqBody {
+    reader: ureq::BodyReader<'static>,
+    buffer: Vec<u8>,
+}
+
+impl BodyStream for UreqBody {
+    async fn chunk(&mut self) -> Result<Option<&[u8]>, FetchError> {
+        loop {
+            match self.reader.read(&mut self.buffer) {
+                Ok(0) => return Ok(None),
+                Ok(n) => return Ok(Some(&self.buffer[..n])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // ureq wraps its own errors (a timeout, a broken chunk) in the io::Error.
+                Err(e) => return Err(classify_ureq(ureq::Error::from(e))),
+            }
+        }
+    }
+}
+
+fn invalid(e: ureq::http::Error) -> FetchError {
+    FetchError::new(ErrorKind::InvalidUrl, format!("cannot build request: {e}"))
+}
+
+/// ureq's error through the one table: the variants are ureq's hint, its I/O error (or the
+/// error a resolver returned) the chain of causes. ureq's error has no `source()`.
+fn classify_ureq(error: ureq::Error) -> FetchError {
+    use ureq::Error as E;
+    let hint = match &error {
+        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => Hint::certain(ErrorKind::InvalidUrl),
+        E::HostNotFound => Hint::certain(ErrorKind::Dns),
+        E::Timeout(_) => Hint::certain(ErrorKind::Timeout),
+        E::ConnectionFailed | E::ConnectProxyFailed(_) => Hint::certain(ErrorKind::Connect),
+        E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired => Hint::certain(ErrorKind::Tls),
+        E::TooManyRedirects | E::RedirectFailed => Hint::certain(ErrorKind::Redirect),
+        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) => {
+            Hint::certain(ErrorKind::Protocol)
+        }
+        _ => Hint::default(),
+    };
+    match &error {
+        E::Io(cause) => classify(cause, hint),
+        E::Other(cause) => classify(cause.as_ref(), hint),
+        _ => classify(&error, hint),
+    }
+}
+
+/// The agent settings poolfetch needs.
+fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
+    let timeout = Some(config.timeout);
+    Ok(ureq::Agent::config_builder()
+        .tls_config(ureq_tls(config)?)
+        // Classify 4xx/5xx ourselves and keep their bodies.
+        .http_status_as_error(false)
+        // The core follows redirects (the same rules on both engines): hand back every 3xx.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        // One idle connection per worker, or a big pool keeps reconnecting.
+        .max_idle_connections(config.pool.max(10))
+        .max_idle_connections_per_host(config.pool.max(3))
+        // Per-phase deadlines: a long download that keeps moving is not cut off,
+        // a stalled one is.
+        .timeout_global(None)
+        .timeout_resolve(timeout)
+        .timeout_connect(timeout)
+        .timeout_send_request(timeout)
+        .timeout_send_body(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_per_read(timeout)
+        // ureq allocates 128 KiB in and 128 KiB out per connection by default: 256 MB at a
+        // pool of 1,000. The input buffer still holds the largest response head (64 KiB);
+        // requests are small, and bodies stream past the output buffer.
+        .input_buffer_size(64 * 1024)
+        .output_buffer_size(16 * 1024)
+        .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
+        .build())
+}
+
+/// ureq's TLS settings for `config`.
+fn ureq_tls(config: &Config) -> Result<ureq::tls::TlsConfig, ConfigError> {
+    let mut builder = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
+    if let Some(path) = &config.cacert {
+        // ureq takes either its built-in roots or a list; the list is the built-in Mozilla
+        // roots (as DER) plus the extra CAs, so --cacert adds rather than replaces.
+        let extra = load_ca_certs(path)?;
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .chain(extra.iter())
+            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned());
+        builder = builder.root_certs(ureq::tls::RootCerts::from(roots.collect::<Vec<_>>()));
+    }
+    Ok(builder.build())
+}
+
+/// poolfetch's resolver answering ureq's lookups; failures travel as a typed `DnsError`.
+#[derive(Debug)]
+struct UreqResolver(CachingResolver);
+
+impl Resolver for UreqResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        let found = self
+            .0
+            .lookup(host, port)
+            .map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        let mut addrs = self.empty();
+        for addr in found.into_iter().take(16) {
+            addrs.push(addr);
+        }
+        Ok(addrs)
+    }
 }

@@ -1,32 +1,32 @@
-//! Politeness limits shared by every worker: a global request rate (`--rate`, a `governor`
-//! rate limiter with no burst) and a cap on requests in flight per host (`--per-host`).
-//! Every attempt, retries included, passes through both.
+//! Politeness limits shared by every worker of both engines: a global request rate (`--rate`,
+//! a `governor` rate limiter with no burst) and a cap on requests in flight per host
+//! (`--per-host`). Every attempt, retries included, passes through both, and every wait ends
+//! at once when the run is cancelled.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
 
+use event_listener::Event;
+use futures_util::future::{Either, select};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::Transport;
 use crate::cancel::CancelToken;
 
 /// The limits of a run; cheap to share.
 #[derive(Debug, Default)]
-pub struct Limits {
+pub(crate) struct Limits {
     rate: Option<DefaultDirectRateLimiter>,
     per_host: Option<usize>,
-    /// Blocking engine: requests in flight per host, and a condvar to wait for a free slot.
+    /// Requests in flight per host, and an event fired whenever a slot is freed.
     in_flight: Mutex<HashMap<String, usize>>,
-    freed: Condvar,
-    /// Async engine: one semaphore per host.
-    semaphores: Mutex<HashMap<String, Arc<Semaphore>>>,
+    freed: Event,
 }
 
-/// A host slot held by a blocking request; released on drop.
-pub struct HostSlot<'a> {
+/// A host slot held by a request; released on drop.
+pub(crate) struct HostSlot<'a> {
     limits: &'a Limits,
     host: Option<String>,
 }
@@ -39,14 +39,14 @@ impl Drop for HostSlot<'_> {
         {
             *count = count.saturating_sub(1);
         }
-        self.limits.freed.notify_all();
+        self.limits.freed.notify(usize::MAX);
     }
 }
 
 impl Limits {
     /// At most `rate` requests per second in all (evenly spaced), and at most `per_host` in
     /// flight to any one host; `None` means no limit.
-    pub fn new(rate: Option<NonZeroU32>, per_host: Option<usize>) -> Self {
+    pub(crate) fn new(rate: Option<NonZeroU32>, per_host: Option<usize>) -> Self {
         Limits {
             rate: rate
                 .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN))),
@@ -56,82 +56,58 @@ impl Limits {
     }
 
     /// Whether any limit is set (so the hot path can skip all of this).
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.rate.is_some() || self.per_host.is_some()
     }
 
-    /// Block until `host` has a free slot and the rate allows one more request; `None` if the
-    /// run was cancelled meanwhile.
-    pub fn acquire_blocking(&self, host: &str, cancel: &CancelToken) -> Option<HostSlot<'_>> {
+    /// Wait until `host` has a free slot and the rate allows one more request; `None` if the
+    /// run was cancelled meanwhile. Rate waits sleep the way `transport` sleeps.
+    pub(crate) async fn acquire(
+        &self,
+        host: &str,
+        cancel: &CancelToken,
+        transport: &impl Transport,
+    ) -> Option<HostSlot<'_>> {
         let mut slot = HostSlot {
             limits: self,
             host: None,
         };
         if let Some(limit) = self.per_host {
-            let mut in_flight = self.in_flight.lock().ok()?;
             loop {
+                // Listen before looking, so a slot freed in between is not missed.
+                let freed = self.freed.listen();
+                let stopped = cancel.listen();
                 if cancel.is_cancelled() {
                     return None;
                 }
-                let count = in_flight.entry(host.to_string()).or_insert(0);
-                if *count < limit {
-                    *count += 1;
-                    break;
+                {
+                    let mut in_flight = self.in_flight.lock().ok()?;
+                    let count = in_flight.entry(host.to_string()).or_insert(0);
+                    if *count < limit {
+                        *count += 1;
+                        break;
+                    }
                 }
-                // Wake now and then to notice a cancel.
-                in_flight = self
-                    .freed
-                    .wait_timeout(in_flight, Duration::from_millis(50))
-                    .ok()?
-                    .0;
+                if let Either::Right(_) = select(freed, stopped).await {
+                    return None;
+                }
             }
             slot.host = Some(host.to_string());
         }
         if let Some(rate) = &self.rate {
             while let Err(not_until) = rate.check() {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                if !cancel.sleep(wait) {
+                if !transport.sleep(wait, cancel).await {
                     return None;
                 }
             }
         }
         Some(slot)
     }
-
-    /// The async twin of [`acquire_blocking`](Self::acquire_blocking); the permit frees the slot.
-    pub async fn acquire(
-        &self,
-        host: &str,
-        cancel: &CancelToken,
-    ) -> Option<Option<OwnedSemaphorePermit>> {
-        let permit = match self.per_host {
-            Some(limit) => {
-                let semaphore = {
-                    let mut semaphores = self.semaphores.lock().ok()?;
-                    Arc::clone(
-                        semaphores
-                            .entry(host.to_string())
-                            .or_insert_with(|| Arc::new(Semaphore::new(limit))),
-                    )
-                };
-                Some(semaphore.acquire_owned().await.ok()?)
-            }
-            None => None,
-        };
-        if let Some(rate) = &self.rate {
-            while let Err(not_until) = rate.check() {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                if !cancel.sleep_async(wait).await {
-                    return None;
-                }
-            }
-        }
-        Some(permit)
-    }
 }
 
 /// `host:port` of a URL, the key of the per-host limit.
-pub fn host_key(uri: &ureq::http::Uri) -> String {
+pub(crate) fn host_key(uri: &http::Uri) -> String {
     uri.authority().map_or_else(String::new, |a| {
         a.as_str()
             .rsplit('@')
@@ -144,8 +120,35 @@ pub fn host_key(uri: &ureq::http::Uri) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch::{BodyStream, Head, Outgoing};
+    use crate::record::{ErrorKind, FetchError};
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
+
+    /// Sleeps like the thread engine; sends nothing.
+    struct Blocking;
+    struct NoBody;
+
+    impl BodyStream for NoBody {
+        async fn chunk(&mut self) -> Result<Option<&[u8]>, FetchError> {
+            Ok(None)
+        }
+    }
+
+    impl Transport for Blocking {
+        type Body = NoBody;
+        async fn send(&self, _: Outgoing<'_>) -> Result<Head<NoBody>, FetchError> {
+            Err(FetchError::new(ErrorKind::Internal, "no network here"))
+        }
+        async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
+            cancel.sleep(duration)
+        }
+    }
+
+    fn acquire<'a>(limits: &'a Limits, host: &str, cancel: &CancelToken) -> Option<HostSlot<'a>> {
+        pollster::block_on(limits.acquire(host, cancel, &Blocking))
+    }
 
     #[test]
     fn per_host_slots_are_capped_and_freed() {
@@ -156,7 +159,7 @@ mod tests {
         std::thread::scope(|scope| {
             for _ in 0..6 {
                 scope.spawn(|| {
-                    let _slot = limits.acquire_blocking("h:80", &cancel).unwrap();
+                    let _slot = acquire(&limits, "h:80", &cancel).unwrap();
                     let current = now.fetch_add(1, Ordering::SeqCst) + 1;
                     peak.fetch_max(current, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_millis(20));
@@ -164,20 +167,34 @@ mod tests {
                 });
             }
         });
-        assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert!(peak.load(Ordering::SeqCst) <= 2);
         // Another host has its own slots.
-        let a = limits.acquire_blocking("a:80", &cancel).unwrap();
-        let b = limits.acquire_blocking("b:80", &cancel).unwrap();
+        let a = acquire(&limits, "a:80", &cancel).unwrap();
+        let b = acquire(&limits, "b:80", &cancel).unwrap();
         drop((a, b));
     }
 
     #[test]
+    fn a_cancel_ends_a_wait_for_a_host_slot() {
+        let limits = Limits::new(None, Some(1));
+        let cancel = CancelToken::new();
+        let held = acquire(&limits, "h:80", &cancel).unwrap();
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| acquire(&limits, "h:80", &cancel).is_none());
+            // The waiter may or may not be parked yet: either way the cancel must end it.
+            cancel.cancel();
+            assert!(waiter.join().unwrap(), "a cancelled wait gets no slot");
+        });
+        drop(held);
+    }
+
+    #[test]
     fn the_rate_spaces_requests_evenly() {
-        let limits = Limits::new(NonZeroU32::new(50), None);
+        let limits = Limits::new(std::num::NonZeroU32::new(50), None);
         let cancel = CancelToken::new();
         let started = Instant::now();
         for _ in 0..11 {
-            limits.acquire_blocking("h:80", &cancel).unwrap();
+            acquire(&limits, "h:80", &cancel).unwrap();
         }
         // 11 requests at 50/s: the first is free, then 10 gaps of 20 ms (a lower bound).
         assert!(
@@ -189,7 +206,7 @@ mod tests {
 
     #[test]
     fn host_keys_ignore_credentials_and_case() {
-        let uri: ureq::http::Uri = "http://u:p@Example.COM:8080/x".parse().unwrap();
+        let uri: http::Uri = "http://u:p@Example.COM:8080/x".parse().unwrap();
         assert_eq!(host_key(&uri), "example.com:8080");
     }
 }

@@ -1,34 +1,40 @@
-//! The one shared `ureq::Agent` and a single blocking fetch turned into an [`Outcome`].
+//! The fetch core, the same for both engines: the attempt loop (retries, backoff,
+//! Retry-After, rate and per-host limits, all cancel-aware), redirects, a response head turned
+//! into an [`Outcome`], bodies through the [`sink`](crate::sink), and the one error table.
 //!
-//! All workers share one agent, so keep-alive connections are reused across threads; its
-//! idle-pool limits are raised to the pool size (ureq keeps only 3 per host by default).
+//! An engine supplies only a [`Transport`]: "send this one request, give me the head and a
+//! body stream" and "sleep unless cancelled". The core is written once, as async code: the
+//! async engine awaits it on tokio; the thread engine drives it with `pollster::block_on` on a
+//! worker, where its transport blocks inside the future (so a worker still runs exactly one
+//! blocking request, and nothing in it needs a runtime).
 
-use std::io;
+pub(crate) mod classify;
+pub(crate) mod limits;
+pub(crate) mod resolver;
+mod retry;
+pub(crate) mod tls;
+
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::unversioned::resolver::{DefaultResolver, Resolver};
-use ureq::unversioned::transport::DefaultConnector;
+use http::header::{
+    AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
+};
 
-pub mod limits;
-mod resolver;
-mod retry;
-pub mod tls;
-pub use crate::config::RetryPolicy;
-pub use limits::{Limits, host_key};
-pub use resolver::CachingResolver;
-pub use retry::parse_retry_after;
+pub use resolver::Resolve;
+pub(crate) use retry::parse_retry_after;
 
 use crate::cancel::CancelToken;
-use crate::config::{Config, ConfigError};
-use crate::input::check_url;
+use crate::config::{Config, RetryPolicy};
 use crate::record::{ErrorKind, FetchError};
-use crate::request::Request;
-use crate::sink::{self, BodyPolicy, BodySink, Kept, SinkError};
+use crate::request::{Body, Request, check_url};
+use crate::sink::{BodyPolicy, BodySink, Kept, SinkError};
+use limits::{Limits, host_key};
 
 /// The result of one request, before it is placed in a record.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Status of the response, when one arrived.
     pub status: Option<u16>,
     /// Body bytes read.
@@ -45,156 +51,31 @@ pub struct Outcome {
     pub error: Option<FetchError>,
 }
 
-/// A blocking HTTP client built once per run from a [`Config`] and shared by all workers.
-#[derive(Debug, Clone)]
-pub struct Client {
-    agent: ureq::Agent,
-    headers: Vec<(String, String)>,
-    bodies: BodyPolicy,
-    retry: RetryPolicy,
-    limits: Arc<Limits>,
-}
-
-impl Client {
-    /// Build the shared agent for `config` with the system resolver.
-    pub fn new(config: &Config) -> Result<Self, ConfigError> {
-        Self::with_resolver(config, DefaultResolver::default())
-    }
-
-    /// Build the agent with a custom resolver (tests reach the `dns` path this way without
-    /// leaving the machine). Its answers are cached; IP literals skip it.
-    pub fn with_resolver(config: &Config, resolver: impl Resolver) -> Result<Self, ConfigError> {
-        let agent = ureq::Agent::with_parts(
-            agent_config(config)?,
-            DefaultConnector::default(),
-            CachingResolver::new(resolver),
-        );
-        Ok(Client {
-            agent,
-            headers: config.headers.clone(),
-            bodies: BodyPolicy::of(config),
-            retry: config.retry.clone(),
-            limits: Arc::new(Limits::new(config.rate, config.per_host)),
-        })
-    }
-
-    /// Send `request` (input number `index`) and read its body, retrying transient failures
-    /// as the retry policy allows (never once `cancel` is set); every failure becomes a typed
-    /// error in the outcome, and `attempts` counts what was sent.
-    pub fn fetch(&self, index: u64, request: &Request, cancel: &CancelToken) -> Outcome {
-        let mut attempts = 0;
-        loop {
-            // --rate and --per-host: wait for a slot (every attempt counts).
-            let slot = match self.limits.is_active().then(|| check_url(&request.url)) {
-                Some(Ok(uri)) => match self.limits.acquire_blocking(&host_key(&uri), cancel) {
-                    Some(slot) => Some(slot),
-                    None => return cancelled(attempts),
-                },
-                _ => None,
-            };
-            let (mut outcome, retry_after) = self.attempt(index, request);
-            drop(slot);
-            match self.retry.after_attempt(
-                &mut attempts,
-                &request.method,
-                &mut outcome,
-                retry_after,
-            ) {
-                Some(wait) if cancel.sleep(wait) => continue,
-                _ => return outcome,
-            }
-        }
-    }
-
-    /// One attempt, and the response's `Retry-After`, if any.
-    fn attempt(&self, index: u64, request: &Request) -> (Outcome, Option<Duration>) {
-        let mut outcome = Outcome::default();
-        let uri = match check_url(&request.url) {
-            Ok(uri) => uri,
-            Err(error) => {
-                outcome.error = Some(error);
-                return (outcome, None);
-            }
-        };
-        outcome.attempts = 1;
-        let response = match self.send(request, uri) {
-            Ok(response) => response,
-            Err(error) => {
-                outcome.error = Some(error);
-                return (outcome, None);
-            }
-        };
-        let status = response.status();
-        outcome.status = Some(status.as_u16());
-        let retry_after = response
-            .headers()
-            .get(ureq::http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
-        let content_type = response
-            .headers()
-            .get(ureq::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let reader = response.into_body().into_reader();
-        let kept = BodySink::open(&self.bodies, index, &request.url, status.as_u16())
-            .and_then(|sink| sink::consume(reader, content_type.as_deref(), sink));
-        match kept {
-            Ok(kept) => outcome.keep(kept),
-            Err(e) => {
-                outcome.error = Some(sink_error(e, classify_io));
-                return (outcome, retry_after);
-            }
-        }
-        outcome.error = status_error(status.as_u16());
-        (outcome, retry_after)
-    }
-
-    fn send(
-        &self,
-        request: &Request,
-        uri: ureq::http::Uri,
-    ) -> Result<ureq::http::Response<ureq::Body>, FetchError> {
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method.as_str())
-            .uri(uri);
-        for (name, value) in &self.headers {
-            builder = builder.header(name, value);
-        }
-        let result = match &request.body {
-            Some(body) => {
-                if let Some(content_type) = &body.content_type {
-                    builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
-                }
-                let http_request = builder
-                    .body(body.bytes.as_slice())
-                    .map_err(invalid_request)?;
-                self.agent.run(http_request)
-            }
-            None => {
-                let http_request = builder.body(()).map_err(invalid_request)?;
-                self.agent.run(http_request)
-            }
-        };
-        result.map_err(classify)
-    }
-}
-
-/// The outcome of a request whose next attempt was stopped by a cancel.
-pub fn cancelled(attempts: u32) -> Outcome {
-    Outcome {
-        attempts,
-        error: Some(FetchError::new(
-            ErrorKind::Cancelled,
-            "cancelled before it was sent",
-        )),
-        ..Outcome::default()
-    }
-}
-
 impl Outcome {
-    /// Take in what the sink made of the body.
-    pub fn keep(&mut self, kept: Kept) {
+    /// A request that failed with `error` after `attempts` attempts.
+    pub(crate) fn failed(attempts: u32, error: FetchError) -> Self {
+        Outcome {
+            attempts,
+            error: Some(error),
+            ..Outcome::default()
+        }
+    }
+
+    /// A request whose (next) attempt was stopped by a cancel.
+    pub(crate) fn cancelled(attempts: u32) -> Self {
+        Self::failed(
+            attempts,
+            FetchError::new(ErrorKind::Cancelled, "cancelled before it was sent"),
+        )
+    }
+
+    /// A bug caught in a worker (a panic), reported instead of losing the request.
+    pub(crate) fn internal(panic: &(dyn std::any::Any + Send)) -> Self {
+        let message = classify::Panicked(panic_message(panic)).to_string();
+        Self::failed(1, FetchError::new(ErrorKind::Internal, message))
+    }
+
+    fn keep(&mut self, kept: Kept) {
         self.bytes = kept.bytes;
         self.body = kept.body;
         self.file = kept.file;
@@ -202,114 +83,277 @@ impl Outcome {
     }
 }
 
-/// The record error for a body that could not be consumed; `read` classifies read failures.
-pub fn sink_error(error: SinkError, read: impl FnOnce(io::Error) -> FetchError) -> FetchError {
+/// The text of a panic's payload.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+        .to_string()
+}
+
+/// One request as an engine sends it: a single hop, redirects are the core's business.
+pub(crate) struct Outgoing<'a> {
+    /// Upper-case method.
+    pub method: &'a str,
+    /// The checked target.
+    pub uri: http::Uri,
+    /// Headers for every request (`-H`), minus credentials after a cross-origin redirect.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// Body, if any.
+    pub body: Option<&'a Body>,
+}
+
+/// A response head and its body, as an engine hands them to the core.
+pub(crate) struct Head<B> {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: B,
+}
+
+/// What an engine supplies to the core.
+pub(crate) trait Transport: Sync {
+    /// The engine's body stream.
+    type Body: BodyStream;
+
+    /// Send one request and return its head (no redirects followed).
+    fn send(
+        &self,
+        request: Outgoing<'_>,
+    ) -> impl Future<Output = Result<Head<Self::Body>, FetchError>> + Send;
+
+    /// Wait `duration` unless `cancel` fires first; true when the whole wait passed.
+    fn sleep(&self, duration: Duration, cancel: &CancelToken) -> impl Future<Output = bool> + Send;
+}
+
+/// A response body, chunk by chunk.
+pub(crate) trait BodyStream: Send {
+    /// The next chunk, or `None` at the end.
+    fn chunk(&mut self) -> impl Future<Output = Result<Option<&[u8]>, FetchError>> + Send;
+}
+
+/// Everything about fetching that does not depend on the engine, built once per fetcher.
+pub(crate) struct Core {
+    headers: Vec<(String, String)>,
+    bodies: BodyPolicy,
+    retry: RetryPolicy,
+    limits: Limits,
+    max_redirects: u32,
+}
+
+/// Bytes of a redirect's own body read (and dropped) so its connection can be reused.
+const REDIRECT_BODY_DRAIN: u64 = 64 * 1024;
+
+impl Core {
+    pub(crate) fn new(config: &Config) -> Arc<Self> {
+        Arc::new(Core {
+            headers: config.headers.clone(),
+            bodies: BodyPolicy::of(config),
+            retry: config.retry.clone(),
+            limits: Limits::new(config.rate, config.per_host),
+            max_redirects: config.max_redirects,
+        })
+    }
+
+    /// Send `request` (input number `index`) and read its body, retrying transient failures
+    /// as the retry policy allows (never once `cancel` is set); every failure becomes a typed
+    /// error in the outcome, and `attempts` counts what was sent.
+    pub(crate) async fn fetch<T: Transport>(
+        &self,
+        transport: &T,
+        index: u64,
+        request: &Request,
+        cancel: &CancelToken,
+    ) -> Outcome {
+        let mut attempts = 0;
+        loop {
+            let slot = match self.limits.is_active().then(|| check_url(&request.url)) {
+                Some(Ok(uri)) => match self
+                    .limits
+                    .acquire(&host_key(&uri), cancel, transport)
+                    .await
+                {
+                    Some(slot) => Some(slot),
+                    None => return Outcome::cancelled(attempts),
+                },
+                _ => None,
+            };
+            let (mut outcome, retry_after) = self.attempt(transport, index, request).await;
+            drop(slot);
+            match self.retry.after_attempt(
+                &mut attempts,
+                &request.method,
+                &mut outcome,
+                retry_after,
+            ) {
+                Some(wait) if transport.sleep(wait, cancel).await => continue,
+                _ => return outcome,
+            }
+        }
+    }
+
+    /// One attempt (redirects included), and the response's `Retry-After`, if any.
+    async fn attempt<T: Transport>(
+        &self,
+        transport: &T,
+        index: u64,
+        request: &Request,
+    ) -> (Outcome, Option<Duration>) {
+        let head = match self.send(transport, request).await {
+            Ok(head) => head,
+            Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
+        };
+        let Head {
+            status,
+            headers,
+            mut body,
+        } = head;
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
+        let mut outcome = Outcome {
+            status: Some(status),
+            attempts: 1,
+            ..Outcome::default()
+        };
+        let kept = match BodySink::open(&self.bodies, index, &request.url, status) {
+            Ok(mut sink) => loop {
+                match body.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if let Err(e) = sink.push(chunk) {
+                            break Err(sink_error(e));
+                        }
+                    }
+                    Ok(None) => break sink.finish(header(CONTENT_TYPE)).map_err(sink_error),
+                    Err(e) => break Err(e),
+                }
+            },
+            Err(e) => Err(sink_error(e)),
+        };
+        match kept {
+            Ok(kept) => {
+                outcome.keep(kept);
+                outcome.error = classify::status_error(status);
+            }
+            Err(error) => outcome.error = Some(error),
+        }
+        (outcome, retry_after)
+    }
+
+    /// Send `request`, following redirects as curl and browsers do; the error says how many
+    /// attempts were made (0 when the URL was refused before sending).
+    async fn send<T: Transport>(
+        &self,
+        transport: &T,
+        request: &Request,
+    ) -> Result<Head<T::Body>, (u32, FetchError)> {
+        let mut method = request.method.as_str();
+        let mut body = request.body.as_deref();
+        let mut url = request.url.clone();
+        let mut uri = check_url(&url).map_err(|e| (0, e))?;
+        let first_origin = origin(&uri);
+        let mut hops = 0;
+        loop {
+            let same_origin = first_origin == origin(&uri);
+            let outgoing = Outgoing {
+                method,
+                uri: uri.clone(),
+                headers: self
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| same_origin || !is_credential(name))
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect(),
+                body,
+            };
+            let mut head = transport.send(outgoing).await.map_err(|e| (1, e))?;
+            if !is_redirect(head.status) || self.max_redirects == 0 {
+                return Ok(head);
+            }
+            let location = head.headers.get(LOCATION).and_then(|v| v.to_str().ok());
+            let Some(location) = location.map(str::to_owned) else {
+                // A 3xx without Location is returned as it is.
+                return Ok(head);
+            };
+            if hops == self.max_redirects {
+                let message = format!("more than {} redirects", self.max_redirects);
+                return Err((1, FetchError::new(ErrorKind::Redirect, message)));
+            }
+            let target = redirect_target(&url, &location).map_err(|e| (1, e))?;
+            drain(&mut head.body).await;
+            // 303 always, and 301/302 after a POST, become a GET without a body (RFC 9110
+            // §15.4, as browsers and curl do); 307/308 repeat the request as it was.
+            if head.status == 303 && method != "HEAD"
+                || matches!(head.status, 301 | 302) && method == "POST"
+            {
+                method = "GET";
+                body = None;
+            }
+            uri = check_url(&target).map_err(|e| {
+                let message = format!("redirect to a bad URL: {}", e.message);
+                (1, FetchError::new(ErrorKind::Redirect, message))
+            })?;
+            url = target;
+            hops += 1;
+        }
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// Headers that carry credentials: not sent to another origin after a redirect.
+fn is_credential(name: &str) -> bool {
+    [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_str()))
+}
+
+fn origin(uri: &http::Uri) -> (Option<String>, Option<String>) {
+    (
+        uri.scheme_str().map(str::to_ascii_lowercase),
+        uri.authority().map(|a| a.as_str().to_ascii_lowercase()),
+    )
+}
+
+/// Where a `Location` points, resolved against `base`; only http(s) targets are followed.
+fn redirect_target(base: &str, location: &str) -> Result<String, FetchError> {
+    let bad = |why: String| FetchError::new(ErrorKind::Redirect, why);
+    let base = url::Url::parse(base).map_err(|e| bad(format!("cannot resolve a redirect: {e}")))?;
+    let target = base
+        .join(location)
+        .map_err(|e| bad(format!("bad redirect Location: {e}")))?;
+    match target.scheme() {
+        "http" | "https" => Ok(target.into()),
+        scheme => Err(bad(format!(
+            "redirect to an unsupported scheme {scheme}: (only http and https are followed)"
+        ))),
+    }
+}
+
+/// Read and drop up to a little of a body, so the connection can serve the next hop.
+async fn drain(body: &mut impl BodyStream) {
+    let mut read = 0;
+    while read < REDIRECT_BODY_DRAIN {
+        match body.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len() as u64,
+            _ => return,
+        }
+    }
+}
+
+/// The record error for a body the sink could not take.
+fn sink_error(error: SinkError) -> FetchError {
     match error {
         SinkError::TooLarge { limit } => FetchError::new(
             ErrorKind::TooLarge,
             format!("body is larger than --max-body ({limit} bytes); nothing was kept"),
         ),
-        SinkError::Read(e) => read(e),
         SinkError::File(path, e) => FetchError::new(
             ErrorKind::Io,
             format!("cannot write {}: {e}", path.display()),
         ),
-    }
-}
-
-fn classify_io(e: io::Error) -> FetchError {
-    classify(ureq::Error::from(e))
-}
-
-/// The `status` error of a response with a code of 400 or more (`HTTP 404 Not Found`).
-pub fn status_error(code: u16) -> Option<FetchError> {
-    if code < 400 {
-        return None;
-    }
-    let reason = ureq::http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .map_or(String::new(), |r| format!(" {r}"));
-    Some(FetchError::new(
-        ErrorKind::Status,
-        format!("HTTP {code}{reason}"),
-    ))
-}
-
-fn invalid_request(e: ureq::http::Error) -> FetchError {
-    FetchError::new(ErrorKind::InvalidUrl, format!("cannot build request: {e}"))
-}
-
-/// The agent settings poolfetch needs; see the module docs and DESIGN.md "Facts that bite".
-fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
-    let timeout = Some(config.timeout);
-    Ok(ureq::Agent::config_builder()
-        .tls_config(tls::ureq_tls(config)?)
-        // Classify 4xx/5xx ourselves and keep their bodies.
-        .http_status_as_error(false)
-        .max_redirects(config.max_redirects)
-        // With redirects off, hand back the 3xx itself; otherwise a loop is an error.
-        .max_redirects_will_error(config.max_redirects > 0)
-        // One idle connection per worker, or a big pool keeps reconnecting.
-        .max_idle_connections(config.pool.max(10))
-        .max_idle_connections_per_host(config.pool.max(3))
-        // Per-phase deadlines: a long download that keeps moving is not cut off,
-        // a stalled one is.
-        .timeout_global(None)
-        .timeout_resolve(timeout)
-        .timeout_connect(timeout)
-        .timeout_send_request(timeout)
-        .timeout_send_body(timeout)
-        .timeout_recv_response(timeout)
-        .timeout_per_read(timeout)
-        // ureq allocates 128 KiB in and 128 KiB out per connection by default: 256 MB at a
-        // pool of 1,000. The input buffer still holds the largest response head (64 KiB);
-        // requests are small, and bodies stream past the output buffer.
-        .input_buffer_size(64 * 1024)
-        .output_buffer_size(16 * 1024)
-        .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
-        .build())
-}
-
-/// Map a ureq error to our typed error at once (ureq's error is neither `Clone` nor exhaustive).
-pub fn classify(error: ureq::Error) -> FetchError {
-    use ureq::Error as E;
-    let kind = match &error {
-        E::BadUri(_) | E::Http(_) | E::RequireHttpsOnly(_) => ErrorKind::InvalidUrl,
-        E::HostNotFound => ErrorKind::Dns,
-        E::Timeout(_) => ErrorKind::Timeout,
-        E::ConnectionFailed | E::ConnectProxyFailed(_) => ErrorKind::Connect,
-        E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired => ErrorKind::Tls,
-        E::TooManyRedirects | E::RedirectFailed => ErrorKind::Redirect,
-        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) => ErrorKind::Protocol,
-        E::Io(e) => io_kind(e),
-        _ => ErrorKind::Io,
-    };
-    FetchError::new(kind, error.to_string())
-}
-
-/// The error kind of an I/O failure: refused/unreachable are `connect`, timeouts `timeout`.
-pub fn io_kind(e: &io::Error) -> ErrorKind {
-    use io::ErrorKind as K;
-    // rustls reports handshake failures (an unknown issuer, …) through I/O errors, which
-    // connectors may wrap in further I/O errors.
-    let mut inner = e.get_ref();
-    while let Some(error) = inner {
-        if error.is::<rustls::Error>() {
-            return ErrorKind::Tls;
-        }
-        inner = error
-            .downcast_ref::<io::Error>()
-            .and_then(io::Error::get_ref);
-    }
-    match e.kind() {
-        K::ConnectionRefused
-        | K::HostUnreachable
-        | K::NetworkUnreachable
-        | K::AddrNotAvailable
-        | K::NetworkDown => ErrorKind::Connect,
-        K::TimedOut | K::WouldBlock => ErrorKind::Timeout,
-        _ => ErrorKind::Io,
     }
 }
 
@@ -318,36 +362,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transport_errors_map_to_their_kinds() {
-        let io = |kind| ureq::Error::Io(io::Error::new(kind, "x"));
-        assert_eq!(
-            classify(io(io::ErrorKind::ConnectionRefused)).kind,
-            ErrorKind::Connect
-        );
-        assert_eq!(
-            classify(io(io::ErrorKind::ConnectionReset)).kind,
-            ErrorKind::Io
-        );
-        assert_eq!(
-            classify(io(io::ErrorKind::TimedOut)).kind,
-            ErrorKind::Timeout
-        );
-        assert_eq!(classify(ureq::Error::HostNotFound).kind, ErrorKind::Dns);
-        assert_eq!(
-            classify(ureq::Error::Timeout(ureq::Timeout::RecvResponse)).kind,
-            ErrorKind::Timeout
-        );
-        assert_eq!(
-            classify(ureq::Error::TooManyRedirects).kind,
-            ErrorKind::Redirect
-        );
-    }
-
-    #[test]
-    fn a_bad_url_fails_before_the_network_with_zero_attempts() {
-        let client = Client::new(&Config::default()).unwrap();
-        let outcome = client.fetch(0, &Request::get("ftp://127.0.0.1/x"), &CancelToken::new());
-        assert_eq!(outcome.attempts, 0);
-        assert_eq!(outcome.error.unwrap().kind, ErrorKind::InvalidUrl);
+    fn redirect_targets_resolve_and_only_http_is_followed() {
+        let base = "http://h:1/a/b?q=1";
+        assert_eq!(redirect_target(base, "/x").unwrap(), "http://h:1/x");
+        assert_eq!(redirect_target(base, "c").unwrap(), "http://h:1/a/c");
+        assert_eq!(redirect_target(base, "https://o/").unwrap(), "https://o/");
+        for hostile in ["file:///etc/passwd", "javascript:alert(1)", "ftp://h/x"] {
+            let error = redirect_target(base, hostile).unwrap_err();
+            assert_eq!(error.kind, ErrorKind::Redirect, "{hostile}");
+        }
+        assert!(is_credential("authorization") && is_credential("Cookie"));
+        assert!(!is_credential("Accept"));
     }
 }

@@ -1,60 +1,78 @@
-//! Name resolution for the shared agent: IP literals without a lookup, names cached briefly.
+//! Name resolution for both engines: poolfetch's own small [`Resolve`] trait (so the library
+//! does not expose ureq's unversioned one), IP literals answered without a lookup, names
+//! cached briefly, and failures typed as [`DnsError`] so classification never matches text.
 //!
 //! ureq resolves the host before every request, even one that will reuse a pooled
-//! connection, and with a resolve timeout set its default resolver spawns a thread per
-//! lookup. For 10,000 URLs on one host that was 10,000 threads; here it is one lookup.
+//! connection; for 10,000 URLs on one host that was 10,000 lookups, here it is one.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ureq::http::Uri;
-use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+/// Turns a host name into socket addresses. Inject one with `Fetcher::with_resolver` to pin
+/// names to addresses, or to reach the `dns` error path in tests without leaving the machine.
+/// It is called from worker threads (and from a blocking task on the async engine), so it may
+/// block.
+pub trait Resolve: Send + Sync + 'static {
+    /// The addresses of `host` (never an IP literal: those are answered before) on `port`.
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>>;
+}
+
+/// The system resolver (`getaddrinfo`).
+#[derive(Debug, Default)]
+pub(crate) struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        Ok((host, port).to_socket_addrs()?.collect())
+    }
+}
+
+/// A name that could not be resolved: the one error both engines classify as `dns`.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot resolve {host}: {source}")]
+pub(crate) struct DnsError {
+    host: String,
+    #[source]
+    source: io::Error,
+}
 
 /// How long a successful lookup is reused.
 const TTL: Duration = Duration::from_secs(60);
 
+/// Successful lookups by (host, port), with when they were made.
+type Cache = HashMap<(String, u16), (Instant, Vec<SocketAddr>)>;
+
 /// Wraps a resolver with an IP-literal shortcut and a short-lived cache of successes.
-#[derive(Debug)]
-pub struct CachingResolver<R> {
-    inner: R,
-    cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+pub(crate) struct CachingResolver {
+    inner: Box<dyn Resolve>,
+    cache: Mutex<Cache>,
 }
 
-impl<R: Resolver> CachingResolver<R> {
+impl std::fmt::Debug for CachingResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CachingResolver")
+    }
+}
+
+impl CachingResolver {
     /// Cache the answers of `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: Box<dyn Resolve>) -> Self {
         CachingResolver {
             inner,
             cache: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl<R: Resolver> Resolver for CachingResolver<R> {
-    fn resolve(
-        &self,
-        uri: &Uri,
-        config: &ureq::config::Config,
-        timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let (Some(scheme), Some(authority)) = (uri.scheme(), uri.authority()) else {
-            return self.inner.resolve(uri, config, timeout);
-        };
-        let Some(key) = DefaultResolver::host_and_port(scheme, authority) else {
-            return self.inner.resolve(uri, config, timeout);
-        };
-        let host = authority.host().trim_matches(['[', ']']);
-        if let (Ok(ip), Some(port)) = (
-            host.parse::<IpAddr>(),
-            authority.port_u16().or(default_port(scheme)),
-        ) {
-            let mut addrs = self.inner.empty();
-            addrs.push(SocketAddr::new(ip, port));
-            return Ok(addrs);
+    /// The addresses of `host` (a name, or an IP literal with or without brackets) on `port`.
+    pub(crate) fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, DnsError> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
         }
+        let key = (bare.to_ascii_lowercase(), port);
         let now = Instant::now();
         if let Ok(cache) = self.cache.lock()
             && let Some((at, addrs)) = cache.get(&key)
@@ -62,7 +80,17 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
         {
             return Ok(addrs.clone());
         }
-        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let fail = |source| DnsError {
+            host: bare.to_string(),
+            source,
+        };
+        let addrs = self.inner.resolve(bare, port).map_err(fail)?;
+        if addrs.is_empty() {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::NotFound,
+                "no addresses",
+            )));
+        }
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key, (now, addrs.clone()));
         }
@@ -70,69 +98,44 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
     }
 }
 
-fn default_port(scheme: &ureq::http::uri::Scheme) -> Option<u16> {
-    match scheme.as_str() {
-        "http" => Some(80),
-        "https" => Some(443),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[derive(Debug, Default)]
-    struct Counting(AtomicUsize);
+    struct Counting(Arc<AtomicUsize>);
 
-    impl Resolver for Counting {
-        fn resolve(
-            &self,
-            _uri: &Uri,
-            _config: &ureq::config::Config,
-            _timeout: NextTimeout,
-        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+    impl Resolve for Counting {
+        fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
             self.0.fetch_add(1, Ordering::SeqCst);
-            let mut addrs = self.empty();
-            addrs.push(SocketAddr::from(([127, 0, 0, 1], 9)));
-            Ok(addrs)
+            if host == "missing.test" {
+                return Err(io::Error::new(io::ErrorKind::NotFound, "no such host"));
+            }
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
         }
-    }
-
-    fn resolve(resolver: &CachingResolver<Counting>, url: &str) -> Vec<SocketAddr> {
-        let config = ureq::config::Config::default();
-        let timeout = NextTimeout::default();
-        let uri: Uri = url.parse().unwrap();
-        resolver
-            .resolve(&uri, &config, timeout)
-            .unwrap()
-            .iter()
-            .copied()
-            .collect()
     }
 
     #[test]
     fn names_are_looked_up_once_and_ip_literals_never() {
-        let resolver = CachingResolver::new(Counting::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let resolver = CachingResolver::new(Box::new(Counting(Arc::clone(&calls))));
         for _ in 0..3 {
-            resolve(&resolver, "http://example.test:8080/a");
+            resolver.lookup("Example.test", 8080).unwrap();
         }
-        assert_eq!(resolver.inner.0.load(Ordering::SeqCst), 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
         assert_eq!(
-            resolve(&resolver, "http://10.1.2.3/x"),
+            resolver.lookup("10.1.2.3", 80).unwrap(),
             [SocketAddr::from(([10, 1, 2, 3], 80))]
         );
         assert_eq!(
-            resolve(&resolver, "https://[::1]:8443/x"),
+            resolver.lookup("[::1]", 8443).unwrap(),
             ["[::1]:8443".parse::<SocketAddr>().unwrap()]
         );
-        assert_eq!(resolver.inner.0.load(Ordering::SeqCst), 1);
-        resolve(&resolver, "http://example.test:9090/");
-        assert_eq!(
-            resolver.inner.0.load(Ordering::SeqCst),
-            2,
-            "another port is another key"
-        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        resolver.lookup("example.test", 9090).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "another port, another key");
+        let error = resolver.lookup("missing.test", 80).unwrap_err();
+        assert!(error.to_string().contains("missing.test"), "{error}");
     }
 }

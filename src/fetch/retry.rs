@@ -29,7 +29,7 @@ impl RetryPolicy {
     /// How long to wait before attempt `attempts + 1`, or `None` to stop: after `attempts`
     /// attempts of `method` that ended in `error` (with `status`, and the response's
     /// `retry_after`).
-    pub fn wait(
+    pub(crate) fn wait(
         &self,
         attempts: u32,
         method: &str,
@@ -60,7 +60,7 @@ impl RetryPolicy {
 impl RetryPolicy {
     /// Count the attempt that produced `outcome` into `attempts` (and the outcome), then say
     /// how long to wait before the next one, or `None` when `outcome` is final.
-    pub fn after_attempt(
+    pub(crate) fn after_attempt(
         &self,
         attempts: &mut u32,
         method: &str,

@@ -1,12 +1,11 @@
 //! Helpers shared by the integration tests: an in-process server and small record queries.
 #![allow(dead_code)]
 
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
 use poolfetch::server::{Server, ServerConfig};
-use poolfetch::{ErrorKind, Record};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::NextTimeout;
+use poolfetch::{ErrorKind, Record, Resolve};
 
 /// A fresh embedded server on 127.0.0.1, port 0.
 pub fn server() -> Server {
@@ -29,26 +28,19 @@ pub fn indices(records: &[Record]) -> Vec<u64> {
     records.iter().map(|r| r.index).collect()
 }
 
-/// A resolver that answers IP literals and `localhost` and fails every other name, so the
-/// `dns` path is reached without any lookup leaving the machine.
+/// A resolver that answers `localhost` and fails every other name, so the `dns` path is
+/// reached without any lookup leaving the machine (IP literals never reach a resolver).
 #[derive(Debug)]
 pub struct LoopbackOnlyResolver;
 
-impl Resolver for LoopbackOnlyResolver {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().unwrap_or("").trim_matches(['[', ']']);
-        let port = uri.port_u16().unwrap_or(80);
-        let ip: IpAddr = match host {
-            "localhost" => IpAddr::from([127, 0, 0, 1]),
-            other => other.parse().map_err(|_| ureq::Error::HostNotFound)?,
-        };
-        let mut addrs = self.empty();
-        addrs.push(SocketAddr::new(ip, port));
-        Ok(addrs)
+impl Resolve for LoopbackOnlyResolver {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        match host {
+            "localhost" => Ok(vec![SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port)]),
+            other => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{other} is not resolved in tests"),
+            )),
+        }
     }
 }
