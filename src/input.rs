@@ -74,10 +74,19 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::new(io::stdin())));
     }
-    let file = File::open(path).map_err(|source| InputError::Open {
+    let failed = |source| InputError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let file = File::open(path).map_err(failed)?;
+    // Opening a directory succeeds on Linux and fails only at the first read, after other
+    // inputs were fetched: refuse it now, before any request.
+    if file.metadata().map_err(failed)?.is_dir() {
+        return Err(failed(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "is a directory",
+        )));
+    }
     Ok(Box::new(BufReader::new(file)))
 }
 

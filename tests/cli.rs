@@ -227,6 +227,15 @@ fn usage_errors_are_one_line_and_exit_two_before_any_request() {
         ],
         vec!["-X".into(), "G E T".into(), "--url".into(), url.clone()],
     ];
+    // A directory after a good URL file, and an --output-dir that cannot be created: found
+    // before the good file's URL is fetched.
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("urls.txt");
+    std::fs::write(&list, format!("{url}\n")).unwrap();
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut cases = cases;
+    cases.push(vec![path(&list), path(dir.path())]);
+    cases.push(vec![path(&list), "--output-dir".into(), path(&list)]);
     for args in cases {
         let output = poolfetch().arg("fetch").args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

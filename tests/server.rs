@@ -119,3 +119,15 @@ fn latency_is_added_to_every_route() {
     ureq::get(&server.url("/todos/1")).call().unwrap();
     assert!(started.elapsed() >= Duration::from_millis(80));
 }
+
+#[test]
+#[should_panic(expected = "handlers panicked 1 time")]
+fn a_panicking_handler_fails_the_test_that_owns_the_server() {
+    let server = common::server();
+    let answer = ureq::get(&server.url("/fault/panic")).call();
+    assert!(
+        matches!(answer, Err(ureq::Error::StatusCode(500))),
+        "{answer:?}"
+    );
+    drop(server);
+}

@@ -22,7 +22,7 @@ fn start(url_template: &str, inputs: u32) -> Child {
         ])
         .arg(format!("1..{inputs}"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("poolfetch starts")
 }
@@ -93,10 +93,18 @@ fn a_second_ctrl_c_exits_at_once_with_whole_lines() {
     let server = server();
     let mut child = start(&server.url("/delay/10000?n={}"), 20);
     let mut stdout = child.stdout.take().unwrap();
-    // Let the first requests start, then interrupt twice: the in-flight ones would take 10 s.
-    std::thread::sleep(Duration::from_millis(300));
+    // Once both workers' requests are in flight, interrupt twice: they would take 10 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stats().requests < 2 {
+        assert!(Instant::now() < deadline, "the requests never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     interrupt(&child);
-    std::thread::sleep(Duration::from_millis(100));
+    // Signals of one kind do not queue: wait until the first is handled (it says so).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    stderr.read_line(&mut said).unwrap();
+    assert!(said.contains("interrupted"), "{said}");
     interrupt(&child);
     let started = Instant::now();
     let mut output = String::new();

@@ -7,37 +7,10 @@ mod common;
 use std::path::Path;
 
 use assert_cmd::Command;
-use common::kind;
-use poolfetch::server::{Server, ServerConfig, TlsIdentity};
+use common::{https_server, kind};
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
-
-/// A fresh CA (PEM) and an HTTPS server whose certificate it signed, for 127.0.0.1.
-fn https_server() -> (Server, String) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "poolfetch test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-    let server = Server::start(ServerConfig {
-        tls: Some(TlsIdentity {
-            cert_chain_pem: leaf.pem(),
-            key_pem: leaf_key.serialize_pem(),
-        }),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    (server, ca_cert.pem())
-}
 
 fn write_ca(dir: &Path, pem: &str) -> std::path::PathBuf {
     let path = dir.join("ca.pem");

@@ -11,7 +11,6 @@ pub mod stats;
 
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::Fetcher;
@@ -232,9 +231,30 @@ impl BenchPlan {
     }
 }
 
+/// Where a sweep is, for whoever draws progress (the CLI's bar); the bench draws nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchProgress<'a> {
+    /// The setup running now.
+    pub setup: &'a Setup,
+    /// Requests finished so far in the whole sweep, warm-up runs included.
+    pub done: u64,
+    /// Requests the whole sweep will make.
+    pub total: u64,
+}
+
+impl BenchError {
+    /// True when the plan itself is wrong (a usage error), false when running it failed.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, BenchError::Config(_) | BenchError::Plan(_))
+    }
+}
+
 /// Run the whole sweep: start the embedded server unless `plan.url` is set, then every setup,
-/// with warm-up and timed runs. A progress bar is drawn on stderr when it is a terminal.
-pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
+/// with warm-up and timed runs. `progress` is called after every finished request.
+pub fn run(
+    plan: &BenchPlan,
+    mut progress: impl FnMut(BenchProgress<'_>),
+) -> Result<Vec<BenchResult>, BenchError> {
     plan.validate()?;
     let (server, template) = match &plan.url {
         Some(url) => (None, url.clone()),
@@ -250,17 +270,10 @@ pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
     };
     let setups = plan.setups();
     let total = (setups.len() * (plan.runs + plan.warmup) * plan.requests) as u64;
-    let progress = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg:28} [{bar:30}] {pos}/{len} requests {elapsed}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let mut done = 0;
     let mut results = Vec::with_capacity(setups.len());
     for setup in setups {
-        progress.set_message(setup.label());
-        let fetch_once = || -> Result<RunResult, BenchError> {
+        let mut fetch_once = || -> Result<RunResult, BenchError> {
             // The embedded server has todos 1..=200; a user's --url gets 1..=N.
             let number = |n: usize| {
                 if plan.url.is_some() {
@@ -284,7 +297,12 @@ pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
                 finished_ms[index] = record.finished_ms;
                 latency_ms[index] = record.finished_ms - record.started_ms;
                 ok += usize::from(record.ok);
-                progress.inc(1);
+                done += 1;
+                progress(BenchProgress {
+                    setup: &setup,
+                    done,
+                    total,
+                });
             }
             let wall = started.elapsed().as_secs_f64();
             let threads = process_threads();
@@ -308,7 +326,6 @@ pub fn run(plan: &BenchPlan) -> Result<Vec<BenchResult>, BenchError> {
             .collect::<Result<Vec<_>, _>>()?;
         results.push(summarise(plan, setup, runs));
     }
-    progress.finish_and_clear();
     Ok(results)
 }
 

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::parse::parse_duration;
 use super::values::{EngineArg, OrderArg};
-use super::{EXIT_FAILED, EXIT_OK, usage_error};
+use super::{EXIT_FAILED, EXIT_OK, progress, usage_error};
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
 
@@ -104,9 +104,20 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         },
         plan.runs,
     );
-    let results = match bench::run(&plan) {
+    let bar = progress::bench_bar();
+    let results = bench::run(&plan, |at| {
+        bar.set_length(at.total);
+        bar.set_position(at.done);
+        bar.set_message(at.setup.label());
+    });
+    bar.finish_and_clear();
+    let results = match results {
         Ok(results) => results,
-        Err(e) => return usage_error(e),
+        Err(e) if e.is_usage() => return usage_error(e),
+        Err(e) => {
+            eprintln!("poolfetch: {e}");
+            return EXIT_FAILED;
+        }
     };
     print!("{}", report::table(&results));
     let summary = report::relative_summary(&results);

@@ -149,11 +149,6 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         Ok(template) => template,
         Err(e) => return usage_error(e),
     };
-    if let Some(dir) = &args.output_dir
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        return usage_error(format!("cannot create --output-dir {}: {e}", dir.display()));
-    }
     let total = match (&args.range, args.files.is_empty()) {
         (Some(range), true) => Some(args.urls.len() as u64 + (range.end() - range.start() + 1)),
         (None, true) if !args.urls.is_empty() => Some(args.urls.len() as u64),
@@ -164,16 +159,16 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             Ok(parts) => parts,
             Err(e) => return usage_error(e),
         };
+    let fetcher = match Fetcher::new(config) {
+        Ok(fetcher) => fetcher,
+        Err(e) => return usage_error(e),
+    };
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::new(file)),
             Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
         },
         None => Box::new(BufWriter::new(io::stdout())),
-    };
-    let fetcher = match Fetcher::new(config) {
-        Ok(fetcher) => fetcher,
-        Err(e) => return usage_error(e),
     };
     let cancel = CancelToken::new();
     // Shared with the Ctrl-C handler, so a hard exit waits for the line being written.

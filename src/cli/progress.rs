@@ -7,6 +7,17 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::record::Record;
 
+/// The bar of `poolfetch bench` on stderr (indicatif hides it when stderr is not a terminal).
+pub fn bench_bar() -> ProgressBar {
+    ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:28} [{bar:30}] {pos}/{len} requests {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    )
+}
+
 /// Live counters of a run, drawn as a bar (or not at all).
 pub struct Progress {
     bar: ProgressBar,

@@ -7,10 +7,12 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 
@@ -85,6 +87,8 @@ pub(super) struct Counters {
     pub(super) requests: AtomicU64,
     pub(super) in_flight: AtomicUsize,
     pub(super) max_in_flight: AtomicUsize,
+    /// Handler panics caught (each answered with a 500); a test server with any fails on drop.
+    pub(super) panics: AtomicU64,
 }
 
 /// A snapshot of the server's counters.
@@ -198,6 +202,12 @@ impl Drop for Server {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+        // A handler that panicked answered 500 and the client may have shrugged it off: make
+        // the test (or bench) that used this server fail instead of passing on a server bug.
+        let panics = self.counters.panics.load(Ordering::SeqCst);
+        if panics > 0 && !std::thread::panicking() {
+            panic!("the embedded server's handlers panicked {panics} time(s)");
+        }
     }
 }
 
@@ -245,7 +255,14 @@ where
 {
     let service = hyper::service::service_fn(move |request| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, Infallible>(routes::handle(request, &state).await) }
+        async move {
+            let handled = AssertUnwindSafe(routes::handle(request, &state)).catch_unwind();
+            let response = handled.await.unwrap_or_else(|_| {
+                state.counters.panics.fetch_add(1, Ordering::SeqCst);
+                routes::internal_error()
+            });
+            Ok::<_, Infallible>(response)
+        }
     });
     // A client that hangs up mid-response is not the server's problem.
     let _ = hyper::server::conn::http1::Builder::new()

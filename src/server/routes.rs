@@ -59,6 +59,8 @@ pub(super) async fn handle(
                 .unwrap_or_else(|_| internal_error()),
             Err(_) => bad_request("bytes takes a byte count, e.g. /bytes/1024"),
         },
+        // A handler bug on purpose: the server answers 500 and fails its owner on drop.
+        (&Method::GET, ["fault", "panic"]) => panic!("/fault/panic was requested"),
         // Any path under /anything answers 200 with the path it got (for file-name tests).
         (&Method::GET, ["anything", ..]) => Response::builder()
             .header(CONTENT_TYPE, "text/plain")
@@ -257,7 +259,7 @@ fn bad_request(message: &str) -> Response<ServerBody> {
     json_response(StatusCode::BAD_REQUEST, json!({ "error": message }))
 }
 
-fn internal_error() -> Response<ServerBody> {
+pub(super) fn internal_error() -> Response<ServerBody> {
     json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         json!({ "error": "internal" }),

@@ -4,8 +4,9 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 
-use poolfetch::server::{Server, ServerConfig};
+use poolfetch::server::{Server, ServerConfig, TlsIdentity};
 use poolfetch::{ErrorKind, Record, Resolve};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 /// A fresh embedded server on 127.0.0.1, port 0.
 pub fn server() -> Server {
@@ -43,4 +44,29 @@ impl Resolve for LoopbackOnlyResolver {
             )),
         }
     }
+}
+
+/// A fresh CA (PEM) and an HTTPS server whose certificate it signed, for 127.0.0.1.
+pub fn https_server() -> (Server, String) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "poolfetch test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let server = Server::start(ServerConfig {
+        tls: Some(TlsIdentity {
+            cert_chain_pem: leaf.pem(),
+            key_pem: leaf_key.serialize_pem(),
+        }),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    (server, ca_cert.pem())
 }
