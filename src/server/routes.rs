@@ -134,6 +134,10 @@ pub(super) async fn handle(
         (&Method::POST | &Method::PUT | &Method::PATCH | &Method::DELETE, ["post"]) => {
             echo(request).await
         }
+        // What the request was (method, headers, body), for any method.
+        (_, ["echo"]) => echo(request).await,
+        // `?status=3xx&location=URL`: a redirect anywhere (or, without location, nowhere).
+        (_, ["redirect-to"]) => redirect_to(request.uri().query().unwrap_or("")),
         _ => not_found(&path),
     }
 }
@@ -210,6 +214,34 @@ fn retry_after(value: String) -> Response<ServerBody> {
 fn redirect(location: &str) -> Response<ServerBody> {
     let mut response = json_response(StatusCode::FOUND, json!({ "location": location }));
     if let Ok(value) = HeaderValue::from_str(location) {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, value);
+    }
+    response
+}
+
+/// `/redirect-to?status=S&location=L`: status S (default 302) with `Location: L`, or with no
+/// `Location` at all when L is not given (hostile-redirect tests).
+fn redirect_to(query: &str) -> Response<ServerBody> {
+    let mut status = StatusCode::FOUND;
+    let mut location = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "status" => match value
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| StatusCode::from_u16(s).ok())
+            {
+                Some(code) => status = code,
+                None => return bad_request("status takes a code"),
+            },
+            "location" => location = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let mut response = json_response(status, json!({ "location": location }));
+    if let Some(value) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response
             .headers_mut()
             .insert(hyper::header::LOCATION, value);
