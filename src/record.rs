@@ -82,6 +82,7 @@ impl FetchError {
 /// Times are milliseconds since the run started, so plotting `finished_ms` against `index`
 /// draws the stepwise completion curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Record {
     /// Position of the URL among the inputs, from 0.
     pub index: u64,

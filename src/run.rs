@@ -249,3 +249,36 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ErrorKind;
+
+    /// An engine with a bug: it loses every other ticket.
+    struct Leaky;
+
+    impl Engine for Leaky {
+        fn start(&self, ticket: Ticket) {
+            if ticket.index % 2 == 0 {
+                ticket.finish(Outcome::default(), None, Instant::now());
+            } else {
+                drop(ticket);
+            }
+        }
+    }
+
+    #[test]
+    fn a_lost_ticket_still_yields_one_record_and_never_hangs_the_run() {
+        let urls = (0..6).map(|i| format!("http://127.0.0.1:9/{i}"));
+        let records: Vec<Record> = Run::new(&Leaky, urls, &Config::default()).collect();
+        assert_eq!(
+            records.iter().map(|r| r.index).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
+        for record in records.iter().skip(1).step_by(2) {
+            let error = record.error.as_ref().unwrap();
+            assert_eq!(error.kind, ErrorKind::Internal, "{record:?}");
+        }
+    }
+}
