@@ -260,7 +260,7 @@ mod tests {
 
     impl Engine for Leaky {
         fn start(&self, ticket: Ticket) {
-            if ticket.index % 2 == 0 {
+            if ticket.index.is_multiple_of(2) {
                 ticket.finish(Outcome::default(), None, Instant::now());
             } else {
                 drop(ticket);
