@@ -2,8 +2,6 @@
 //!
 //! `cargo run --example post_form_json`
 
-use std::sync::Arc;
-
 use poolfetch::Body;
 use poolfetch::server::{Server, ServerConfig};
 use poolfetch::{Config, Fetcher, Request};
@@ -11,11 +9,7 @@ use poolfetch::{Config, Fetcher, Request};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(ServerConfig::default())?;
     let fetcher = Fetcher::new(Config::default())?;
-    let post = |body: Body| Request {
-        method: "POST".into(),
-        url: server.url("/post"),
-        body: Some(Arc::new(body)),
-    };
+    let post = |body: Body| Request::new("POST", server.url("/post")).with_body(body);
     let records = fetcher.fetch_all([
         post(Body::form([("title", "buy milk"), ("done", "false")])),
         post(Body::json(r#"{"title": "buy milk", "done": false}"#)?),

@@ -3,8 +3,8 @@
 //! Setting it wakes every waiter at once — a blocking sleep, an async sleep, a request waiting
 //! for a per-host slot — so nothing polls for it.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, EventListener, Listener};
@@ -17,8 +17,13 @@ pub struct CancelToken(Arc<Inner>);
 #[derive(Debug, Default)]
 struct Inner {
     cancelled: AtomicBool,
+    at: OnceLock<Instant>,
     wake: Event,
 }
+
+/// How long requests in flight may go on after a cancel before they are abandoned as
+/// `cancelled` ("interrupted mid-transfer"), whatever the servers do.
+pub const GRACE: Duration = Duration::from_secs(1);
 
 impl CancelToken {
     /// A token that is not cancelled.
@@ -28,6 +33,7 @@ impl CancelToken {
 
     /// Stop dispatching, and wake everything that waits on this token.
     pub fn cancel(&self) {
+        self.0.at.get_or_init(Instant::now);
         self.0.cancelled.store(true, Ordering::SeqCst);
         self.0.wake.notify(usize::MAX);
     }
@@ -35,6 +41,17 @@ impl CancelToken {
     /// Whether [`cancel`](Self::cancel) was called.
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Once cancelled: how much of the [`GRACE`] is left for requests in flight.
+    pub(crate) fn grace_left(&self) -> Option<Duration> {
+        let at = self.0.at.get()?;
+        Some(GRACE.saturating_sub(at.elapsed()))
+    }
+
+    /// Whether the grace after a cancel has run out: requests still going are abandoned.
+    pub(crate) fn past_grace(&self) -> bool {
+        self.grace_left().is_some_and(|left| left.is_zero())
     }
 
     /// A listener that fires when the token is cancelled (check the flag after creating it).

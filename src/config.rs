@@ -74,6 +74,9 @@ pub struct Config {
     pub batch_size: Option<usize>,
     /// Deadline for connecting, for the response head, and for each body read (default 30 s).
     pub timeout: Duration,
+    /// Deadline for a whole request, first byte sent to last byte read, per attempt
+    /// (`--max-time`; default none). Past it the record is a `timeout`.
+    pub max_time: Option<Duration>,
     /// What records keep of bodies (default auto).
     pub body: BodyMode,
     /// Largest body kept or saved; larger ones fail with `too_large`. `None`: 10 MiB for
@@ -107,6 +110,7 @@ impl Default for Config {
             order: Order::Input,
             batch_size: None,
             timeout: Duration::from_secs(30),
+            max_time: None,
             body: BodyMode::Auto,
             max_body: None,
             output_dir: None,
@@ -161,7 +165,7 @@ pub enum ConfigError {
     #[error("--batch-size must be at least 1")]
     ZeroBatch,
     /// `timeout` was 0.
-    #[error("--timeout must be more than 0")]
+    #[error("--timeout and --max-time must be more than 0")]
     ZeroTimeout,
     /// A header name or value HTTP cannot carry (named without its value, which may be a
     /// credential).
@@ -226,6 +230,8 @@ setters! {
     batch_size: Option<usize>,
     /// Connect, response-head and per-read deadline.
     timeout: Duration,
+    /// Whole-request deadline per attempt.
+    max_time: Option<Duration>,
     /// What records keep of bodies.
     body: BodyMode,
     /// Largest body kept or saved.
@@ -292,7 +298,7 @@ impl Config {
         if self.batch_size == Some(0) {
             return Err(ConfigError::ZeroBatch);
         }
-        if self.timeout.is_zero() {
+        if self.timeout.is_zero() || self.max_time.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout);
         }
         for (name, value) in &self.headers {

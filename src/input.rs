@@ -1,19 +1,20 @@
 //! Where URLs come from: files, stdin, `--url`, and `--template` + `--range`; line-level checks.
 //!
-//! Everything here is lazy, so a list of a million URLs is read as it is dispatched and never
-//! held whole in memory. Nothing here touches the network.
+//! Lists are read on an input thread of their own into a bounded queue, a line at a time and
+//! never more than [`MAX_LINE`] of it, so a list of a million URLs (or `/dev/zero`) is never
+//! held in memory and never stalls dispatch. Nothing here touches the network.
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
+use crossbeam_channel::Receiver;
 use thiserror::Error;
 
-use std::sync::Arc;
-
+use crate::cancel::CancelToken;
+use crate::record::{ErrorKind, FetchError};
 use crate::request::{Body, Request};
 
 /// A problem with the inputs themselves, reported before (or instead of) fetching.
@@ -34,9 +35,14 @@ pub enum InputError {
         /// Why it failed.
         source: io::Error,
     },
-    /// Reading an input failed part-way.
-    #[error("reading input failed: {0}")]
-    Read(io::Error),
+    /// Reading an input failed part-way, or it is not a text list of URLs.
+    #[error("cannot read {input}: {source}")]
+    Read {
+        /// The file (or `stdin`).
+        input: String,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 /// Parse `A..B` (or `A..=B`), both inclusive, into a range.
@@ -64,38 +70,108 @@ pub fn expand_template(
     Ok(range.map(move |n| template.replace("{}", &n.to_string())))
 }
 
-/// Open every named file now, so an unreadable one is a usage error before any request.
-/// `-` means stdin.
-pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Box<dyn BufRead>>, InputError> {
+/// Longest URL line taken as it is; a longer one is an `invalid_url` record that shows only
+/// its start (no browser or server takes URLs this long).
+pub const MAX_LINE: usize = 64 * 1024;
+/// No newline within this many bytes means the input is not a list of URLs: reading stops.
+pub const MAX_SCAN: usize = 1024 * 1024;
+/// How much of a too-long line its record shows.
+const SHOWN: usize = 80;
+/// Requests read ahead of dispatch (the input thread waits when the queue is full).
+const QUEUE: usize = 1024;
+
+/// One opened input: a file named on the command line, or stdin.
+pub struct Source {
+    /// How errors name it (`stdin` for `-`).
+    name: String,
+    reader: Box<dyn BufRead + Send>,
+    /// A regular file (read to the end even after a cancel), not a pipe, FIFO or terminal.
+    regular: bool,
+    /// Device and inode, to refuse `-o` onto an input.
+    id: Option<(u64, u64)>,
+}
+
+impl Source {
+    /// Whether `path` (existing) is this very input.
+    pub fn is(&self, path: &Path) -> bool {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return false;
+        };
+        self.id == Some(file_id(&meta))
+    }
+
+    /// How errors name this input.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// Open every named file now, so an unreadable one (or a directory) is a usage error before
+/// any request. `-` means stdin.
+pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Source>, InputError> {
     paths.iter().map(|path| open(path)).collect()
 }
 
-fn open(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
-    if path.as_os_str() == "-" {
-        return Ok(Box::new(BufReader::new(io::stdin())));
-    }
+fn open(path: &Path) -> Result<Source, InputError> {
     let failed = |source| InputError::Open {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(failed)?;
+    let (name, file) = if path.as_os_str() == "-" {
+        use std::os::fd::AsFd;
+        let fd = io::stdin().as_fd().try_clone_to_owned().map_err(failed)?;
+        ("stdin".to_string(), File::from(fd))
+    } else {
+        (
+            path.display().to_string(),
+            File::open(path).map_err(failed)?,
+        )
+    };
+    let meta = file.metadata().map_err(failed)?;
     // Opening a directory succeeds on Linux and fails only at the first read, after other
     // inputs were fetched: refuse it now, before any request.
-    if file.metadata().map_err(failed)?.is_dir() {
+    if meta.is_dir() {
         return Err(failed(io::Error::new(
             io::ErrorKind::IsADirectory,
             "is a directory",
         )));
     }
-    Ok(Box::new(BufReader::new(file)))
+    Ok(Source {
+        name,
+        reader: Box::new(BufReader::with_capacity(64 * 1024, file)),
+        regular: meta.is_file(),
+        id: Some(file_id(&meta)),
+    })
 }
 
-/// The URL lines of `reader`: trimmed, blank lines and `#` comments skipped.
-/// Invalid UTF-8 is replaced, so such a line still gets a record (`invalid_url`).
+/// One line of a URL list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// A URL line, trimmed (invalid UTF-8 replaced, so it still gets an `invalid_url` record).
+    Url(String),
+    /// A line longer than [`MAX_LINE`]: only its start is kept.
+    TooLong {
+        /// The first bytes, as text.
+        start: String,
+        /// Its whole length.
+        bytes: usize,
+    },
+}
+
+/// The URL lines of `reader`: trimmed, blank lines and `#` comments skipped, a UTF-8 BOM at
+/// the start ignored. Memory stays bounded whatever the input: a line is never held past
+/// [`MAX_LINE`]; a NUL byte, or no newline within [`MAX_SCAN`], is an `InvalidData` error
+/// (the input is not a text list of URLs).
 pub fn url_lines<R: BufRead>(reader: R) -> UrlLines<R> {
     UrlLines {
         reader,
         line: Vec::new(),
+        first: true,
     }
 }
 
@@ -103,29 +179,161 @@ pub fn url_lines<R: BufRead>(reader: R) -> UrlLines<R> {
 pub struct UrlLines<R> {
     reader: R,
     line: Vec<u8>,
+    first: bool,
 }
 
-impl<R: BufRead> Iterator for UrlLines<R> {
-    type Item = io::Result<String>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl<R: BufRead> UrlLines<R> {
+    /// Read one raw line into `self.line` (at most `MAX_LINE + 1` bytes kept); its length.
+    fn read_line(&mut self) -> io::Result<usize> {
+        self.line.clear();
+        let mut total = 0;
         loop {
-            self.line.clear();
-            match self.reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => return None,
-                Ok(_) => {
-                    let text = String::from_utf8_lossy(&self.line);
-                    let text = text.trim();
-                    if text.is_empty() || text.starts_with('#') {
-                        continue;
-                    }
-                    return Some(Ok(text.to_string()));
-                }
+            let buffer = match self.reader.fill_buf() {
+                Ok(buffer) => buffer,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Some(Err(e)),
+                Err(e) => return Err(e),
+            };
+            if buffer.is_empty() {
+                return Ok(total);
+            }
+            let (chunk, ends) = match buffer.iter().position(|b| *b == b'\n') {
+                Some(at) => (&buffer[..=at], true),
+                None => (buffer, false),
+            };
+            if chunk.contains(&0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a NUL byte: this is not a text list of URLs",
+                ));
+            }
+            let room = (MAX_LINE + 1).saturating_sub(self.line.len());
+            self.line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            let used = chunk.len();
+            total += used;
+            self.reader.consume(used);
+            if ends {
+                return Ok(total);
+            }
+            if total > MAX_SCAN {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "no newline within 1 MiB: this is not a text list of URLs",
+                ));
             }
         }
     }
+}
+
+impl<R: BufRead> Iterator for UrlLines<R> {
+    type Item = io::Result<Line>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let total = match self.read_line() {
+                Ok(0) => return None,
+                Ok(total) => total,
+                Err(e) => return Some(Err(e)),
+            };
+            let mut raw = self.line.as_slice();
+            if std::mem::take(&mut self.first) {
+                raw = raw.strip_prefix(b"\xef\xbb\xbf").unwrap_or(raw);
+            }
+            let text = String::from_utf8_lossy(raw);
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            if total > MAX_LINE {
+                let start: String = text.chars().take(SHOWN).collect();
+                return Some(Ok(Line::TooLong {
+                    start,
+                    bytes: total,
+                }));
+            }
+            return Some(Ok(Line::Url(text.to_string())));
+        }
+    }
+}
+
+/// The request of a line that is too long to be a URL: never sent, `invalid_url`.
+fn too_long(start: String, bytes: usize) -> Request {
+    let shown = format!("{start}…");
+    let error = FetchError::new(
+        ErrorKind::InvalidUrl,
+        format!(
+            "input line of {bytes} bytes is longer than {} KiB; only its start is shown",
+            MAX_LINE / 1024
+        ),
+    );
+    Request::rejected(shown, error)
+}
+
+/// Requests arriving from an input thread.
+pub struct Feed {
+    /// The bounded queue the input thread fills.
+    pub requests: Receiver<Request>,
+    /// Where the input thread leaves the error that stopped it, if any.
+    pub error: Arc<Mutex<Option<InputError>>>,
+    /// Some input is a pipe, FIFO or terminal: after a cancel, stop taking lines.
+    pub stop_on_cancel: bool,
+}
+
+/// Read `first` and then every source's lines on a thread of its own into a bounded queue,
+/// so dispatch never waits on input: records leave as soon as they are done, and a cancel
+/// is seen at once however the input stalls. After a cancel, pipes and terminals are not
+/// read further (lines not yet read get no record); regular files are read to the end.
+pub fn feed(
+    first: impl Iterator<Item = Request> + Send + 'static,
+    sources: Vec<Source>,
+    template: RequestTemplate,
+    cancel: CancelToken,
+) -> Result<Feed, InputError> {
+    let (tx, requests) = crossbeam_channel::bounded(QUEUE);
+    let error = Arc::new(Mutex::new(None));
+    let stop_on_cancel = sources.iter().any(|s| !s.regular);
+    let slot = Arc::clone(&error);
+    std::thread::Builder::new()
+        .name("poolfetch-input".into())
+        .spawn(move || {
+            for request in first {
+                if tx.send(request).is_err() {
+                    return;
+                }
+            }
+            for source in sources {
+                let stops = !source.regular;
+                for line in url_lines(source.reader) {
+                    if stops && cancel.is_cancelled() {
+                        return;
+                    }
+                    let request = match line {
+                        Ok(Line::Url(text)) => parse_line(&text, &template),
+                        Ok(Line::TooLong { start, bytes }) => too_long(start, bytes),
+                        Err(e) => {
+                            if let Ok(mut slot) = slot.lock() {
+                                *slot = Some(InputError::Read {
+                                    input: source.name,
+                                    source: e,
+                                });
+                            }
+                            return;
+                        }
+                    };
+                    if tx.send(request).is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| InputError::Read {
+            input: "the input thread".into(),
+            source: e,
+        })?;
+    Ok(Feed {
+        requests,
+        error,
+        stop_on_cancel,
+    })
 }
 
 /// Method and body applied to every plain URL line (from `-X`, `--json`, `--form`, `--data`).
@@ -145,11 +353,9 @@ impl RequestTemplate {
             (None, Some(_)) => "POST".to_string(),
             (None, None) => "GET".to_string(),
         };
-        Request {
-            method,
-            url,
-            body: self.body.clone(),
-        }
+        let mut request = Request::new(method, url);
+        request.body = self.body.clone();
+        request
     }
 }
 
@@ -168,14 +374,12 @@ pub fn parse_line(line: &str, template: &RequestTemplate) -> Request {
                 Some((url, _)) => (url, None),
                 None => (rest, None),
             };
-            return Request {
-                method: first.to_string(),
-                url: url.to_string(),
-                body: match body {
-                    Some(text) => Some(Arc::new(body_from_line(text))),
-                    None => template.body.clone(),
-                },
+            let mut request = Request::new(first, url);
+            request.body = match body {
+                Some(text) => Some(Arc::new(body_from_line(text))),
+                None => template.body.clone(),
             };
+            return request;
         }
     }
     template.request(line.to_string())
@@ -193,34 +397,6 @@ fn body_from_line(text: &str) -> Body {
     } else {
         Body::data(text.as_bytes().to_vec())
     }
-}
-
-/// Where a lazily read input left its error, to report after the run.
-#[derive(Debug, Clone, Default)]
-pub struct ErrorSlot(Rc<RefCell<Option<io::Error>>>);
-
-impl ErrorSlot {
-    /// The read error that ended the input early, if any.
-    pub fn take(&self) -> Option<InputError> {
-        self.0.borrow_mut().take().map(InputError::Read)
-    }
-}
-
-/// Yield lines until the first read error, which is kept in the returned slot.
-pub fn until_error<I>(lines: I) -> (impl Iterator<Item = String>, ErrorSlot)
-where
-    I: Iterator<Item = io::Result<String>>,
-{
-    let slot = ErrorSlot::default();
-    let keep = slot.clone();
-    let iter = lines.map_while(move |line| match line {
-        Ok(line) => Some(line),
-        Err(e) => {
-            *keep.0.borrow_mut() = Some(e);
-            None
-        }
-    });
-    (iter, slot)
 }
 
 #[cfg(test)]
@@ -246,7 +422,14 @@ mod tests {
     #[test]
     fn blank_lines_and_comments_are_skipped() {
         let text = b"# header\nhttp://a/1\n\n   \n  http://a/2  \n#x\r\nhttp://a/3\r\n\xff\n";
-        let lines: Vec<String> = url_lines(&text[..]).map(Result::unwrap).collect();
+        let lines: Vec<Line> = url_lines(&text[..]).map(Result::unwrap).collect();
+        let lines: Vec<&str> = lines
+            .iter()
+            .map(|line| match line {
+                Line::Url(text) => text.as_str(),
+                Line::TooLong { .. } => "too long",
+            })
+            .collect();
         assert_eq!(
             lines,
             ["http://a/1", "http://a/2", "http://a/3", "\u{fffd}"]
@@ -303,14 +486,30 @@ mod tests {
     }
 
     #[test]
-    fn a_read_error_stops_the_input_and_is_kept() {
-        let lines = vec![
-            Ok("http://a/1".to_string()),
-            Err(io::Error::other("disk")),
-            Ok("http://a/2".to_string()),
-        ];
-        let (iter, slot) = until_error(lines.into_iter());
-        assert_eq!(iter.collect::<Vec<_>>(), ["http://a/1"]);
-        assert!(slot.take().is_some());
+    fn long_lines_are_cut_and_binary_input_stops() {
+        let long = format!("http://h/{}\nhttp://h/ok\n", "a".repeat(MAX_LINE + 10));
+        let lines: Vec<Line> = url_lines(long.as_bytes()).map(Result::unwrap).collect();
+        match &lines[0] {
+            Line::TooLong { start, bytes } => {
+                assert_eq!(start.chars().count(), SHOWN);
+                assert_eq!(*bytes, MAX_LINE + 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(lines[1], Line::Url("http://h/ok".into()));
+        let nul = b"http://h/1\n\0\0\0";
+        let mut read = url_lines(&nul[..]);
+        assert_eq!(
+            read.next().unwrap().unwrap(),
+            Line::Url("http://h/1".into())
+        );
+        let error = read.next().unwrap().unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        let endless = vec![b'x'; MAX_SCAN + 100];
+        let error = url_lines(&endless[..]).next().unwrap().unwrap_err();
+        assert!(error.to_string().contains("no newline"), "{error}");
+        let bom = b"\xef\xbb\xbfhttp://h/bom\r\n";
+        let lines: Vec<Line> = url_lines(&bom[..]).map(Result::unwrap).collect();
+        assert_eq!(lines, [Line::Url("http://h/bom".into())]);
     }
 }

@@ -132,6 +132,17 @@ impl Fetcher {
         Run::new(self.engine.as_ref(), requests.into_iter(), &self.config)
     }
 
+    /// A run fed through a queue by an input thread (the CLI's URL lists): dispatch never
+    /// blocks on input. With `stop_on_cancel`, a cancel ends the input at once.
+    #[cfg(feature = "cli")]
+    pub(crate) fn stream_feed(
+        &self,
+        requests: crossbeam_channel::Receiver<Request>,
+        stop_on_cancel: bool,
+    ) -> Run<'_, std::iter::Empty<Request>> {
+        Run::from_feed(self.engine.as_ref(), requests, stop_on_cancel, &self.config)
+    }
+
     /// Fetch every request and return one record per input, in the configured order.
     pub fn fetch_all<I>(&self, requests: I) -> Vec<Record>
     where

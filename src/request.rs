@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use crate::record::{ErrorKind, FetchError};
 
-/// A request to send. `From<&str>`/`From<String>` make a `GET`.
+/// A request to send. `From<&str>`/`From<String>` make a `GET`; [`Request::new`] any method.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Request {
     /// HTTP method, upper case (`GET`, `POST`, …).
     pub method: String,
@@ -13,6 +14,9 @@ pub struct Request {
     pub url: String,
     /// Body bytes and their content type, shared between requests that send the same body.
     pub body: Option<Arc<Body>>,
+    /// Set when the input itself was refused (a line too long to be a URL): never sent, and
+    /// the record carries this error.
+    pub(crate) rejected: Option<FetchError>,
 }
 
 /// A request body with the content type that describes it.
@@ -57,10 +61,31 @@ impl Body {
 impl Request {
     /// A `GET` of `url`.
     pub fn get(url: impl Into<String>) -> Self {
+        Self::new("GET", url)
+    }
+
+    /// A request with `method` (upper case) to `url`, without a body.
+    pub fn new(method: impl Into<String>, url: impl Into<String>) -> Self {
         Request {
-            method: "GET".to_string(),
+            method: method.into(),
             url: url.into(),
             body: None,
+            rejected: None,
+        }
+    }
+
+    /// This request with `body`.
+    pub fn with_body(mut self, body: impl Into<Arc<Body>>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// An input refused before any request (the record carries `error`).
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
+    pub(crate) fn rejected(url: String, error: FetchError) -> Self {
+        Request {
+            rejected: Some(error),
+            ..Self::new("GET", url)
         }
     }
 

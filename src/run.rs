@@ -5,11 +5,13 @@
 //! The collector is the caller's thread (it drives [`Run`] as an iterator); it never runs
 //! inside the pool, because receiving there would take a worker and could deadlock.
 
+use std::collections::HashMap;
 use std::iter::Fuse;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::cancel::CancelToken;
 use crate::config::Config;
@@ -17,6 +19,7 @@ use crate::fetch::Outcome;
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
+use crate::sink::part_path;
 
 /// What every job of one run shares: the clock's zero and the cancel flag.
 #[derive(Debug)]
@@ -73,13 +76,21 @@ impl Ticket {
 
     fn send(&mut self, outcome: Outcome, worker: Option<usize>, started: Instant) {
         let Some(done) = self.done.take() else { return };
+        let record = self.record(outcome, worker, started);
+        // The collector holds the receiver for the whole run; if the caller dropped the
+        // run early nobody wants this record, so a send error is not a loss.
+        let _ = done.send(record);
+    }
+
+    /// The record of this ticket with `outcome`.
+    fn record(&self, outcome: Outcome, worker: Option<usize>, started: Instant) -> Record {
         let finished = Instant::now();
         let ok = outcome.error.is_none() && outcome.status.is_some_and(|s| s < 400);
         let error = outcome.error.map(|mut e| {
             e.message = redact_message(&e.message, &self.request.url);
             e
         });
-        let record = Record {
+        Record {
             index: self.index,
             url: self.request.display_url(),
             method: self.request.method.clone(),
@@ -95,10 +106,7 @@ impl Ticket {
             body_lossy: outcome.lossy,
             file: outcome.file,
             error,
-        };
-        // The collector holds the receiver for the whole run; if the caller dropped the
-        // run early nobody wants this record, so a send error is not a loss.
-        let _ = done.send(record);
+        }
     }
 }
 
@@ -120,11 +128,32 @@ pub(crate) trait Engine: Send + Sync {
     fn start(&self, ticket: Ticket);
 }
 
+/// Where a run's requests come from.
+enum Source<I> {
+    /// A caller's iterator, pulled on the caller's thread (it may block).
+    Iter(Fuse<I>),
+    /// A queue filled by an input thread (the CLI's URL lists): never blocks dispatch, so
+    /// records leave as soon as they are done and a cancel is seen at once.
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
+    Feed {
+        requests: Receiver<Request>,
+        /// From a pipe or terminal: on cancel, lines not yet queued get no record.
+        stop_on_cancel: bool,
+    },
+}
+
+/// How often a waiting run looks at the cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
 /// A run in progress: an iterator that dispatches lazily and yields records as they may
 /// leave (input or completion order). Dropping it stops dispatch.
 pub struct Run<'a, I: Iterator> {
     engine: &'a dyn Engine,
-    requests: Fuse<I>,
+    source: Source<I>,
+    /// The source has nothing more (or, after a cancel, nothing more will be taken).
+    exhausted: bool,
+    /// A request taken from the feed while waiting, dispatched next.
+    pending: Option<Request>,
     ctx: Arc<RunContext>,
     done_tx: Sender<Record>,
     done_rx: Receiver<Record>,
@@ -133,7 +162,9 @@ pub struct Run<'a, I: Iterator> {
     batch_size: Option<usize>,
     dispatched_in_batch: usize,
     next_index: u64,
-    outstanding: usize,
+    /// Dispatched and not yet recorded, with what an abandoned record needs.
+    in_flight: HashMap<u64, (Request, f64)>,
+    output_dir: Option<PathBuf>,
     max_held: usize,
 }
 
@@ -144,10 +175,16 @@ where
 {
     /// Start a run of `requests` on `engine` with `config`'s order, window and batches.
     pub(crate) fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
+        Self::with_source(engine, Source::Iter(requests.fuse()), config)
+    }
+
+    fn with_source(engine: &'a dyn Engine, source: Source<I>, config: &Config) -> Self {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Run {
             engine,
-            requests: requests.fuse(),
+            source,
+            exhausted: false,
+            pending: None,
             ctx: Arc::new(RunContext {
                 epoch: Instant::now(),
                 cancel: CancelToken::new(),
@@ -159,12 +196,17 @@ where
             batch_size: config.batch_size,
             dispatched_in_batch: 0,
             next_index: 0,
-            outstanding: 0,
+            in_flight: HashMap::new(),
+            output_dir: config.output_dir.clone(),
             max_held: 0,
         }
     }
 
     /// Use `token` to cancel this run (call before the first record is taken).
+    ///
+    /// After a cancel nothing more is sent: inputs not yet sent get `cancelled` records,
+    /// requests in flight get [`GRACE`](crate::cancel::GRACE) to finish and are then
+    /// recorded as `cancelled` ("interrupted mid-transfer") without waiting for them.
     pub fn with_cancel(mut self, token: CancelToken) -> Self {
         self.ctx = Arc::new(RunContext {
             epoch: self.ctx.epoch,
@@ -182,7 +224,7 @@ where
     fn may_dispatch(&mut self) -> bool {
         let within_window = match self.orderer.next_to_emit() {
             Some(oldest) => self.next_index < oldest.saturating_add(self.window as u64),
-            None => self.outstanding < self.window,
+            None => self.in_flight.len() < self.window,
         };
         if !within_window {
             return false;
@@ -190,7 +232,7 @@ where
         match self.batch_size {
             None => true,
             Some(size) => {
-                if self.dispatched_in_batch == size && self.outstanding == 0 {
+                if self.dispatched_in_batch == size && self.in_flight.is_empty() {
                     self.dispatched_in_batch = 0;
                 }
                 self.dispatched_in_batch < size
@@ -198,20 +240,44 @@ where
         }
     }
 
+    /// The next request if one is ready now (a caller's iterator may block for it).
+    fn take_ready(&mut self) -> Option<Request> {
+        if let Some(request) = self.pending.take() {
+            return Some(request);
+        }
+        if self.exhausted {
+            return None;
+        }
+        let cancelled = self.ctx.cancel.is_cancelled();
+        let next = match &mut self.source {
+            Source::Iter(requests) => requests.next().map(Into::into).ok_or(true),
+            Source::Feed {
+                requests,
+                stop_on_cancel,
+            } => match requests.try_recv() {
+                Ok(request) => Ok(request),
+                Err(TryRecvError::Empty) => Err(cancelled && *stop_on_cancel),
+                Err(TryRecvError::Disconnected) => Err(true),
+            },
+        };
+        next.map_err(|finished| self.exhausted |= finished).ok()
+    }
+
     fn dispatch(&mut self) {
         while self.may_dispatch() {
-            let Some(request) = self.requests.next() else {
+            let Some(request) = self.take_ready() else {
                 return;
             };
             let ticket = Ticket {
                 index: self.next_index,
-                request: request.into(),
+                request,
                 queued_ms: self.ctx.ms(Instant::now()),
                 ctx: Arc::clone(&self.ctx),
                 done: Some(self.done_tx.clone()),
             };
+            self.in_flight
+                .insert(ticket.index, (ticket.request.clone(), ticket.queued_ms));
             self.next_index += 1;
-            self.outstanding += 1;
             self.dispatched_in_batch += 1;
             if self.ctx.cancel.is_cancelled() {
                 ticket.cancelled();
@@ -219,6 +285,87 @@ where
                 self.engine.start(ticket);
             }
         }
+    }
+
+    /// Wait for a finished record, a new input, or the end of the cancel grace.
+    fn wait(&mut self) {
+        let listen_to_feed = self.pending.is_none() && !self.exhausted && self.may_dispatch();
+        let never = crossbeam_channel::never();
+        let feed = match &self.source {
+            Source::Feed { requests, .. } if listen_to_feed => requests.clone(),
+            _ => never,
+        };
+        let timeout = self.ctx.cancel.grace_left().unwrap_or(CANCEL_POLL);
+        crossbeam_channel::select! {
+            recv(self.done_rx) -> record => {
+                // The run holds a sender itself, so the channel never closes while it waits.
+                if let Ok(record) = record {
+                    self.accept(record);
+                }
+            }
+            recv(feed) -> request => match request {
+                Ok(request) => self.pending = Some(request),
+                Err(_) => self.exhausted = true,
+            },
+            default(timeout) => {
+                if self.ctx.cancel.past_grace() {
+                    self.abandon();
+                }
+            }
+        }
+    }
+
+    /// Take a finished record, unless its request was already abandoned.
+    fn accept(&mut self, record: Record) {
+        if self.in_flight.remove(&record.index).is_some() {
+            self.orderer.push(record);
+            self.max_held = self.max_held.max(self.orderer.held());
+        }
+    }
+
+    /// The grace after a cancel is over: record every request still in flight as cancelled
+    /// now, and remove its part file; its worker's late result is dropped.
+    fn abandon(&mut self) {
+        let mut indices: Vec<u64> = self.in_flight.keys().copied().collect();
+        indices.sort_unstable();
+        for index in indices {
+            let Some((request, queued_ms)) = self.in_flight.remove(&index) else {
+                continue;
+            };
+            if let Some(dir) = &self.output_dir {
+                let _ = std::fs::remove_file(part_path(dir, index, &request.url));
+            }
+            let ticket = Ticket {
+                index,
+                request,
+                queued_ms,
+                ctx: Arc::clone(&self.ctx),
+                done: None,
+            };
+            let error = FetchError::new(
+                ErrorKind::Cancelled,
+                "interrupted mid-transfer: still running when the cancel grace ran out",
+            );
+            let record = ticket.record(Outcome::failed(1, error), None, Instant::now());
+            self.orderer.push(record);
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+impl<'a> Run<'a, std::iter::Empty<Request>> {
+    /// A run fed by an input thread through `requests`; see [`Source::Feed`].
+    pub(crate) fn from_feed(
+        engine: &'a dyn Engine,
+        requests: Receiver<Request>,
+        stop_on_cancel: bool,
+        config: &Config,
+    ) -> Self {
+        let source = Source::Feed {
+            requests,
+            stop_on_cancel,
+        };
+        Self::with_source(engine, source, config)
     }
 }
 
@@ -235,17 +382,10 @@ where
                 return Some(record);
             }
             self.dispatch();
-            if self.outstanding == 0 {
-                return None;
+            if self.in_flight.is_empty() && self.exhausted && self.pending.is_none() {
+                return self.orderer.pop();
             }
-            // Every ticket sends one record, even when dropped, and the run holds a sender
-            // itself, so this waits for the next record and never sees a closed channel.
-            let Ok(record) = self.done_rx.recv() else {
-                return None;
-            };
-            self.outstanding -= 1;
-            self.orderer.push(record);
-            self.max_held = self.max_held.max(self.orderer.held());
+            self.wait();
         }
     }
 }

@@ -192,11 +192,15 @@ struct PartFile {
 impl PartFile {
     fn create(dir: &Path, name: &str) -> Result<Self, SinkError> {
         let final_path = dir.join(name);
-        let part = dir.join(format!(".{name}.part"));
+        let part = dir.join(part_name(name));
+        refuse_symlink(&final_path)?;
+        // A stale part file (or a link planted in its place) is removed, never written
+        // through: `remove_file` removes a link itself, and `create_new` (O_CREAT|O_EXCL)
+        // fails on any name that exists again by then, links included.
+        let _ = std::fs::remove_file(&part);
         let file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&part)
             .map_err(|e| SinkError::File(part.clone(), e))?;
         Ok(PartFile {
@@ -222,6 +226,7 @@ impl PartFile {
                 .map_err(|e| SinkError::File(self.part.clone(), e.into_error()))?;
             drop(file);
         }
+        refuse_symlink(&self.final_path)?;
         std::fs::rename(&self.part, &self.final_path)
             .map_err(|e| SinkError::File(self.final_path.clone(), e))?;
         Ok(self.final_path.clone())
@@ -234,6 +239,30 @@ impl Drop for PartFile {
         self.out.take();
         let _ = std::fs::remove_file(&self.part);
     }
+}
+
+/// A final name that is a symbolic link is not replaced: someone put it there.
+fn refuse_symlink(path: &Path) -> Result<(), SinkError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(SinkError::File(
+            path.to_path_buf(),
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "is a symbolic link; refusing to replace it",
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `.NAME.part`: where a body is written until it is complete.
+fn part_name(name: &str) -> String {
+    format!(".{name}.part")
+}
+
+/// The part file of input `index` fetched from `url` under `dir`.
+pub fn part_path(dir: &Path, index: u64, url: &str) -> PathBuf {
+    dir.join(part_name(&file_name(index, url)))
 }
 
 /// The longest name part kept from a URL (the full name adds a 6-digit index and `-`).

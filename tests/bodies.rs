@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use common::{kind, server};
 use poolfetch::Body;
@@ -14,11 +13,7 @@ use poolfetch::{BodyMode, Config, EngineKind, ErrorKind, Fetcher, Request};
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn post(url: String, body: Body) -> Request {
-    Request {
-        method: "POST".into(),
-        url,
-        body: Some(Arc::new(body)),
-    }
+    Request::new("POST", url).with_body(body)
 }
 
 /// Every file under `root`, recursively.

@@ -184,11 +184,8 @@ fn post_is_not_retried_unless_asked() {
                 .expect("a valid config"),
         )
         .unwrap();
-        let refused = poolfetch::Request {
-            method: "POST".into(),
-            url: format!("http://127.0.0.1:{}/", closed_port()),
-            body: None,
-        };
+        let refused =
+            poolfetch::Request::new("POST", format!("http://127.0.0.1:{}/", closed_port()));
         let records = fetcher.fetch_all([refused]);
         assert_eq!(records[0].attempts, expected, "all_methods = {all_methods}");
     }

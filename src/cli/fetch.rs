@@ -14,8 +14,9 @@ use super::parse::{
     parse_size,
 };
 use super::progress::Progress;
+use super::signals;
 use super::values::{BodyArg, EngineArg, OrderArg};
-use super::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, usage_error};
+use super::{EXIT_FAILED, EXIT_OK, EXIT_WRITE, limits, usage_error};
 use crate::Fetcher;
 use crate::cancel::CancelToken;
 use crate::config::RetryPolicy;
@@ -58,6 +59,10 @@ pub(super) struct FetchArgs {
     /// Deadline for connecting, for the response head and for each body read (e.g. 10s, 250ms).
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
+    /// Deadline for a whole request, first byte sent to last byte read, per attempt (curl's
+    /// name); past it the record is a `timeout`.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    max_time: Option<Duration>,
     /// What each record keeps of the body.
     #[arg(long, value_enum, default_value_t = BodyArg::Auto)]
     body: BodyArg,
@@ -125,6 +130,7 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         order: args.order.into(),
         batch_size: args.batch_size,
         timeout: args.timeout,
+        max_time: args.max_time,
         body: args.body.into(),
         max_body: args.max_body,
         output_dir: args.output_dir.clone(),
@@ -154,15 +160,34 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         (None, true) if !args.urls.is_empty() => Some(args.urls.len() as u64),
         _ => None,
     };
-    let (requests, read_error) =
-        match requests(args.urls, args.template, args.range, &args.files, template) {
-            Ok(parts) => parts,
-            Err(e) => return usage_error(e),
-        };
+    let stdin_default = args.files.is_empty() && args.urls.is_empty() && args.template.is_none();
+    let files = if stdin_default {
+        vec![PathBuf::from("-")]
+    } else {
+        args.files
+    };
+    let sources = match input::open_all(&files) {
+        Ok(sources) => sources,
+        Err(e) => return usage_error(e),
+    };
+    if let Some(path) = &args.output
+        && let Some(source) = sources.iter().find(|source| source.is(path))
+    {
+        return usage_error(format!(
+            "-o {}: that is an input ({}); refusing to overwrite it",
+            path.display(),
+            source.name()
+        ));
+    }
+    let first = match first_requests(args.urls, args.template, args.range, &template) {
+        Ok(first) => first,
+        Err(e) => return usage_error(e),
+    };
     let fetcher = match Fetcher::new(config) {
         Ok(fetcher) => fetcher,
         Err(e) => return usage_error(e),
     };
+    limits::raise_open_files(fetcher.config(), args.quiet);
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::new(file)),
@@ -171,14 +196,21 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         None => Box::new(BufWriter::new(io::stdout())),
     };
     let cancel = CancelToken::new();
-    // Shared with the Ctrl-C handler, so a hard exit waits for the line being written.
+    // Shared with the signal handler, so a hard exit waits for the line being written.
     let writer = Arc::new(Mutex::new(JsonLinesWriter::new(out)));
-    install_interrupt_handler(&cancel, &writer);
+    let signal = signals::install(&cancel, &writer);
+    let feed = match input::feed(first, sources, template, cancel.clone()) {
+        Ok(feed) => feed,
+        Err(e) => return usage_error(e),
+    };
 
     let started = Instant::now();
     let mut progress = Progress::new(total, args.quiet, args.output_dir.is_some());
     let (mut total, mut ok) = (0u64, 0u64);
-    for record in fetcher.stream(requests).with_cancel(cancel.clone()) {
+    let run = fetcher
+        .stream_feed(feed.requests, feed.stop_on_cancel)
+        .with_cancel(cancel.clone());
+    for record in run {
         total += 1;
         ok += u64::from(record.ok);
         progress.record(&record);
@@ -188,27 +220,36 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         };
         if let Err(e) = written {
             progress.finish();
+            // A closed pipe (`| head`) is the reader's choice: stop quietly.
             if e.kind() != io::ErrorKind::BrokenPipe {
                 eprintln!("poolfetch: cannot write records: {e}");
             }
-            return EXIT_FAILED;
+            return EXIT_WRITE;
         }
     }
     let wall = started.elapsed();
     progress.finish();
+    if let Ok(mut writer) = writer.lock()
+        && let Err(e) = writer.flush()
+    {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            eprintln!("poolfetch: cannot write records: {e}");
+        }
+        return EXIT_WRITE;
+    }
     if !args.quiet {
         eprintln!("{}", summary_line(total, ok, wall, fetcher.config()));
     }
-    if let Some(e) = read_error.take() {
-        return usage_error(e);
+    if let Some(number) = signal.received() {
+        return 128 + number;
     }
-    if cancel.is_cancelled() {
-        EXIT_INTERRUPTED
-    } else if ok < total {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
+    let input_error = feed.error.lock().ok().and_then(|mut slot| slot.take());
+    if let Some(e) = input_error {
+        return usage_error(format!(
+            "{e} (records for the lines before it were written)"
+        ));
     }
+    if ok < total { EXIT_FAILED } else { EXIT_OK }
 }
 
 /// The one-line summary printed on stderr after a run.
@@ -231,37 +272,25 @@ fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String 
     )
 }
 
-/// All input requests, lazily: `--url`s, then the template's, then each file's lines (or
-/// stdin). Plain URLs take `template`'s method and body; file lines may carry their own.
-fn requests(
+/// The requests before the files' lines: `--url`s, then the template's, lazily. Plain URLs
+/// take `template`'s method and body.
+fn first_requests(
     inline: Vec<String>,
     url_template: Option<String>,
     range: Option<std::ops::RangeInclusive<u64>>,
-    files: &[PathBuf],
-    template: RequestTemplate,
-) -> Result<(Box<dyn Iterator<Item = Request>>, input::ErrorSlot), InputError> {
-    let has_template = url_template.is_some();
-    let expanded: Box<dyn Iterator<Item = String>> = match (url_template, range) {
+    template: &RequestTemplate,
+) -> Result<impl Iterator<Item = Request> + Send + 'static, InputError> {
+    let expanded: Box<dyn Iterator<Item = String> + Send> = match (url_template, range) {
         (Some(url_template), Some(range)) => {
             Box::new(input::expand_template(&url_template, range)?)
         }
         _ => Box::new(std::iter::empty()),
     };
-    let stdin_default = files.is_empty() && inline.is_empty() && !has_template;
-    let readers = if stdin_default {
-        input::open_all(&[PathBuf::from("-")])?
-    } else {
-        input::open_all(files)?
-    };
-    let lines = readers.into_iter().flat_map(input::url_lines);
-    let (from_files, slot) = input::until_error(lines);
     let plain = template.clone();
-    let requests = inline
+    Ok(inline
         .into_iter()
         .chain(expanded)
-        .map(move |url| plain.request(url))
-        .chain(from_files.map(move |line| input::parse_line(&line, &template)));
-    Ok((Box::new(requests), slot))
+        .map(move |url| plain.request(url)))
 }
 
 /// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.
@@ -296,29 +325,5 @@ fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
     match value.strip_prefix('@') {
         Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}")),
         None => Ok(value.as_bytes().to_vec()),
-    }
-}
-
-/// The record writer, shared between the collector and the Ctrl-C handler.
-type SharedWriter = Arc<Mutex<JsonLinesWriter<Box<dyn Write + Send>>>>;
-
-/// First Ctrl-C: stop dispatching and let in-flight requests end; every input still gets a
-/// record. Second: exit at once, after the line being written (records are flushed line by
-/// line, so everything written is whole).
-fn install_interrupt_handler(cancel: &CancelToken, writer: &SharedWriter) {
-    let cancel = cancel.clone();
-    let writer = Arc::clone(writer);
-    let result = ctrlc::set_handler(move || {
-        if cancel.is_cancelled() {
-            if let Ok(mut writer) = writer.lock() {
-                let _ = writer.flush();
-            }
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-        cancel.cancel();
-        eprintln!("poolfetch: interrupted; finishing in-flight requests (Ctrl-C again to quit)");
-    });
-    if let Err(e) = result {
-        eprintln!("poolfetch: warning: Ctrl-C will not stop the run cleanly: {e}");
     }
 }

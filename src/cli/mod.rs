@@ -1,12 +1,14 @@
 //! The command line: clap types, turning flags into a [`crate::Config`] and inputs, and exit codes.
 //!
 //! Exit codes are decided here and only here: 0 all ok, 1 some record not ok, 2 usage or
-//! input error (before any request is sent), 130 interrupted.
+//! input error, 3 records could not be written, 128 + signal when interrupted.
 
 mod bench;
 mod fetch;
+mod limits;
 mod parse;
 mod progress;
+mod signals;
 mod values;
 
 use std::io::{self, Write};
@@ -24,8 +26,10 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 /// A usage or input error; nothing (more) was sent.
 pub const EXIT_USAGE: i32 = 2;
-/// Stopped by Ctrl-C; every input still has a record.
-pub const EXIT_INTERRUPTED: i32 = 130;
+/// Records could not be written (a full disk, a closed pipe): curl's 23, in our numbering.
+pub const EXIT_WRITE: i32 = 3;
+// Stopped by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP); every input
+// read still has a record.
 
 /// Fetch many URLs on a fixed-size thread pool, in order, and measure it.
 #[derive(Debug, Parser)]

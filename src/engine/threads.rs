@@ -69,7 +69,9 @@ impl Engine for ThreadEngine {
             // A panic in a spawned rayon job aborts the process: turn it into a record instead.
             let outcome = panic::catch_unwind(AssertUnwindSafe(|| pollster::block_on(fetch)))
                 .unwrap_or_else(|panic| Outcome::internal(&*panic));
-            ticket.finish(outcome, rayon::current_thread_index(), started);
+            // A request never sent (a bad URL) ran on no worker.
+            let worker = rayon::current_thread_index().filter(|_| outcome.attempts > 0);
+            ticket.finish(outcome, worker, started);
         });
     }
 }
@@ -89,15 +91,16 @@ impl Transport for UreqTransport {
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
+        let time_left = request.time_left;
         let result = match request.body {
             Some(body) => {
                 if let Some(content_type) = &body.content_type {
                     builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
                 }
                 let request = builder.body(body.bytes.as_slice()).map_err(invalid)?;
-                self.agent.run(request)
+                self.run(request, time_left)
             }
-            None => self.agent.run(builder.body(()).map_err(invalid)?),
+            None => self.run(builder.body(()).map_err(invalid)?, time_left),
         };
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
         Ok(Head {
@@ -113,6 +116,27 @@ impl Transport for UreqTransport {
     async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
         // On a worker thread: blocking is the point.
         cancel.sleep(duration)
+    }
+}
+
+impl UreqTransport {
+    /// Run one request, bounded as a whole by `time_left` (`--max-time`) when set.
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<S>,
+        time_left: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        match time_left {
+            Some(left) => {
+                let request = self
+                    .agent
+                    .configure_request(request)
+                    .timeout_global(Some(left))
+                    .build();
+                self.agent.run(request)
+            }
+            None => self.agent.run(request),
+        }
     }
 }
 

@@ -151,6 +151,9 @@ impl Transport for ReqwestTransport {
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
+        if let Some(left) = request.time_left {
+            builder = builder.timeout(left);
+        }
         if let Some(body) = request.body {
             if let Some(content_type) = &body.content_type {
                 builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);

@@ -16,7 +16,7 @@ pub(crate) mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{
     AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
@@ -103,6 +103,8 @@ pub(crate) struct Outgoing<'a> {
     pub headers: Vec<(&'a str, &'a str)>,
     /// Body, if any.
     pub body: Option<&'a Body>,
+    /// What is left of `--max-time` for this hop: the engine bounds the whole exchange by it.
+    pub time_left: Option<Duration>,
 }
 
 /// A response head and its body, as an engine hands them to the core.
@@ -140,6 +142,7 @@ pub(crate) struct Core {
     retry: RetryPolicy,
     limits: Limits,
     max_redirects: u32,
+    max_time: Option<Duration>,
 }
 
 /// Bytes of a redirect's own body read (and dropped) so its connection can be reused.
@@ -153,6 +156,7 @@ impl Core {
             retry: config.retry.clone(),
             limits: Limits::new(config.rate, config.per_host),
             max_redirects: config.max_redirects,
+            max_time: config.max_time,
         })
     }
 
@@ -179,7 +183,7 @@ impl Core {
                 },
                 _ => None,
             };
-            let (mut outcome, retry_after) = self.attempt(transport, index, request).await;
+            let (mut outcome, retry_after) = self.attempt(transport, index, request, cancel).await;
             drop(slot);
             match self.retry.after_attempt(
                 &mut attempts,
@@ -199,8 +203,10 @@ impl Core {
         transport: &T,
         index: u64,
         request: &Request,
+        cancel: &CancelToken,
     ) -> (Outcome, Option<Duration>) {
-        let head = match self.send(transport, request).await {
+        let deadline = self.max_time.map(|max| Instant::now() + max);
+        let head = match self.send(transport, request, deadline).await {
             Ok(head) => head,
             Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
         };
@@ -223,6 +229,9 @@ impl Core {
                         if let Err(e) = sink.push(chunk) {
                             break Err(sink_error(e));
                         }
+                        if let Some(error) = self.stop_reading(deadline, cancel) {
+                            break Err(error);
+                        }
                     }
                     Ok(None) => break sink.finish(header(CONTENT_TYPE)).map_err(sink_error),
                     Err(e) => break Err(e),
@@ -240,13 +249,39 @@ impl Core {
         (outcome, retry_after)
     }
 
+    /// Why a body still arriving must not be read further: `--max-time` passed, or the grace
+    /// after a cancel ran out (the sink is dropped, so a part file goes with it).
+    fn stop_reading(&self, deadline: Option<Instant>, cancel: &CancelToken) -> Option<FetchError> {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(self.max_time_error());
+        }
+        cancel.past_grace().then(|| {
+            FetchError::new(
+                ErrorKind::Cancelled,
+                "interrupted mid-transfer: still running when the cancel grace ran out",
+            )
+        })
+    }
+
+    fn max_time_error(&self) -> FetchError {
+        let max = self.max_time.unwrap_or_default();
+        FetchError::new(
+            ErrorKind::Timeout,
+            format!("--max-time {max:?} passed before the last byte"),
+        )
+    }
+
     /// Send `request`, following redirects as curl and browsers do; the error says how many
     /// attempts were made (0 when the URL was refused before sending).
     async fn send<T: Transport>(
         &self,
         transport: &T,
         request: &Request,
+        deadline: Option<Instant>,
     ) -> Result<Head<T::Body>, (u32, FetchError)> {
+        if let Some(error) = &request.rejected {
+            return Err((0, error.clone()));
+        }
         let mut method = request.method.as_str();
         let mut body = request.body.as_deref();
         let mut url = request.url.clone();
@@ -255,7 +290,12 @@ impl Core {
         let mut hops = 0;
         loop {
             let same_origin = first_origin == origin(&uri);
+            let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if time_left.is_some_and(|left| left.is_zero()) {
+                return Err((1, self.max_time_error()));
+            }
             let outgoing = Outgoing {
+                time_left,
                 method,
                 uri: uri.clone(),
                 headers: self

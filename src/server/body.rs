@@ -1,6 +1,7 @@
 //! Response bodies of the embedded server: whole buffers, generated streams of any size, and
 //! a stream that fails part-way (to break a connection mid-body on purpose).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -38,6 +39,15 @@ pub enum ServerBody {
         /// Bytes left before the failure.
         remaining: u64,
     },
+    /// One byte every `every`: a trickling server (a slowloris in reverse).
+    Drip {
+        /// Bytes left.
+        remaining: u64,
+        /// The wait before each byte.
+        every: std::time::Duration,
+        /// The wait in progress.
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
 }
 
 impl Body for ServerBody {
@@ -46,10 +56,26 @@ impl Body for ServerBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         let this = self.get_mut();
         let frame = match this {
+            ServerBody::Drip {
+                remaining,
+                every,
+                timer,
+            } => {
+                if *remaining == 0 {
+                    return Poll::Ready(None);
+                }
+                let sleep = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(*every)));
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                *timer = None;
+                *remaining -= 1;
+                Some(Frame::data(pattern().slice(..1)))
+            }
             ServerBody::Full(data) => data.take().map(Frame::data),
             ServerBody::Generated { remaining } => next_chunk(remaining),
             ServerBody::Failing { remaining } => match next_chunk(remaining) {
@@ -65,6 +91,7 @@ impl Body for ServerBody {
             ServerBody::Full(data) => data.is_none(),
             ServerBody::Generated { remaining } => *remaining == 0,
             ServerBody::Failing { .. } => false,
+            ServerBody::Drip { remaining, .. } => *remaining == 0,
         }
     }
 
@@ -75,6 +102,7 @@ impl Body for ServerBody {
             }
             ServerBody::Generated { remaining } => SizeHint::with_exact(*remaining),
             ServerBody::Failing { remaining } => SizeHint::with_exact(*remaining * 2),
+            ServerBody::Drip { remaining, .. } => SizeHint::with_exact(*remaining),
         }
     }
 }

@@ -59,6 +59,18 @@ pub(super) async fn handle(
                 .unwrap_or_else(|_| internal_error()),
             Err(_) => bad_request("bytes takes a byte count, e.g. /bytes/1024"),
         },
+        // `bytes` bytes, one every `ms` milliseconds: a body that trickles.
+        (&Method::GET, ["drip", bytes, ms]) => match (bytes.parse::<u64>(), ms.parse::<u64>()) {
+            (Ok(bytes), Ok(ms)) => Response::builder()
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(ServerBody::Drip {
+                    remaining: bytes,
+                    every: Duration::from_millis(ms.min(MAX_DELAY_MS)),
+                    timer: None,
+                })
+                .unwrap_or_else(|_| internal_error()),
+            _ => bad_request("drip takes a byte count and milliseconds per byte"),
+        },
         // A handler bug on purpose: the server answers 500 and fails its owner on drop.
         (&Method::GET, ["fault", "panic"]) => panic!("/fault/panic was requested"),
         // Any path under /anything answers 200 with the path it got (for file-name tests).

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
 
 use poolfetch::server::{Server, ServerConfig, TlsIdentity};
 use poolfetch::{ErrorKind, Record, Resolve};
@@ -13,10 +13,16 @@ pub fn server() -> Server {
     Server::start(ServerConfig::default()).expect("the test server starts")
 }
 
-/// A loopback port nothing listens on (bound, then released).
+/// A loopback port nothing listens on: bound and never listened on, and kept bound for the
+/// rest of the test process, so no other test's server can take it (connecting is refused).
 pub fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    std::mem::forget(socket);
+    port
 }
 
 /// The error kind of a record, if it failed.
