@@ -187,7 +187,7 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         Ok(fetcher) => fetcher,
         Err(e) => return usage_error(e),
     };
-    limits::raise_open_files(fetcher.config(), args.quiet);
+    limits::raise_open_files(fetcher.config());
     let out: Box<dyn Write + Send> = match &args.output {
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::new(file)),

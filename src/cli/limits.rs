@@ -8,9 +8,9 @@ use crate::config::Config;
 /// Descriptors poolfetch needs besides one per request (stdio, the runtime, the input…).
 const MARGIN: u64 = 64;
 
-/// Raise the soft limit to the hard one; warn once (unless `quiet`) if `config` still needs
-/// more descriptors than that.
-pub(super) fn raise_open_files(config: &Config, quiet: bool) {
+/// Raise the soft limit to the hard one; warn once if `config` still needs more descriptors
+/// than that (even with `--quiet`: it predicts failures).
+pub(super) fn raise_open_files(config: &Config) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -37,7 +37,7 @@ pub(super) fn raise_open_files(config: &Config, quiet: bool) {
         pool => pool as u64,
     };
     let needed = in_flight.saturating_mul(per_request).saturating_add(MARGIN);
-    if needed > soft && !quiet {
+    if needed > soft {
         eprintln!(
             "poolfetch: warning: --pool {in_flight} needs about {needed} open files but the limit \
              is {soft} (ulimit -n); requests past it fail with \"Too many open files\""
