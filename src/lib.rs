@@ -138,9 +138,11 @@ impl Fetcher {
     pub(crate) fn stream_feed(
         &self,
         requests: crossbeam_channel::Receiver<Request>,
+        expected: Option<usize>,
         stop_on_cancel: bool,
     ) -> Run<'_, std::iter::Empty<Request>> {
-        Run::from_feed(self.engine.as_ref(), requests, stop_on_cancel, &self.config)
+        let engine = self.engine.as_ref();
+        Run::from_feed(engine, requests, expected, stop_on_cancel, &self.config)
     }
 
     /// Fetch every request and return one record per input, in the configured order.

@@ -124,6 +124,10 @@ impl Drop for Ticket {
 
 /// Something that runs tickets with bounded concurrency: the thread pool, or the async engine.
 pub(crate) trait Engine: Send + Sync {
+    /// A run is about to start with at most `inputs` requests (when known), so the engine
+    /// need not start more workers than that.
+    fn expect(&self, _inputs: Option<usize>) {}
+
     /// Start `ticket`; it must end in exactly one record on the ticket's channel.
     fn start(&self, ticket: Ticket);
 }
@@ -175,6 +179,7 @@ where
 {
     /// Start a run of `requests` on `engine` with `config`'s order, window and batches.
     pub(crate) fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
+        engine.expect(requests.size_hint().1);
         Self::with_source(engine, Source::Iter(requests.fuse()), config)
     }
 
@@ -358,9 +363,11 @@ impl<'a> Run<'a, std::iter::Empty<Request>> {
     pub(crate) fn from_feed(
         engine: &'a dyn Engine,
         requests: Receiver<Request>,
+        expected: Option<usize>,
         stop_on_cancel: bool,
         config: &Config,
     ) -> Self {
+        engine.expect(expected);
         let source = Source::Feed {
             requests,
             stop_on_cancel,

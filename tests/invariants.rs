@@ -367,3 +367,32 @@ fn a_panicking_request_becomes_an_internal_record_not_an_abort() {
         );
     }
 }
+
+#[test]
+fn a_large_pool_keeps_the_bound_and_starts_in_waves_of_pool_size() {
+    // 32 threads: crews of small rayon pools fed by one FIFO channel.
+    let server = server();
+    let urls: Vec<String> = (0..64)
+        .map(|i| server.url(&format!("/delay/300?n={i}")))
+        .collect();
+    let records = Fetcher::new(config(EngineKind::Threads, 32))
+        .unwrap()
+        .fetch_all(urls);
+    assert!(records.iter().all(|r| r.ok));
+    assert!(records.iter().all(|r| r.worker.is_some_and(|w| w < 32)));
+    assert!(server.stats().max_in_flight <= 32);
+    // FIFO: every request of the first wave starts before any of the second (which can only
+    // start once a first-wave request is done, 300 ms later).
+    let first = records[..32]
+        .iter()
+        .map(|r| r.started_ms)
+        .fold(0.0, f64::max);
+    let second = records[32..]
+        .iter()
+        .map(|r| r.started_ms)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        first < second,
+        "first wave ended {first} ms, second began {second} ms"
+    );
+}

@@ -15,11 +15,16 @@ use poolfetch::{Config, EngineKind, Fetcher};
 fn thread_count_returns_to_baseline_after_faults() {
     let server = server();
     let baseline = process_threads().expect("/proc/self/status");
-    for engine in [EngineKind::Threads, EngineKind::Async] {
+    // 12: one plain rayon pool; 40: crews of small rayon pools started on demand.
+    for (engine, pool) in [
+        (EngineKind::Threads, 12),
+        (EngineKind::Threads, 40),
+        (EngineKind::Async, 12),
+    ] {
         let fetcher = Fetcher::new(
             Config::builder()
                 .engine(engine)
-                .pool(12)
+                .pool(pool)
                 .timeout(Duration::from_millis(300))
                 .retry(RetryPolicy {
                     retries: 1,

@@ -206,9 +206,10 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
 
     let started = Instant::now();
     let mut progress = Progress::new(total, args.quiet, args.output_dir.is_some());
+    let expected = total.and_then(|n| usize::try_from(n).ok());
     let (mut total, mut ok) = (0u64, 0u64);
     let run = fetcher
-        .stream_feed(feed.requests, feed.stop_on_cancel)
+        .stream_feed(feed.requests, expected, feed.stop_on_cancel)
         .with_cancel(cancel.clone());
     for record in run {
         total += 1;

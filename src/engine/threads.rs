@@ -8,9 +8,11 @@
 
 use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, SendError, Sender};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
@@ -23,14 +25,50 @@ use crate::fetch::{BodyStream, Core, Head, Outcome, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
-/// Blocking `ureq` calls on a dedicated `rayon` pool of exactly `pool` threads.
+/// Pools up to this size are one rayon pool with a job per request (the plain shape).
+const PLAIN_MAX: usize = 16;
+/// Threads per rayon pool of a larger pool (a crew).
+const CREW: usize = 16;
+/// Stack of a crew worker: the fetch path (ureq, rustls, serde_json) needs far less than
+/// the 2 MiB default, and thousands of threads each map one.
+const CREW_STACK: usize = 512 * 1024;
+
+/// The fetch core and the agent, shared by every worker.
+type Shared = Arc<(Arc<Core>, UreqTransport)>;
+
+/// Blocking `ureq` calls on dedicated `rayon` threads, exactly `pool` of them at most.
 pub(crate) struct ThreadEngine {
-    pool: rayon::ThreadPool,
-    shared: Arc<(Arc<Core>, UreqTransport)>,
+    workers: Workers,
+    shared: Shared,
+}
+
+enum Workers {
+    /// Up to [`PLAIN_MAX`] threads: one rayon pool, a job per request spawned FIFO, so
+    /// dispatch order is start order.
+    Plain(rayon::ThreadPool),
+    /// More: one rayon pool holds thousands of idle workers that search each other's queues
+    /// (O(threads²) to start and to idle, on any number of cores). Instead, small rayon pools
+    /// of [`CREW`] threads are started as demand grows, and each of their workers runs one
+    /// long-lived job that takes tickets from one FIFO channel: idle workers sleep in the
+    /// channel, and start order is still dispatch order.
+    Crews(Crews),
+}
+
+struct Crews {
+    tickets: Sender<Ticket>,
+    queue: Receiver<Ticket>,
+    pools: Mutex<Vec<rayon::ThreadPool>>,
+    /// Threads started (or being started).
+    started: AtomicUsize,
+    /// Threads running a ticket.
+    busy: Arc<AtomicUsize>,
+    /// The most threads this run may start: the pool, capped by the run's input count.
+    limit: AtomicUsize,
+    pool: usize,
 }
 
 impl ThreadEngine {
-    /// A pool of `config.pool` threads named `poolfetch-worker-N`, sharing one agent that
+    /// Workers named `poolfetch-worker-N`, at most `config.pool`, sharing one agent that
     /// resolves names with `resolver`.
     pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
         let agent = ureq::Agent::with_parts(
@@ -38,42 +76,132 @@ impl ThreadEngine {
             DefaultConnector::default(),
             UreqResolver(resolver),
         );
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(config.pool)
-            .thread_name(|i| format!("poolfetch-worker-{i}"))
-            .build()
-            .map_err(|e| ConfigError::Pool(e.to_string()))?;
+        let workers = if config.pool <= PLAIN_MAX {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(config.pool)
+                .thread_name(|i| format!("poolfetch-worker-{i}"))
+                .build()
+                .map_err(|e| ConfigError::Pool(e.to_string()))?;
+            Workers::Plain(pool)
+        } else {
+            let (tickets, queue) = crossbeam_channel::unbounded();
+            Workers::Crews(Crews {
+                tickets,
+                queue,
+                pools: Mutex::new(Vec::new()),
+                started: AtomicUsize::new(0),
+                busy: Arc::new(AtomicUsize::new(0)),
+                limit: AtomicUsize::new(config.pool),
+                pool: config.pool,
+            })
+        };
         Ok(ThreadEngine {
-            pool,
+            workers,
             shared: Arc::new((Core::new(config), UreqTransport { agent })),
         })
     }
 }
 
 impl Engine for ThreadEngine {
-    fn start(&self, ticket: Ticket) {
-        let shared = Arc::clone(&self.shared);
-        // FIFO so that dispatch order is start order.
-        self.pool.spawn_fifo(move || {
-            if ticket.is_cancelled() {
-                return ticket.cancelled();
-            }
-            let started = Instant::now();
-            let (core, transport) = &*shared;
-            let fetch = core.fetch(
-                transport,
-                ticket.index,
-                &ticket.request,
-                ticket.cancel_token(),
-            );
-            // A panic in a spawned rayon job aborts the process: turn it into a record instead.
-            let outcome = panic::catch_unwind(AssertUnwindSafe(|| pollster::block_on(fetch)))
-                .unwrap_or_else(|panic| Outcome::internal(&*panic));
-            // A request never sent (a bad URL) ran on no worker.
-            let worker = rayon::current_thread_index().filter(|_| outcome.attempts > 0);
-            ticket.finish(outcome, worker, started);
-        });
+    fn expect(&self, inputs: Option<usize>) {
+        if let Workers::Crews(crews) = &self.workers {
+            let started = crews.started.load(Ordering::SeqCst);
+            let limit = inputs.map_or(crews.pool, |n| n.max(started).min(crews.pool));
+            crews.limit.store(limit, Ordering::SeqCst);
+        }
     }
+
+    fn start(&self, ticket: Ticket) {
+        match &self.workers {
+            Workers::Plain(pool) => {
+                let shared = Arc::clone(&self.shared);
+                pool.spawn_fifo(move || {
+                    let worker = rayon::current_thread_index().unwrap_or(0);
+                    run_ticket(&shared, ticket, worker);
+                });
+            }
+            Workers::Crews(crews) => {
+                if let Err(SendError(ticket)) = crews.tickets.send(ticket) {
+                    return ticket.cancelled();
+                }
+                crews.grow(&self.shared);
+            }
+        }
+    }
+}
+
+impl Crews {
+    /// Start more workers when tickets wait and no started worker is free: as many as wait,
+    /// but at least as many as run already (so a burst needs few pools), at most a crew.
+    fn grow(&self, shared: &Shared) {
+        let started = self.started.load(Ordering::SeqCst);
+        let limit = self.limit.load(Ordering::SeqCst);
+        let free = started.saturating_sub(self.busy.load(Ordering::SeqCst));
+        let waiting = self.queue.len();
+        if started >= limit || waiting <= free {
+            return;
+        }
+        let want = (waiting - free).max(started).min(CREW).min(limit - started);
+        if self
+            .started
+            .compare_exchange(started, started + want, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return; // someone else grew it meanwhile
+        }
+        let built = rayon::ThreadPoolBuilder::new()
+            .num_threads(want)
+            .stack_size(CREW_STACK)
+            .thread_name(move |i| format!("poolfetch-worker-{}", started + i))
+            .build();
+        let pool = match built {
+            Ok(pool) => pool,
+            Err(_) => {
+                // Out of threads: run with the workers there are (tickets keep waiting).
+                self.started.fetch_sub(want, Ordering::SeqCst);
+                return;
+            }
+        };
+        for _ in 0..want {
+            let (queue, busy, shared) = (
+                self.queue.clone(),
+                Arc::clone(&self.busy),
+                Arc::clone(shared),
+            );
+            pool.spawn(move || {
+                let worker = started + rayon::current_thread_index().unwrap_or(0);
+                for ticket in queue.iter() {
+                    busy.fetch_add(1, Ordering::SeqCst);
+                    run_ticket(&shared, ticket, worker);
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
+        }
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(pool);
+        }
+    }
+}
+
+/// Run one ticket on worker number `worker`: the core driven to completion on this thread.
+fn run_ticket(shared: &Shared, ticket: Ticket, worker: usize) {
+    if ticket.is_cancelled() {
+        return ticket.cancelled();
+    }
+    let started = Instant::now();
+    let (core, transport) = &**shared;
+    let fetch = core.fetch(
+        transport,
+        ticket.index,
+        &ticket.request,
+        ticket.cancel_token(),
+    );
+    // A panic in a rayon job aborts the process: turn it into a record instead.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| pollster::block_on(fetch)))
+        .unwrap_or_else(|panic| Outcome::internal(&*panic));
+    // A request never sent (a bad URL) ran on no worker.
+    let worker = (outcome.attempts > 0).then_some(worker);
+    ticket.finish(outcome, worker, started);
 }
 
 /// The shared agent as the core's transport.
