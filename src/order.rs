@@ -72,6 +72,14 @@ impl Orderer {
         }
     }
 
+    /// Whether a record may leave now.
+    pub fn ready(&self) -> bool {
+        match self {
+            Orderer::Input { slots, .. } => slots.front().is_some_and(Option::is_some),
+            Orderer::Completion(queue) => !queue.is_empty(),
+        }
+    }
+
     /// Records held, waiting to leave (the buffer's memory, in records).
     pub fn held(&self) -> usize {
         match self {

@@ -117,7 +117,7 @@ pub struct Record {
     pub error: Option<FetchError>,
 }
 
-/// Writes records as JSON Lines, one object per line, flushing each so pipes see them at once.
+/// Writes records as JSON Lines, one object per line; the caller decides when to flush.
 pub struct JsonLinesWriter<W: Write> {
     out: W,
 }
@@ -128,11 +128,11 @@ impl<W: Write> JsonLinesWriter<W> {
         JsonLinesWriter { out }
     }
 
-    /// Write one record and a newline, then flush.
+    /// Write one record and a newline (into the writer's buffer: [`flush`](Self::flush) when
+    /// no record is ready, so a pipe sees records promptly without a write per record).
     pub fn write(&mut self, record: &Record) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, record)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
+        self.out.write_all(b"\n")
     }
 
     /// Flush what is buffered.

@@ -225,6 +225,11 @@ where
         self.max_held
     }
 
+    /// Whether the next record may already be waiting (a writer flushes when it is not).
+    pub fn has_ready(&self) -> bool {
+        self.orderer.ready() || !self.done_rx.is_empty()
+    }
+
     /// Whether the window and the batch allow one more dispatch now.
     fn may_dispatch(&mut self) -> bool {
         let within_window = match self.orderer.next_to_emit() {

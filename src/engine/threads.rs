@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendError, Sender};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::NextTimeout;
 
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
@@ -73,7 +73,7 @@ impl ThreadEngine {
     pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
         let agent = ureq::Agent::with_parts(
             agent_config(config)?,
-            DefaultConnector::default(),
+            super::tcp::connector(),
             UreqResolver(resolver),
         );
         let workers = if config.pool <= PLAIN_MAX {
