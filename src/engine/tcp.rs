@@ -64,6 +64,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
                         ),
                         read_timeout: None,
                         write_timeout: None,
+                        asked_since_io: false,
                     };
                     let handle = Arc::downgrade(&transport.stream) as Weak<dyn ShutdownHandle>;
                     (details.register_shutdown)(handle)?;
@@ -93,6 +94,10 @@ pub(crate) struct LeanTcp {
     buffers: LazyBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// ureq asks twice per request whether the connection is open: when it goes back to the
+    /// pool, and when it comes out. Only the second answer matters (a connection with junk
+    /// or a close waiting is then skipped), so the first is not checked.
+    asked_since_io: bool,
 }
 
 impl std::fmt::Debug for LeanTcp {
@@ -148,6 +153,7 @@ impl Transport for LeanTcp {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.asked_since_io = false;
         let timeout = timeout.for_write();
         let stream = &*self.stream;
         set_if_changed(left(timeout)?, &mut self.write_timeout, |t| {
@@ -160,6 +166,7 @@ impl Transport for LeanTcp {
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.asked_since_io = false;
         let timeout = timeout.for_read();
         let stream = &*self.stream;
         set_if_changed(left(timeout)?, &mut self.read_timeout, |t| {
@@ -178,6 +185,9 @@ impl Transport for LeanTcp {
     }
 
     fn is_open(&mut self) -> bool {
+        if !std::mem::replace(&mut self.asked_since_io, true) {
+            return true; // going back to the pool: checked when it comes out
+        }
         let mut byte = 0u8;
         // SAFETY: recv(2) on our own open socket into a 1-byte local buffer.
         let read = unsafe {
@@ -224,6 +234,7 @@ mod tests {
             buffers: LazyBuffers::new(1024, 1024),
             read_timeout: None,
             write_timeout: None,
+            asked_since_io: true,
         };
         // Loopback delivers at once, but poll rather than guess how long "at once" is.
         let closes_within_2s = |transport: &mut LeanTcp| {
