@@ -318,3 +318,20 @@ fn credentials_in_headers_and_urls_never_reach_output() {
     assert_eq!(output.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&output.stderr).contains(secret));
 }
+
+#[test]
+fn a_response_head_too_large_for_the_thread_engine_is_a_protocol_error() {
+    let server = server();
+    let fetcher = Fetcher::new(Config::default()).unwrap();
+    let records = fetcher.fetch_all([
+        server.url("/big-header/4000"),
+        server.url("/big-header/40000"),
+    ]);
+    assert!(records[0].ok, "{:?}", records[0]);
+    assert_eq!(
+        kind(&records[1]),
+        Some(ErrorKind::Protocol),
+        "{:?}",
+        records[1]
+    );
+}

@@ -172,7 +172,12 @@ impl Transport for LeanTcp {
         set_if_changed(left(timeout)?, &mut self.read_timeout, |t| {
             stream.set_read_timeout(t)
         })?;
+        let held = self.buffers.input().len();
         let input = self.buffers.input_append_buf();
+        if input.is_empty() {
+            // The whole buffer holds part of one response head and there is no room for more.
+            return Err(ureq::Error::LargeResponseHeader(held + 1, held));
+        }
         let amount = loop {
             match (&*self.stream).read(input) {
                 // A signal: go on reading (the socket timeout still bounds the wait).

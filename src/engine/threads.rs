@@ -33,6 +33,9 @@ const CREW: usize = 16;
 /// the 2 MiB default, and thousands of threads each map one.
 const CREW_STACK: usize = 512 * 1024;
 
+/// A connection's input buffer, which also bounds a response head.
+const INPUT_BUFFER: usize = 16 * 1024;
+
 /// The fetch core and the agent, shared by every worker.
 type Shared = Arc<(Arc<Core>, UreqTransport)>;
 
@@ -236,7 +239,7 @@ impl Transport for UreqTransport {
             headers: parts.headers,
             body: UreqBody {
                 reader: body.into_reader(),
-                buffer: vec![0; 16 * 1024],
+                buffer: vec![0; 8 * 1024],
             },
         })
     }
@@ -338,10 +341,11 @@ fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
         .timeout_recv_response(timeout)
         .timeout_per_read(timeout)
         // ureq allocates 128 KiB in and 128 KiB out per connection by default: 256 MB at a
-        // pool of 1,000. The input buffer still holds the largest response head (64 KiB);
-        // requests are small, and bodies stream past the output buffer.
-        .input_buffer_size(64 * 1024)
-        .output_buffer_size(16 * 1024)
+        // pool of 1,000. The input buffer bounds the response head (a larger one is a
+        // `protocol` error; 16 KiB is twice what common servers send at most); requests are
+        // small, and bodies stream through.
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(8 * 1024)
         .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
         .build())
 }

@@ -71,6 +71,14 @@ pub(super) async fn handle(
                 .unwrap_or_else(|_| internal_error()),
             _ => bad_request("drip takes a byte count and milliseconds per byte"),
         },
+        // A response head of about n bytes (one long header): for head-size limits.
+        (&Method::GET, ["big-header", n]) => match n.parse::<usize>() {
+            Ok(n) if n <= MAX_GZIP => Response::builder()
+                .header("x-big", "a".repeat(n))
+                .body(ServerBody::Full(Some(Bytes::from_static(b"ok"))))
+                .unwrap_or_else(|_| internal_error()),
+            _ => bad_request("big-header takes a byte count up to 64 MiB"),
+        },
         // A handler bug on purpose: the server answers 500 and fails its owner on drop.
         (&Method::GET, ["fault", "panic"]) => panic!("/fault/panic was requested"),
         // Any path under /anything answers 200 with the path it got (for file-name tests).
