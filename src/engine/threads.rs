@@ -36,73 +36,83 @@ const CREW_STACK: usize = 512 * 1024;
 /// A connection's input buffer, which also bounds a response head.
 const INPUT_BUFFER: usize = 16 * 1024;
 
-/// The fetch core and the agent, shared by every worker.
+/// The fetch core and an agent, shared by the workers of a pool (or of a crew).
 type Shared = Arc<(Arc<Core>, UreqTransport)>;
 
 /// Blocking `ureq` calls on dedicated `rayon` threads, exactly `pool` of them at most.
 pub(crate) struct ThreadEngine {
     workers: Workers,
-    shared: Shared,
 }
 
 enum Workers {
     /// Up to [`PLAIN_MAX`] threads: one rayon pool, a job per request spawned FIFO, so
-    /// dispatch order is start order.
-    Plain(rayon::ThreadPool),
+    /// dispatch order is start order; one agent for all.
+    Plain(rayon::ThreadPool, Shared),
     /// More: one rayon pool holds thousands of idle workers that search each other's queues
     /// (O(threads²) to start and to idle, on any number of cores). Instead, small rayon pools
     /// of [`CREW`] threads are started as demand grows, and each of their workers runs one
     /// long-lived job that takes tickets from one FIFO channel: idle workers sleep in the
     /// channel, and start order is still dispatch order.
-    Crews(Crews),
+    Crews(Box<Crews>),
 }
 
 struct Crews {
     tickets: Sender<Ticket>,
     queue: Receiver<Ticket>,
-    pools: Mutex<Vec<rayon::ThreadPool>>,
+    pools: Arc<Mutex<Vec<rayon::ThreadPool>>>,
     /// Threads started (or being started).
-    started: AtomicUsize,
+    started: Arc<AtomicUsize>,
     /// Threads running a ticket.
     busy: Arc<AtomicUsize>,
     /// The most threads this run may start: the pool, capped by the run's input count.
     limit: AtomicUsize,
     pool: usize,
+    core: Arc<Core>,
+    /// What each crew's own agent is built from.
+    agent_config: ureq::config::Config,
+    resolver: Arc<CachingResolver>,
 }
 
 impl ThreadEngine {
     /// Workers named `poolfetch-worker-N`, at most `config.pool`, sharing one agent that
     /// resolves names with `resolver`.
     pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
-        let agent = ureq::Agent::with_parts(
-            agent_config(config)?,
-            super::tcp::connector(),
-            UreqResolver(resolver),
-        );
+        let core = Core::new(config);
+        let resolver = Arc::new(resolver);
         let workers = if config.pool <= PLAIN_MAX {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(config.pool)
                 .thread_name(|i| format!("poolfetch-worker-{i}"))
                 .build()
                 .map_err(|e| ConfigError::Pool(e.to_string()))?;
-            Workers::Plain(pool)
+            let agent = agent(agent_config(config, config.pool)?, &resolver);
+            Workers::Plain(pool, Arc::new((core, UreqTransport { agent })))
         } else {
             let (tickets, queue) = crossbeam_channel::unbounded();
-            Workers::Crews(Crews {
+            Workers::Crews(Box::new(Crews {
                 tickets,
                 queue,
-                pools: Mutex::new(Vec::new()),
-                started: AtomicUsize::new(0),
+                pools: Arc::new(Mutex::new(Vec::new())),
+                started: Arc::new(AtomicUsize::new(0)),
                 busy: Arc::new(AtomicUsize::new(0)),
                 limit: AtomicUsize::new(config.pool),
                 pool: config.pool,
-            })
+                core,
+                agent_config: agent_config(config, CREW)?,
+                resolver,
+            }))
         };
-        Ok(ThreadEngine {
-            workers,
-            shared: Arc::new((Core::new(config), UreqTransport { agent })),
-        })
+        Ok(ThreadEngine { workers })
     }
+}
+
+/// An agent with the lean TCP transport and poolfetch's resolver.
+fn agent(config: ureq::config::Config, resolver: &Arc<CachingResolver>) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        super::tcp::connector(),
+        UreqResolver(Arc::clone(resolver)),
+    )
 }
 
 impl Engine for ThreadEngine {
@@ -116,8 +126,8 @@ impl Engine for ThreadEngine {
 
     fn start(&self, ticket: Ticket) {
         match &self.workers {
-            Workers::Plain(pool) => {
-                let shared = Arc::clone(&self.shared);
+            Workers::Plain(pool, shared) => {
+                let shared = Arc::clone(shared);
                 pool.spawn_fifo(move || {
                     let worker = rayon::current_thread_index().unwrap_or(0);
                     run_ticket(&shared, ticket, worker);
@@ -127,7 +137,7 @@ impl Engine for ThreadEngine {
                 if let Err(SendError(ticket)) = crews.tickets.send(ticket) {
                     return ticket.cancelled();
                 }
-                crews.grow(&self.shared);
+                crews.grow();
             }
         }
     }
@@ -136,7 +146,7 @@ impl Engine for ThreadEngine {
 impl Crews {
     /// Start more workers when tickets wait and no started worker is free: as many as wait,
     /// but at least as many as run already (so a burst needs few pools), at most a crew.
-    fn grow(&self, shared: &Shared) {
+    fn grow(&self) {
         let started = self.started.load(Ordering::SeqCst);
         let limit = self.limit.load(Ordering::SeqCst);
         let free = started.saturating_sub(self.busy.load(Ordering::SeqCst));
@@ -152,36 +162,50 @@ impl Crews {
         {
             return; // someone else grew it meanwhile
         }
-        let built = rayon::ThreadPoolBuilder::new()
-            .num_threads(want)
-            .stack_size(CREW_STACK)
-            .thread_name(move |i| format!("poolfetch-worker-{}", started + i))
-            .build();
-        let pool = match built {
-            Ok(pool) => pool,
-            Err(_) => {
+        // Built off the dispatching thread (creating an OS thread takes ~150 µs, so a crew
+        // takes a few ms): dispatch goes on, and on more cores crews start in parallel.
+        let (queue, busy, pools) = (
+            self.queue.clone(),
+            Arc::clone(&self.busy),
+            Arc::clone(&self.pools),
+        );
+        let started_count = Arc::clone(&self.started);
+        // Each crew has its own agent: its workers reuse each other's connections, and
+        // thousands of workers do not queue on one connection-pool lock.
+        let agent = agent(self.agent_config.clone(), &self.resolver);
+        let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport { agent }));
+        let build = move || {
+            let built = rayon::ThreadPoolBuilder::new()
+                .num_threads(want)
+                .stack_size(CREW_STACK)
+                .thread_name(move |i| format!("poolfetch-worker-{}", started + i))
+                .build();
+            let Ok(pool) = built else {
                 // Out of threads: run with the workers there are (tickets keep waiting).
-                self.started.fetch_sub(want, Ordering::SeqCst);
+                started_count.fetch_sub(want, Ordering::SeqCst);
                 return;
+            };
+            for _ in 0..want {
+                let (queue, busy, shared) = (queue.clone(), Arc::clone(&busy), Arc::clone(&shared));
+                pool.spawn(move || {
+                    let worker = started + rayon::current_thread_index().unwrap_or(0);
+                    for ticket in queue.iter() {
+                        busy.fetch_add(1, Ordering::SeqCst);
+                        run_ticket(&shared, ticket, worker);
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            if let Ok(mut pools) = pools.lock() {
+                pools.push(pool);
             }
         };
-        for _ in 0..want {
-            let (queue, busy, shared) = (
-                self.queue.clone(),
-                Arc::clone(&self.busy),
-                Arc::clone(shared),
-            );
-            pool.spawn(move || {
-                let worker = started + rayon::current_thread_index().unwrap_or(0);
-                for ticket in queue.iter() {
-                    busy.fetch_add(1, Ordering::SeqCst);
-                    run_ticket(&shared, ticket, worker);
-                    busy.fetch_sub(1, Ordering::SeqCst);
-                }
-            });
-        }
-        if let Ok(mut pools) = self.pools.lock() {
-            pools.push(pool);
+        if std::thread::Builder::new()
+            .name("poolfetch-crew-builder".into())
+            .spawn(build)
+            .is_err()
+        {
+            self.started.fetch_sub(want, Ordering::SeqCst);
         }
     }
 }
@@ -318,8 +342,8 @@ fn classify_ureq(error: ureq::Error) -> FetchError {
     }
 }
 
-/// The agent settings poolfetch needs.
-fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
+/// The agent settings poolfetch needs, for an agent serving `workers` workers.
+fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config, ConfigError> {
     let timeout = Some(config.timeout);
     Ok(ureq::Agent::config_builder()
         .tls_config(ureq_tls(config)?)
@@ -329,8 +353,8 @@ fn agent_config(config: &Config) -> Result<ureq::config::Config, ConfigError> {
         .max_redirects(0)
         .max_redirects_will_error(false)
         // One idle connection per worker, or a big pool keeps reconnecting.
-        .max_idle_connections(config.pool.max(10))
-        .max_idle_connections_per_host(config.pool.max(3))
+        .max_idle_connections(workers.max(10))
+        .max_idle_connections_per_host(workers.max(3))
         // Per-phase deadlines: a long download that keeps moving is not cut off,
         // a stalled one is.
         .timeout_global(None)
@@ -368,7 +392,7 @@ fn ureq_tls(config: &Config) -> Result<ureq::tls::TlsConfig, ConfigError> {
 
 /// poolfetch's resolver answering ureq's lookups; failures travel as a typed `DnsError`.
 #[derive(Debug)]
-struct UreqResolver(CachingResolver);
+struct UreqResolver(Arc<CachingResolver>);
 
 impl Resolver for UreqResolver {
     fn resolve(
