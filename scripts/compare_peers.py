@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run one workload with poolfetch and its peers against the same embedded server, side by side.
 
-Peers (each skipped when not installed): `curl --parallel --parallel-max P`, and a Python
+Peers (each skipped, saying so, when not installed): oha (`-c P`, one URL), `curl --parallel
+--parallel-max P`, and a Python
 `ThreadPoolExecutor(P)` calling `requests.get` (the seed's pattern; no shared Session), plus
 the same with one `requests.Session` per thread. Runs are interleaved, repeated, and the
 median wall time of each tool is reported with poolfetch's speed ratio to it.
@@ -67,7 +68,13 @@ def main():
             f.write(PY_PEER)
 
         P = str(args.pool)
-        tools = {"poolfetch": [args.poolfetch, "fetch", "-q", "--pool", P, "--body", "none", "-o", "/dev/null", url_file]}
+        tools = {
+            "poolfetch": [args.poolfetch, "fetch", "-q", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
+            "poolfetch --engine async": [args.poolfetch, "fetch", "-q", "--engine", "async", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
+        }
+        if shutil.which("oha"):
+            # oha loads one URL; the same host and route, so the same work per request.
+            tools[f"oha -c {P} (one URL)"] = ["oha", "--no-tui", "-n", str(args.requests), "-c", P, urls[0]]
         if shutil.which("curl"):
             tools[f"curl --parallel-max {P}"] = ["curl", "-s", "--fail", "--parallel", "--parallel-max", P, "-K", curl_config]
         has_requests = subprocess.run([sys.executable, "-c", "import requests"], capture_output=True).returncode == 0
@@ -77,6 +84,8 @@ def main():
         missing = [] if has_requests else ["python requests (pip install requests)"]
         if not shutil.which("curl"):
             missing.append("curl")
+        if not shutil.which("oha"):
+            missing.append("oha (cargo install oha --locked)")
 
         walls = {name: [] for name in tools}
         for _ in range(args.repeat):

@@ -5,9 +5,11 @@
 //! same [`Engine`] seam, so ordering, windows, batches, retries, limits, redirects,
 //! cancellation, error kinds and records are shared; only how one request travels differs.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
@@ -107,25 +109,19 @@ async fn run(ticket: Ticket, shared: Arc<Shared>, permit: Option<OwnedSemaphoreP
         return ticket.cancelled();
     }
     let started = Instant::now();
-    let (index, request, cancel) = (
+    // A panic in the fetch is caught here and becomes a record, instead of losing the
+    // ticket; the fetch runs inside this one task (no second task per request).
+    let Shared { core, transport } = &*shared;
+    let fetch = core.fetch(
+        transport,
         ticket.index,
-        ticket.request.clone(),
-        ticket.cancel_token().clone(),
+        &ticket.request,
+        ticket.cancel_token(),
     );
-    // The fetch runs as its own task so that a panic in it is caught here and becomes a
-    // record, instead of losing the ticket.
-    let task = tokio::spawn(async move {
-        let Shared { core, transport } = &*shared;
-        core.fetch(transport, index, &request, &cancel).await
-    });
-    let outcome = match task.await {
-        Ok(outcome) => outcome,
-        Err(e) if e.is_panic() => Outcome::internal(&*e.into_panic()),
-        Err(e) => Outcome::failed(
-            1,
-            FetchError::new(ErrorKind::Internal, format!("async task failed: {e}")),
-        ),
-    };
+    let outcome = AssertUnwindSafe(fetch)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Outcome::internal(&*panic));
     // hyper hands a finished connection back to its pool from the connection's own task;
     // one yield lets that happen before the next request takes the permit and looks for an
     // idle connection (without it a debug build opened a 6th connection for a pool of 5).
