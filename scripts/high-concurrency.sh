@@ -18,9 +18,9 @@ for _ in $(seq 50); do grep -q listening "$out/serve" 2>/dev/null && break; slee
 base=$(sed -n 's/^listening on //p' "$out/serve")
 ideal=$(( (N + P - 1) / P * L ))
 echo "N=$N requests of ${L} ms at pool $P (ideal ${ideal} ms), server $base"
-printf '%-8s %10s %11s %14s %12s %6s\n' engine "wall (s)" wall/ideal "peak RSS (MB)" "max threads" ok
+printf '%-8s %10s %11s %9s %14s %12s %6s\n' engine "wall (s)" wall/ideal "CPU (s)" "peak RSS (MB)" "max threads" ok
 for engine in threads async; do
-  /usr/bin/time -f "%e %M" -o "$out/time" "$bin" fetch -q --engine "$engine" --pool "$P" --body none \
+  /usr/bin/time -f "%e %M %U %S" -o "$out/time" "$bin" fetch -q --engine "$engine" --pool "$P" --body none \
     --timeout 60s --template "$base/delay/$L?n={}" --range "1..$N" -o "$out/records" &
   pid=$!
   max_threads=0
@@ -33,8 +33,9 @@ for engine in threads async; do
     sleep 0.05
   done
   wait "$pid" || true
-  read -r wall rss_kb < "$out/time"
+  read -r wall rss_kb user sys < "$out/time"
   ok=$(grep -c '"ok":true' "$out/records" || true)
   awk -v e="$engine" -v w="$wall" -v i="$ideal" -v r="$rss_kb" -v t="$max_threads" -v ok="$ok" \
-    'BEGIN { printf "%-8s %10.3f %11.3f %14.1f %12d %6d\n", e, w, w * 1000 / i, r / 1024, t, ok }'
+    -v c="$(echo "$user + $sys" | bc)" \
+    'BEGIN { printf "%-8s %10.3f %11.3f %9.2f %14.1f %12d %6d\n", e, w, w * 1000 / i, c, r / 1024, t, ok }'
 done

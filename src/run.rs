@@ -306,6 +306,18 @@ where
             _ => never,
         };
         let timeout = self.ctx.cancel.grace_left().unwrap_or(CANCEL_POLL);
+        if !matches!(self.source, Source::Feed { .. }) || !listen_to_feed {
+            // Only records to wait for: a plain receive is cheaper than a select.
+            match self.done_rx.recv_timeout(timeout) {
+                Ok(record) => self.accept(record),
+                Err(_) => {
+                    if self.ctx.cancel.past_grace() {
+                        self.abandon();
+                    }
+                }
+            }
+            return;
+        }
         crossbeam_channel::select! {
             recv(self.done_rx) -> record => {
                 // The run holds a sender itself, so the channel never closes while it waits.

@@ -284,12 +284,12 @@ impl Core {
         }
         let mut method = request.method.as_str();
         let mut body = request.body.as_deref();
-        let mut url = request.url.clone();
+        let mut url = std::borrow::Cow::Borrowed(request.url.as_str());
         let mut uri = check_url(&url).map_err(|e| (0, e))?;
-        let first_origin = origin(&uri);
+        let first = uri.clone();
         let mut hops = 0;
         loop {
-            let same_origin = first_origin == origin(&uri);
+            let same_origin = hops == 0 || same_origin(&first, &uri);
             let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if time_left.is_some_and(|left| left.is_zero()) {
                 return Err((1, self.max_time_error()));
@@ -333,7 +333,7 @@ impl Core {
                 let message = format!("redirect to a bad URL: {}", e.message);
                 (1, FetchError::new(ErrorKind::Redirect, message))
             })?;
-            url = target;
+            url = std::borrow::Cow::Owned(target);
             hops += 1;
         }
     }
@@ -350,11 +350,16 @@ fn is_credential(name: &str) -> bool {
         .any(|h| name.eq_ignore_ascii_case(h.as_str()))
 }
 
-fn origin(uri: &http::Uri) -> (Option<String>, Option<String>) {
-    (
-        uri.scheme_str().map(str::to_ascii_lowercase),
-        uri.authority().map(|a| a.as_str().to_ascii_lowercase()),
-    )
+fn same_origin(a: &http::Uri, b: &http::Uri) -> bool {
+    let same = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (x, y) => x == y,
+    };
+    same(a.scheme_str(), b.scheme_str())
+        && same(
+            a.authority().map(|x| x.as_str()),
+            b.authority().map(|x| x.as_str()),
+        )
 }
 
 /// Where a `Location` points, resolved against `base`; only http(s) targets are followed.
