@@ -23,8 +23,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let started = Instant::now();
         let records = fetcher.fetch_all(urls.clone());
+        let label = match batch_size {
+            Some(size) => format!("gather per batch of {size}"),
+            None => "one gather over all".to_string(),
+        };
         println!(
-            "batch {batch_size:?}: {} records in {:.2} s",
+            "{label}: {} records in {:.2} s",
             records.len(),
             started.elapsed().as_secs_f64()
         );

@@ -16,9 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fetcher = Fetcher::new(Config::default())?; // pool of 5, input order
     let urls = (1..=20).map(|i| server.url(&format!("/todos/{i}")));
     for record in fetcher.fetch_all(urls) {
+        let worker = record.worker.map_or("-".to_string(), |w| w.to_string());
         println!(
-            "#{:<2} finished at {:>6.1} ms on worker {:?}",
-            record.index, record.finished_ms, record.worker
+            "#{:<2} finished at {:>6.1} ms on worker {worker}",
+            record.index, record.finished_ms
         );
     }
     Ok(())

@@ -17,9 +17,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     std::fs::create_dir_all(&dir)?;
     for record in fetcher.fetch_all([server.url("/bytes/104857600"), server.url("/bytes/1024")]) {
+        let file = record.file.as_deref().unwrap_or("(not saved)");
         println!(
-            "{} bytes -> {:?} ({:.0} ms)",
-            record.bytes, record.file, record.finished_ms
+            "{} bytes -> {file} ({:.0} ms)",
+            record.bytes, record.finished_ms
         );
     }
     std::fs::remove_dir_all(&dir)?;

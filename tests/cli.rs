@@ -240,8 +240,13 @@ fn usage_errors_are_one_line_and_exit_two_before_any_request() {
         let output = poolfetch().arg("fetch").args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
-        assert!(stderr.starts_with("poolfetch: "), "{stderr}");
+        // poolfetch's own usage errors are one line; clap's keep their whole message (the
+        // usage, a "similar argument" tip, the possible values).
+        if stderr.starts_with("poolfetch: ") {
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        } else {
+            assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        }
         assert!(output.stdout.is_empty(), "{args:?}");
     }
     assert_eq!(server.stats().requests, 0, "no usage error sent a request");
@@ -346,4 +351,57 @@ fn output_dir_saves_each_body_and_names_it_in_the_record() {
     let todo = std::fs::read_to_string(records[1].file.as_ref().unwrap()).unwrap();
     assert!(todo.contains("\"id\":5"));
     assert!(records.iter().all(|r| r.body.is_none()));
+}
+
+#[test]
+fn clap_messages_are_whole_and_help_is_there_without_a_subcommand() {
+    let output = poolfetch().output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for subcommand in ["fetch", "bench", "serve", "completions", "man"] {
+        assert!(
+            stderr.contains(subcommand),
+            "{subcommand} missing from {stderr}"
+        );
+    }
+    let hint = poolfetch().args(["fetch", "--pol", "5"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&hint.stderr);
+    assert!(
+        stderr.contains("similar argument exists: '--pool'"),
+        "{stderr}"
+    );
+    let values = poolfetch()
+        .args(["fetch", "--order", "random"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&values.stderr);
+    assert!(stderr.contains("input, completion"), "{stderr}");
+    let missing = poolfetch()
+        .args(["fetch", "--template", "x{}"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("--range"), "{stderr}");
+    let help = poolfetch().args(["serve", "--help"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        stdout.contains("/bytes/N, /drip/N/MS"),
+        "no stray line breaks: {stdout}"
+    );
+}
+
+#[test]
+fn completions_and_the_manual_page_are_generated() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let output = poolfetch().args(["completions", shell]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            script.contains("poolfetch") && script.contains("pool"),
+            "{shell}"
+        );
+    }
+    let man = poolfetch().arg("man").output().unwrap();
+    assert_eq!(man.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH poolfetch 1"));
 }

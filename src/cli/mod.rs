@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::server::{Server, ServerConfig};
 pub use parse::{parse_duration, parse_size};
@@ -33,7 +33,13 @@ pub const EXIT_WRITE: i32 = 3;
 
 /// Fetch many URLs on a fixed-size thread pool, in order, and measure it.
 #[derive(Debug, Parser)]
-#[command(name = "poolfetch", version, about, propagate_version = true)]
+#[command(
+    name = "poolfetch",
+    version,
+    about,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,15 +51,22 @@ enum Command {
     Fetch(fetch::FetchArgs),
     /// Measure pool sizes (and engines, and batches) on one workload: table, plot, exports.
     Bench(bench::BenchArgs),
-    /// Run the embedded test server (/todos/{id}, /delay/{ms}, /bytes/{n}, /status/{code}, POST /post, /stats).
+    /// Run the embedded test server (/todos/ID, /delay/MS, /bytes/N, /drip/N/MS, /status/CODE, POST /post, /echo, /stats).
     Serve(ServeArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    Man,
 }
 
 /// Flags of `poolfetch serve`.
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on (an IP, or a name such as localhost); port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     addr: SocketAddr,
     /// Delay added to every response (e.g. 100ms).
     #[arg(long, value_name = "DUR", default_value = "0ms", value_parser = parse_duration)]
@@ -65,27 +78,59 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            if !e.use_stderr() {
-                // --help and --version print to stdout and succeed.
-                let _ = e.print();
-                return EXIT_OK;
-            }
-            return usage_error(first_line(&e.to_string()));
+            // clap's whole message: the usage, "a similar argument exists", the possible
+            // values. Help and version go to stdout and succeed; everything else is exit 2.
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
     match cli.command {
         Command::Fetch(args) => fetch::fetch(args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve(args),
+        Command::Completions { shell } => {
+            // Rendered into memory first: clap_complete panics on a closed stdout.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "poolfetch", &mut script);
+            print_out(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_out(&page),
+                Err(e) => usage_error(format!("cannot render the manual: {e}")),
+            }
+        }
     }
 }
 
-fn first_line(message: &str) -> &str {
-    let line = message
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(message);
-    line.trim().trim_start_matches("error: ")
+/// Write `bytes` to stdout; a closed pipe is quiet, other failures say so (exit 3).
+fn print_out(bytes: &[u8]) -> i32 {
+    let mut stdout = io::stdout();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_WRITE,
+        Err(e) => {
+            eprintln!("poolfetch: cannot write to stdout: {e}");
+            EXIT_WRITE
+        }
+    }
+}
+
+/// `--addr` of `serve`: `IP:PORT`, or `NAME:PORT` for a name that resolves to a loopback
+/// address (`localhost:0`); the first loopback address is used.
+fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("{e} (expected e.g. 127.0.0.1:8080 or localhost:0)"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.ip().is_loopback())
+        .copied()
+        .ok_or_else(|| format!("{text} does not resolve to a loopback address; give an IP"))
 }
 
 fn usage_error(message: impl std::fmt::Display) -> i32 {
@@ -117,9 +162,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clap_errors_shrink_to_one_line() {
-        let message =
-            "error: invalid value 'x' for '--pool <N>'\n\nFor more information, try '--help'.\n";
-        assert_eq!(first_line(message), "invalid value 'x' for '--pool <N>'");
+    fn serve_accepts_ips_and_loopback_names() {
+        assert_eq!(
+            parse_listen_addr("127.0.0.1:0").unwrap(),
+            "127.0.0.1:0".parse::<SocketAddr>().unwrap()
+        );
+        assert!(parse_listen_addr("localhost:0").unwrap().ip().is_loopback());
+        assert!(parse_listen_addr("nonsense").is_err());
     }
 }
