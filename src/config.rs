@@ -100,6 +100,12 @@ pub struct Config {
     pub rate: Option<std::num::NonZeroU32>,
     /// At most this many requests in flight to any one host (`--per-host`).
     pub per_host: Option<usize>,
+    /// Send every request through this http(s) proxy (`--proxy`); `None`: the environment's
+    /// `http_proxy`/`https_proxy`/`all_proxy`, as curl does.
+    pub proxy: Option<String>,
+    /// Hosts (and domains) never proxied, comma-separated, `*` for all (`--noproxy`); `None`:
+    /// the environment's `no_proxy`.
+    pub no_proxy: Option<String>,
 }
 
 impl Default for Config {
@@ -122,6 +128,8 @@ impl Default for Config {
             insecure: false,
             rate: None,
             per_host: None,
+            proxy: None,
+            no_proxy: None,
         }
     }
 }
@@ -185,6 +193,9 @@ pub enum ConfigError {
         /// Why it failed.
         reason: String,
     },
+    /// `--proxy` (or a proxy from the environment) is not an http(s) URL with a host.
+    #[error("invalid proxy {0}")]
+    Proxy(String),
     /// The engine asked for was left out of this build (a cargo feature is off).
     #[error("the {0} engine is not in this build (enable the cargo feature)")]
     EngineNotBuilt(&'static str),
@@ -254,6 +265,10 @@ setters! {
     rate: Option<std::num::NonZeroU32>,
     /// At most this many requests in flight to any one host.
     per_host: Option<usize>,
+    /// An explicit http(s) proxy for every request.
+    proxy: Option<String>,
+    /// Hosts never proxied (`*`: none).
+    no_proxy: Option<String>,
 }
 
 impl From<Config> for ConfigBuilder {

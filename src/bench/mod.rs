@@ -105,6 +105,9 @@ pub struct RunResult {
     /// OS threads in this process at the end of the run, engine still alive (Linux only).
     #[serde(default)]
     pub threads: Option<u64>,
+    /// The error of the first failed request, if any (to say why a run failed).
+    #[serde(default)]
+    pub first_error: Option<String>,
     /// `finished_ms` of every request, by index: re-plot the curve from these.
     pub finished_ms: Vec<f64>,
     /// `finished_ms - started_ms` of every request, by index.
@@ -226,6 +229,8 @@ impl BenchPlan {
             timeout: self.timeout,
             body: BodyMode::None,
             engine: setup.engine,
+            // The embedded server is on loopback: never through a proxy from the environment.
+            no_proxy: self.url.is_none().then(|| "*".to_string()),
             ..Config::default()
         }
     }
@@ -292,7 +297,11 @@ pub fn run(
             let mut finished_ms = vec![0.0; plan.requests];
             let mut latency_ms = vec![0.0; plan.requests];
             let mut ok = 0;
+            let mut first_error = None;
             for record in fetcher.stream(urls) {
+                if let (None, Some(error)) = (&first_error, &record.error) {
+                    first_error = Some(format!("{} ({})", error.message, error.kind.as_str()));
+                }
                 let index = record.index as usize;
                 finished_ms[index] = record.finished_ms;
                 latency_ms[index] = record.finished_ms - record.started_ms;
@@ -314,6 +323,7 @@ pub fn run(
                 failed: plan.requests - ok,
                 connections: server.as_ref().map(|s| s.stats().connections),
                 threads,
+                first_error,
                 finished_ms,
                 latency_ms,
             })

@@ -86,8 +86,15 @@ pub fn table(results: &[BenchResult]) -> String {
 
 /// "threads pool 20 ran 18.9× faster than threads pool 1", fastest first, as hyperfine does.
 pub fn relative_summary(results: &[BenchResult]) -> String {
+    // A setup whose requests all failed measured how fast errors come back, not fetching:
+    // it takes no part in the comparison.
+    let results: Vec<&BenchResult> = results
+        .iter()
+        .filter(|r| r.runs.iter().any(|run| run.ok > 0))
+        .collect();
     let Some(fastest) = results
         .iter()
+        .copied()
         .min_by(|a, b| a.wall_ms.median.total_cmp(&b.wall_ms.median))
     else {
         return String::new();
@@ -97,6 +104,7 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
     }
     let mut others: Vec<&BenchResult> = results
         .iter()
+        .copied()
         .filter(|r| !std::ptr::eq(*r, fastest))
         .collect();
     others.sort_by(|a, b| a.wall_ms.median.total_cmp(&b.wall_ms.median));
@@ -133,6 +141,7 @@ mod tests {
                 failed: 0,
                 connections: Some(pool as u64),
                 threads: Some(7),
+                first_error: None,
                 finished_ms: vec![100.0, 100.0, 200.0, 200.0],
                 latency_ms: vec![100.0, 101.0, 102.0, 110.0],
             })

@@ -147,6 +147,15 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         .flat_map(|r| &r.runs)
         .map(|run| run.failed)
         .sum();
+    let runs = results.iter().flat_map(|r| &r.runs);
+    if failed > 0 && runs.clone().all(|run| run.ok == 0) {
+        let why = runs
+            .filter_map(|run| run.first_error.as_deref())
+            .next()
+            .unwrap_or("unknown");
+        eprintln!("poolfetch: every request failed, so nothing was measured; the first: {why}");
+        return EXIT_FAILED;
+    }
     if failed > 0 {
         eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
         return EXIT_FAILED;

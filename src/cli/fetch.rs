@@ -115,6 +115,13 @@ pub(super) struct FetchArgs {
     /// Do not verify TLS certificates (the summary says so). Never the default.
     #[arg(short = 'k', long)]
     insecure: bool,
+    /// Send every request through this http(s) proxy [default: the environment's
+    /// http_proxy / https_proxy / all_proxy, as curl].
+    #[arg(short = 'x', long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Hosts and domains never proxied, comma-separated; '*' for none [default: no_proxy].
+    #[arg(long, value_name = "LIST")]
+    noproxy: Option<String>,
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -147,6 +154,8 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         insecure: args.insecure,
         rate: args.rate,
         per_host: args.per_host,
+        proxy: args.proxy,
+        no_proxy: args.noproxy,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);

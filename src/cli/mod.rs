@@ -48,7 +48,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
-    Fetch(fetch::FetchArgs),
+    Fetch(Box<fetch::FetchArgs>),
     /// Measure pool sizes (and engines, and batches) on one workload: table, plot, exports.
     Bench(bench::BenchArgs),
     /// Run the embedded test server (/todos/ID, /delay/MS, /bytes/N, /drip/N/MS, /status/CODE, POST /post, /echo, /stats).
@@ -85,7 +85,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Fetch(args) => fetch::fetch(args),
+        Command::Fetch(args) => fetch::fetch(*args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve(args),
         Command::Completions { shell } => {

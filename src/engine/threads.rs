@@ -77,7 +77,7 @@ impl ThreadEngine {
     /// Workers named `poolfetch-worker-N`, at most `config.pool`, sharing one agent that
     /// resolves names with `resolver`.
     pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
-        let core = Core::new(config);
+        let core = Core::new(config)?;
         let resolver = Arc::new(resolver);
         let workers = if config.pool <= PLAIN_MAX {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -246,16 +246,16 @@ impl Transport for UreqTransport {
         for (name, value) in request.headers {
             builder = builder.header(name, value);
         }
-        let time_left = request.time_left;
+        let (time_left, proxy) = (request.time_left, request.proxy);
         let result = match request.body {
             Some(body) => {
                 if let Some(content_type) = &body.content_type {
                     builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
                 }
                 let request = builder.body(body.bytes.as_slice()).map_err(invalid)?;
-                self.run(request, time_left)
+                self.run(request, time_left, proxy)
             }
-            None => self.run(builder.body(()).map_err(invalid)?, time_left),
+            None => self.run(builder.body(()).map_err(invalid)?, time_left, proxy),
         };
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
         Ok(Head {
@@ -275,23 +275,25 @@ impl Transport for UreqTransport {
 }
 
 impl UreqTransport {
-    /// Run one request, bounded as a whole by `time_left` (`--max-time`) when set.
+    /// Run one request, bounded as a whole by `time_left` (`--max-time`) and sent through
+    /// `proxy`, when set (per-request settings cost a config copy, so only then).
     fn run<S: ureq::AsSendBody>(
         &self,
         request: ureq::http::Request<S>,
         time_left: Option<Duration>,
+        proxy: Option<&str>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        match time_left {
-            Some(left) => {
-                let request = self
-                    .agent
-                    .configure_request(request)
-                    .timeout_global(Some(left))
-                    .build();
-                self.agent.run(request)
-            }
-            None => self.agent.run(request),
+        if time_left.is_none() && proxy.is_none() {
+            return self.agent.run(request);
         }
+        let proxy = proxy.map(ureq::Proxy::new).transpose()?;
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(time_left)
+            .proxy(proxy)
+            .build();
+        self.agent.run(request)
     }
 }
 
@@ -349,6 +351,9 @@ fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config,
         .tls_config(ureq_tls(config)?)
         // Classify 4xx/5xx ourselves and keep their bodies.
         .http_status_as_error(false)
+        // Proxies are chosen per request by the core (`fetch/proxy.rs`), not from the
+        // environment by ureq.
+        .proxy(None)
         // The core follows redirects (the same rules on both engines): hand back every 3xx.
         .max_redirects(0)
         .max_redirects_will_error(false)

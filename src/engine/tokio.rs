@@ -42,7 +42,9 @@ impl AsyncEngine {
             .enable_all()
             .build()
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
-        let client = reqwest::Client::builder()
+        let core = Core::new(config)?;
+        let rules = Arc::new(core.proxies().clone());
+        let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(rustls_config(config)?)
             .connect_timeout(config.timeout)
             // Per read, like the thread engine: covers the wait for the response head and
@@ -53,10 +55,20 @@ impl AsyncEngine {
             // The core follows redirects (the same rules on both engines).
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(ReqwestResolver(Arc::new(resolver))))
+            // Proxies are chosen by the same rules as the thread engine's, not by reqwest.
+            .no_proxy();
+        if !rules.is_empty() {
+            builder = builder.proxy(reqwest::Proxy::custom(move |url| {
+                rules
+                    .for_target(url.scheme(), url.host_str()?)
+                    .map(str::to_owned)
+            }));
+        }
+        let client = builder
             .build()
             .map_err(|e| ConfigError::Pool(format!("cannot build the async client: {e}")))?;
         let shared = Arc::new(Shared {
-            core: Core::new(config),
+            core,
             transport: ReqwestTransport { client },
         });
         let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));

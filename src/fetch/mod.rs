@@ -10,6 +10,7 @@
 
 pub(crate) mod classify;
 pub(crate) mod limits;
+pub(crate) mod proxy;
 pub(crate) mod resolver;
 mod retry;
 pub(crate) mod tls;
@@ -26,9 +27,9 @@ pub use resolver::Resolve;
 pub(crate) use retry::parse_retry_after;
 
 use crate::cancel::CancelToken;
-use crate::config::{Config, RetryPolicy};
+use crate::config::{Config, ConfigError, RetryPolicy};
 use crate::record::{ErrorKind, FetchError};
-use crate::request::{Body, Request, check_url};
+use crate::request::{Body, Request, check_url, redact_url};
 use crate::sink::{BodyPolicy, BodySink, Kept, SinkError};
 use limits::{Limits, host_key};
 
@@ -105,6 +106,8 @@ pub(crate) struct Outgoing<'a> {
     pub body: Option<&'a Body>,
     /// What is left of `--max-time` for this hop: the engine bounds the whole exchange by it.
     pub time_left: Option<Duration>,
+    /// The proxy this request goes through, if any.
+    pub proxy: Option<&'a str>,
 }
 
 /// A response head and its body, as an engine hands them to the core.
@@ -143,21 +146,29 @@ pub(crate) struct Core {
     limits: Limits,
     max_redirects: u32,
     max_time: Option<Duration>,
+    proxies: proxy::ProxyRules,
 }
 
 /// Bytes of a redirect's own body read (and dropped) so its connection can be reused.
 const REDIRECT_BODY_DRAIN: u64 = 64 * 1024;
 
 impl Core {
-    pub(crate) fn new(config: &Config) -> Arc<Self> {
-        Arc::new(Core {
+    pub(crate) fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {
+        Ok(Arc::new(Core {
             headers: config.headers.clone(),
             bodies: BodyPolicy::of(config),
             retry: config.retry.clone(),
             limits: Limits::new(config.rate, config.per_host),
             max_redirects: config.max_redirects,
             max_time: config.max_time,
-        })
+            proxies: proxy::ProxyRules::of(config)?,
+        }))
+    }
+
+    /// Which requests go through which proxy.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn proxies(&self) -> &proxy::ProxyRules {
+        &self.proxies
     }
 
     /// Send `request` (input number `index`) and read its body, retrying transient failures
@@ -294,8 +305,10 @@ impl Core {
             if time_left.is_some_and(|left| left.is_zero()) {
                 return Err((1, self.max_time_error()));
             }
+            let proxy = self.proxies.for_uri(&uri);
             let outgoing = Outgoing {
                 time_left,
+                proxy,
                 method,
                 uri: uri.clone(),
                 headers: self
@@ -306,7 +319,13 @@ impl Core {
                     .collect(),
                 body,
             };
-            let mut head = transport.send(outgoing).await.map_err(|e| (1, e))?;
+            let mut head = transport.send(outgoing).await.map_err(|mut e| {
+                // Name the proxy in what failed through it (a refused proxy, say).
+                if let Some(proxy) = proxy {
+                    e.message = format!("{} (through proxy {})", e.message, redact_url(proxy));
+                }
+                (1, e)
+            })?;
             if !is_redirect(head.status) || self.max_redirects == 0 {
                 return Ok(head);
             }

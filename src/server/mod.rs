@@ -5,6 +5,7 @@
 //! invariants: TCP connections accepted and the most requests in flight at once.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -249,25 +250,46 @@ async fn accept_loop(
     }
 }
 
-async fn serve<I>(io: I, state: Arc<State>)
+fn serve<I>(io: I, state: Arc<State>) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |request| {
-        let state = Arc::clone(&state);
-        async move {
-            let handled = AssertUnwindSafe(routes::handle(request, &state)).catch_unwind();
-            let response = handled.await.unwrap_or_else(|_| {
-                state.counters.panics.fetch_add(1, Ordering::SeqCst);
-                routes::internal_error()
-            });
-            Ok::<_, Infallible>(response)
+    Box::pin(async move {
+        let service = hyper::service::service_fn(move |request| {
+            let state = Arc::clone(&state);
+            async move {
+                if request.method() == hyper::Method::CONNECT {
+                    return Ok::<_, Infallible>(tunnel_to_self(request, state));
+                }
+                let handled = AssertUnwindSafe(routes::handle(request, &state)).catch_unwind();
+                let response = handled.await.unwrap_or_else(|_| {
+                    state.counters.panics.fetch_add(1, Ordering::SeqCst);
+                    routes::internal_error()
+                });
+                Ok::<_, Infallible>(response)
+            }
+        });
+        // A client that hangs up mid-response is not the server's problem.
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, service)
+            .with_upgrades()
+            .await;
+    })
+}
+
+/// `CONNECT host:port`, as a client sends it to an HTTP proxy: the server answers 200 and then
+/// serves its own routes inside the tunnel, whatever host was named. So the embedded server is
+/// also a proxy for tests, and a test proves a request went through it.
+fn tunnel_to_self(
+    request: hyper::Request<hyper::body::Incoming>,
+    state: Arc<State>,
+) -> hyper::Response<ServerBody> {
+    tokio::spawn(async move {
+        if let Ok(upgraded) = hyper::upgrade::on(request).await {
+            serve(upgraded, state).await;
         }
     });
-    // A client that hangs up mid-response is not the server's problem.
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(io, service)
-        .await;
+    hyper::Response::new(ServerBody::Full(None))
 }
 
 /// Counts a request as in flight until dropped.

@@ -1,0 +1,188 @@
+//! Which proxy a request goes through, decided once for both engines, as curl decides it:
+//! `--proxy URL` for every request, or else the environment (`http_proxy`/`HTTP_PROXY` for
+//! http, `https_proxy`/`HTTPS_PROXY` for https, `all_proxy`/`ALL_PROXY` for either), except
+//! for hosts in `--noproxy LIST` (or else `no_proxy`/`NO_PROXY`): host names that match
+//! exactly or as a domain suffix, IP literals; `*` means no proxy at all.
+
+use crate::config::{Config, ConfigError};
+use crate::request::redact_url;
+
+/// The proxy settings of a fetcher.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProxyRules {
+    http: Option<String>,
+    https: Option<String>,
+    bypass: Bypass,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Bypass {
+    #[default]
+    Nothing,
+    Everything,
+    Hosts(Vec<String>),
+}
+
+fn env(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A proxy URL as written (`host:port` means http), checked: http or https, with a host.
+fn checked(url: &str) -> Result<String, ConfigError> {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let bad = |why: &str| ConfigError::Proxy(format!("{}: {why}", redact_url(&url)));
+    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(bad("only http:// and https:// proxies are supported")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    Ok(url)
+}
+
+impl ProxyRules {
+    /// The rules for `config`, reading the environment where the config leaves it to.
+    pub(crate) fn of(config: &Config) -> Result<Self, ConfigError> {
+        let (http, https) = match &config.proxy {
+            Some(url) => {
+                let url = checked(url)?;
+                (Some(url.clone()), Some(url))
+            }
+            None => {
+                let all = env(&["all_proxy", "ALL_PROXY"]);
+                let from = |names: &[&str]| env(names).or_else(|| all.clone());
+                // Only the lower-case http_proxy, as curl: HTTP_PROXY can be set by a CGI
+                // request header (httpoxy).
+                let http = from(&["http_proxy"]).map(|u| checked(&u)).transpose()?;
+                let https = from(&["https_proxy", "HTTPS_PROXY"])
+                    .map(|u| checked(&u))
+                    .transpose()?;
+                (http, https)
+            }
+        };
+        let list = config
+            .no_proxy
+            .clone()
+            .or_else(|| env(&["no_proxy", "NO_PROXY"]))
+            .unwrap_or_default();
+        let bypass = if list.trim() == "*" {
+            Bypass::Everything
+        } else {
+            let hosts: Vec<String> = list
+                .split(',')
+                .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+                .map(|h| h.trim_matches(['[', ']']).to_string())
+                .filter(|h| !h.is_empty())
+                .collect();
+            if hosts.is_empty() {
+                Bypass::Nothing
+            } else {
+                Bypass::Hosts(hosts)
+            }
+        };
+        Ok(ProxyRules {
+            http,
+            https,
+            bypass,
+        })
+    }
+
+    /// Rules that send nothing through a proxy (the bench's own loopback server).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.http.is_none() && self.https.is_none()
+    }
+
+    /// The proxy for a request with `scheme` to `host`, if any.
+    pub(crate) fn for_target(&self, scheme: &str, host: &str) -> Option<&str> {
+        let proxy = match scheme {
+            "https" => self.https.as_deref(),
+            _ => self.http.as_deref(),
+        }?;
+        let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
+        let bypassed = match &self.bypass {
+            Bypass::Nothing => false,
+            Bypass::Everything => true,
+            Bypass::Hosts(hosts) => hosts.iter().any(|entry| {
+                host == *entry
+                    || host
+                        .strip_suffix(entry.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            }),
+        };
+        (!bypassed).then_some(proxy)
+    }
+
+    /// The proxy for `uri`, if any.
+    pub(crate) fn for_uri(&self, uri: &http::Uri) -> Option<&str> {
+        self.for_target(uri.scheme_str()?, uri.host()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(proxy: Option<&str>, no_proxy: Option<&str>) -> ProxyRules {
+        let config = Config {
+            proxy: proxy.map(str::to_string),
+            no_proxy: no_proxy.map(str::to_string),
+            ..Config::default()
+        };
+        ProxyRules::of(&config).unwrap()
+    }
+
+    #[test]
+    fn noproxy_matches_hosts_domains_and_everything() {
+        let r = rules(
+            Some("127.0.0.1:3128"),
+            Some("example.com, .internal,10.0.0.1,[::1]"),
+        );
+        assert_eq!(
+            r.for_target("http", "a.test"),
+            Some("http://127.0.0.1:3128")
+        );
+        assert_eq!(
+            r.for_target("https", "a.test"),
+            Some("http://127.0.0.1:3128")
+        );
+        for bypassed in [
+            "example.com",
+            "www.example.com",
+            "x.internal",
+            "10.0.0.1",
+            "[::1]",
+        ] {
+            assert_eq!(r.for_target("http", bypassed), None, "{bypassed}");
+        }
+        assert!(r.for_target("http", "notexample.com").is_some());
+        assert_eq!(rules(Some("p:1"), Some("*")).for_target("http", "a"), None);
+    }
+
+    #[test]
+    fn only_http_proxies_are_accepted() {
+        let mut config = Config {
+            proxy: Some("socks5://127.0.0.1:1080".into()),
+            ..Config::default()
+        };
+        assert!(matches!(
+            ProxyRules::of(&config),
+            Err(ConfigError::Proxy(_))
+        ));
+        config.proxy = Some("http://u:secret@p:1".into());
+        assert!(ProxyRules::of(&config).is_ok());
+        config.proxy = Some("ftp://u:secret@p:1".into());
+        let error = ProxyRules::of(&config).unwrap_err().to_string();
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
