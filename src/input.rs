@@ -92,6 +92,11 @@ pub struct Source {
 }
 
 impl Source {
+    /// A regular file (its lines can be counted up front), not a pipe or terminal.
+    pub fn is_regular(&self) -> bool {
+        self.regular
+    }
+
     /// Whether `path` (existing) is this very input.
     pub fn is(&self, path: &Path) -> bool {
         let Ok(meta) = std::fs::metadata(path) else {
@@ -253,6 +258,20 @@ impl<R: BufRead> Iterator for UrlLines<R> {
             return Some(Ok(Line::Url(text.to_string())));
         }
     }
+}
+
+/// How many records the URL lines of `paths` will make, counted by reading them once (for a
+/// progress bar's total); `None` if one cannot be read to the end.
+pub fn count_url_lines(paths: &[PathBuf]) -> Option<u64> {
+    let mut count = 0;
+    for path in paths {
+        let file = File::open(path).ok()?;
+        for line in url_lines(BufReader::with_capacity(256 * 1024, file)) {
+            line.ok()?;
+            count += 1;
+        }
+    }
+    Some(count)
 }
 
 /// The request of a line that is too long to be a URL: never sent, `invalid_url`.

@@ -54,6 +54,8 @@ pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
 pub use request::{Body, Request};
 pub use run::Run;
 
+use std::sync::Arc;
+
 use fetch::resolver::{CachingResolver, SystemResolver};
 use run::Engine;
 
@@ -86,6 +88,19 @@ pub mod fuzzing {
 pub struct Fetcher {
     config: Config,
     engine: Box<dyn Engine>,
+    live: Arc<fetch::Live>,
+}
+
+/// What a fetcher is doing right now (for progress displays): see [`Fetcher::live`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LiveCounts {
+    /// Requests being fetched now (retry waits included).
+    pub in_flight: usize,
+    /// Body bytes received so far, counted as they arrive (not when a body completes).
+    pub bytes: u64,
+    /// TCP connections opened so far; `None` on the async engine, which cannot count them.
+    pub connections: Option<u64>,
 }
 
 impl Fetcher {
@@ -106,15 +121,37 @@ impl Fetcher {
             })?;
         }
         let resolver = CachingResolver::new(Box::new(resolver));
+        let live = Arc::new(fetch::Live::default());
+        let counted = Arc::clone(&live);
         // Only the engine in use is built (the async engine has no ureq agent).
         let engine: Box<dyn Engine> = match config.engine {
-            EngineKind::Threads => Box::new(engine::threads::ThreadEngine::new(&config, resolver)?),
+            EngineKind::Threads => Box::new(engine::threads::ThreadEngine::new(
+                &config, resolver, counted,
+            )?),
             #[cfg(feature = "async")]
-            EngineKind::Async => Box::new(engine::tokio::AsyncEngine::new(&config, resolver)?),
+            EngineKind::Async => {
+                Box::new(engine::tokio::AsyncEngine::new(&config, resolver, counted)?)
+            }
             #[cfg(not(feature = "async"))]
             EngineKind::Async => return Err(ConfigError::EngineNotBuilt("async")),
         };
-        Ok(Fetcher { config, engine })
+        Ok(Fetcher {
+            config,
+            engine,
+            live,
+        })
+    }
+
+    /// Counters of what this fetcher is doing now; cheap, callable from any thread while a
+    /// run goes on.
+    pub fn live(&self) -> LiveCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        LiveCounts {
+            in_flight: self.live.in_flight.load(Relaxed),
+            bytes: self.live.bytes.load(Relaxed),
+            connections: (self.config.engine == EngineKind::Threads)
+                .then(|| self.live.connections.load(Relaxed)),
+        }
     }
 
     /// The settings this fetcher runs with.

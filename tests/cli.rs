@@ -405,3 +405,44 @@ fn completions_and_the_manual_page_are_generated() {
     assert_eq!(man.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH poolfetch 1"));
 }
+
+/// Run `poolfetch ARGS` under a pseudo-terminal (`script`), as a user at a terminal would.
+fn on_a_terminal(args: &str) -> String {
+    let bin = assert_cmd::cargo::cargo_bin("poolfetch");
+    let output = StdCommand::new("script")
+        .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux");
+    String::from_utf8_lossy(&output.stdout).replace('\r', "\n")
+}
+
+#[test]
+fn the_bar_shows_at_once_and_never_between_records_on_the_same_terminal() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("urls.txt");
+    let urls: Vec<String> = (0..6)
+        .map(|i| server.url(&format!("/delay/1200?n={i}")))
+        .collect();
+    std::fs::write(&list, urls.join("\n")).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let screen = on_a_terminal(&format!(
+        "fetch -p 3 {} -o {}",
+        list.display(),
+        out.display()
+    ));
+    // Before any request is done, the bar is there, with the total counted from the file.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("0/6") && l.contains("3 in flight")),
+        "{screen}"
+    );
+    assert!(screen.contains("6 requests, 6 ok, 0 failed"), "{screen}");
+    assert!(screen.contains("status     200 ×6"), "{screen}");
+    assert!(screen.contains("latency    p50"), "{screen}");
+    // Records on the terminal itself: no bar frames among them.
+    let screen = on_a_terminal(&format!("fetch -p 3 --url {}", server.url("/todos/1")));
+    assert!(!screen.contains("in flight"), "{screen}");
+    assert!(screen.contains("\"index\":0"), "{screen}");
+}

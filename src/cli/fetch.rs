@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use super::parse::{
     parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
     parse_size,
 };
-use super::progress::Progress;
+use super::progress::{self, Progress, Tally};
 use super::signals;
 use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_WRITE, limits, usage_error};
@@ -179,6 +180,14 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         Ok(sources) => sources,
         Err(e) => return usage_error(e),
     };
+    // Regular files can be counted up front (in the background) for the bar's total.
+    let counted_files =
+        (!stdin_default && sources.iter().all(input::Source::is_regular)).then(|| files.clone());
+    let inline_count = args.urls.len() as u64
+        + args
+            .range
+            .as_ref()
+            .map_or(0, |range| range.end() - range.start() + 1);
     if let Some(path) = &args.output
         && let Some(source) = sources.iter().find(|source| source.is(path))
     {
@@ -214,51 +223,83 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
     };
 
     let started = Instant::now();
-    let mut progress = Progress::new(total, args.quiet, args.output_dir.is_some());
+    let progress = Progress::new(total, args.quiet, args.output.is_none());
     let expected = total.and_then(|n| usize::try_from(n).ok());
-    let (mut total, mut ok) = (0u64, 0u64);
+    let tally = Mutex::new(Tally::default());
+    let finished = AtomicBool::new(false);
     let mut run = fetcher
         .stream_feed(feed.requests, expected, feed.stop_on_cancel)
         .with_cancel(cancel.clone());
-    // Records are buffered and flushed when none is ready, and at least every FLUSH_EVERY:
-    // one write per burst instead of one per record, and a pipe still sees them promptly.
-    let mut flushed = Instant::now();
-    while let Some(record) = run.next() {
-        total += 1;
-        ok += u64::from(record.ok);
-        progress.record(&record);
-        let written = match writer.lock() {
-            Ok(mut writer) => writer.write(&record).and_then(|()| {
-                if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
-                    flushed = Instant::now();
-                    writer.flush()
-                } else {
-                    Ok(())
-                }
-            }),
-            Err(_) => Err(io::Error::other("the output lock was poisoned")),
-        };
-        if let Err(e) = written {
-            progress.finish();
-            // A closed pipe (`| head`) is the reader's choice: stop quietly.
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("poolfetch: cannot write records: {e}");
+    let outcome = std::thread::scope(|scope| {
+        if progress.is_visible() {
+            // Lines of regular files are counted in the background for the total and ETA.
+            if total.is_none() && counted_files.is_some() {
+                let (progress, inline) = (&progress, inline_count);
+                scope.spawn(move || {
+                    if let Some(lines) = counted_files.as_deref().and_then(input::count_url_lines) {
+                        progress.set_total(inline + lines);
+                    }
+                });
             }
-            return EXIT_WRITE;
+            // Elapsed time, requests in flight and bytes move while no request finishes.
+            let (progress, tally, finished, fetcher) = (&progress, &tally, &finished, &fetcher);
+            scope.spawn(move || {
+                while !finished.load(Ordering::Relaxed) {
+                    if let Ok(tally) = tally.lock() {
+                        progress.update(&tally, fetcher.live());
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
         }
-    }
+        // Records are buffered and flushed when none is ready, and at least every
+        // FLUSH_EVERY: one write per burst instead of one per record, and a pipe still sees
+        // them promptly.
+        let mut flushed = Instant::now();
+        let mut outcome = Ok(());
+        while let Some(record) = run.next() {
+            if let Ok(mut tally) = tally.lock() {
+                tally.add(&record);
+            }
+            let written = match writer.lock() {
+                Ok(mut writer) => writer.write(&record).and_then(|()| {
+                    if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
+                        flushed = Instant::now();
+                        writer.flush()
+                    } else {
+                        Ok(())
+                    }
+                }),
+                Err(_) => Err(io::Error::other("the output lock was poisoned")),
+            };
+            if let Err(e) = written {
+                outcome = Err(e);
+                break;
+            }
+        }
+        if outcome.is_ok()
+            && let Ok(mut writer) = writer.lock()
+        {
+            outcome = writer.flush();
+        }
+        finished.store(true, Ordering::Relaxed);
+        outcome
+    });
     let wall = started.elapsed();
     progress.finish();
-    if let Ok(mut writer) = writer.lock()
-        && let Err(e) = writer.flush()
-    {
+    if let Err(e) = outcome {
+        // A closed pipe (`| head`) is the reader's choice: stop quietly.
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("poolfetch: cannot write records: {e}");
         }
         return EXIT_WRITE;
     }
+    let tally = tally.into_inner().unwrap_or_default();
     if !args.quiet {
-        eprintln!("{}", summary_line(total, ok, wall, fetcher.config()));
+        eprintln!(
+            "{}",
+            progress::summary(&tally, wall, fetcher.config(), fetcher.live())
+        );
     }
     if let Some(number) = signal.received() {
         return 128 + number;
@@ -269,31 +310,15 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             "{e} (records for the lines before it were written)"
         ));
     }
-    if ok < total { EXIT_FAILED } else { EXIT_OK }
+    if tally.ok < tally.done {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// The longest records wait in the output buffer while more keep coming.
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
-
-/// The one-line summary printed on stderr after a run.
-fn summary_line(total: u64, ok: u64, wall: Duration, config: &Config) -> String {
-    let secs = wall.as_secs_f64();
-    let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
-    let insecure = if config.insecure {
-        "; TLS certificates NOT verified (--insecure)"
-    } else {
-        ""
-    };
-    format!(
-        "poolfetch: {total} requests, {ok} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {}){insecure}",
-        total - ok,
-        config.engine.name(),
-        match config.pool {
-            0 => "unbounded".to_string(),
-            pool => format!("pool {pool}"),
-        },
-    )
-}
 
 /// The requests before the files' lines: `--url`s, then the template's, lazily. Plain URLs
 /// take `template`'s method and body.

@@ -15,21 +15,23 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ureq::Timeout;
+
+use crate::fetch::Live;
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
     RustlsConnector, ShutdownHandle, Transport,
 };
 
 /// The thread engine's connector chain: CONNECT proxies, then this TCP, then rustls.
-pub(crate) fn connector() -> impl Connector<()> {
+pub(crate) fn connector(live: Arc<Live>) -> impl Connector<()> {
     ().chain(ConnectProxyConnector::default())
-        .chain(LeanTcpConnector)
+        .chain(LeanTcpConnector(live))
         .chain(RustlsConnector::default())
 }
 
-/// Opens plain TCP connections as [`LeanTcp`] transports.
-#[derive(Debug, Default)]
-pub(crate) struct LeanTcpConnector;
+/// Opens plain TCP connections as [`LeanTcp`] transports, counting them.
+#[derive(Debug)]
+pub(crate) struct LeanTcpConnector(Arc<Live>);
 
 impl<In: Transport> Connector<In> for LeanTcpConnector {
     type Out = Either<In, LeanTcp>;
@@ -53,6 +55,9 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
             };
             match connected {
                 Ok(stream) => {
+                    self.0
+                        .connections
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if config.no_delay() {
                         stream.set_nodelay(true)?;
                     }

@@ -21,7 +21,7 @@ use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
 use crate::fetch::resolver::CachingResolver;
 use crate::fetch::tls::load_ca_certs;
-use crate::fetch::{BodyStream, Core, Head, Outcome, Outgoing, Transport};
+use crate::fetch::{BodyStream, Core, Head, Live, Outcome, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
@@ -71,13 +71,18 @@ struct Crews {
     /// What each crew's own agent is built from.
     agent_config: ureq::config::Config,
     resolver: Arc<CachingResolver>,
+    live: Arc<Live>,
 }
 
 impl ThreadEngine {
     /// Workers named `poolfetch-worker-N`, at most `config.pool`, sharing one agent that
     /// resolves names with `resolver`.
-    pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
-        let core = Core::new(config)?;
+    pub(crate) fn new(
+        config: &Config,
+        resolver: CachingResolver,
+        live: Arc<Live>,
+    ) -> Result<Self, ConfigError> {
+        let core = Core::new(config, Arc::clone(&live))?;
         let resolver = Arc::new(resolver);
         let workers = if config.pool <= PLAIN_MAX {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -85,7 +90,7 @@ impl ThreadEngine {
                 .thread_name(|i| format!("poolfetch-worker-{i}"))
                 .build()
                 .map_err(|e| ConfigError::Pool(e.to_string()))?;
-            let agent = agent(agent_config(config, config.pool)?, &resolver);
+            let agent = agent(agent_config(config, config.pool)?, &resolver, &live);
             Workers::Plain(pool, Arc::new((core, UreqTransport { agent })))
         } else {
             let (tickets, queue) = crossbeam_channel::unbounded();
@@ -100,17 +105,23 @@ impl ThreadEngine {
                 core,
                 agent_config: agent_config(config, CREW)?,
                 resolver,
+                live,
             }))
         };
         Ok(ThreadEngine { workers })
     }
 }
 
-/// An agent with the lean TCP transport and poolfetch's resolver.
-fn agent(config: ureq::config::Config, resolver: &Arc<CachingResolver>) -> ureq::Agent {
+/// An agent with the lean TCP transport (counting connections into `live`) and poolfetch's
+/// resolver.
+fn agent(
+    config: ureq::config::Config,
+    resolver: &Arc<CachingResolver>,
+    live: &Arc<Live>,
+) -> ureq::Agent {
     ureq::Agent::with_parts(
         config,
-        super::tcp::connector(),
+        super::tcp::connector(Arc::clone(live)),
         UreqResolver(Arc::clone(resolver)),
     )
 }
@@ -172,7 +183,7 @@ impl Crews {
         let started_count = Arc::clone(&self.started);
         // Each crew has its own agent: its workers reuse each other's connections, and
         // thousands of workers do not queue on one connection-pool lock.
-        let agent = agent(self.agent_config.clone(), &self.resolver);
+        let agent = agent(self.agent_config.clone(), &self.resolver, &self.live);
         let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport { agent }));
         let build = move || {
             let built = rayon::ThreadPoolBuilder::new()

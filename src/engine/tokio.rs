@@ -18,7 +18,7 @@ use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, Panicked, classify};
 use crate::fetch::resolver::CachingResolver;
-use crate::fetch::{BodyStream, Core, Head, Outcome, Outgoing, Transport, panic_message};
+use crate::fetch::{BodyStream, Core, Head, Live, Outcome, Outgoing, Transport, panic_message};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
@@ -36,13 +36,17 @@ struct Shared {
 
 impl AsyncEngine {
     /// A runtime and client for `config`; `pool = 0` means no concurrency limit.
-    pub(crate) fn new(config: &Config, resolver: CachingResolver) -> Result<Self, ConfigError> {
+    pub(crate) fn new(
+        config: &Config,
+        resolver: CachingResolver,
+        live: Arc<Live>,
+    ) -> Result<Self, ConfigError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .thread_name("poolfetch-async")
             .enable_all()
             .build()
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
-        let core = Core::new(config)?;
+        let core = Core::new(config, live)?;
         let rules = Arc::new(core.proxies().clone());
         let mut builder = reqwest::Client::builder()
             .tls_backend_preconfigured(rustls_config(config)?)

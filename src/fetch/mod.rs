@@ -17,6 +17,7 @@ pub(crate) mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::header::{
@@ -32,6 +33,34 @@ use crate::record::{ErrorKind, FetchError};
 use crate::request::{Body, Request, check_url, redact_url};
 use crate::sink::{BodyPolicy, BodySink, Kept, SinkError};
 use limits::{Limits, host_key};
+
+/// Counters a fetcher keeps while it runs, for live progress (read them with
+/// [`Fetcher::live`](crate::Fetcher::live)).
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    /// Requests being fetched now (retry waits included).
+    pub in_flight: std::sync::atomic::AtomicUsize,
+    /// Body bytes received so far, counted as they arrive.
+    pub bytes: std::sync::atomic::AtomicU64,
+    /// Connections opened (the thread engine counts them; the async engine cannot).
+    pub connections: std::sync::atomic::AtomicU64,
+}
+
+/// Keeps a request counted in flight until dropped.
+struct InFlight<'a>(&'a Live);
+
+impl<'a> InFlight<'a> {
+    fn enter(live: &'a Live) -> Self {
+        live.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(live)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The result of one request, before it is placed in a record.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -147,13 +176,14 @@ pub(crate) struct Core {
     max_redirects: u32,
     max_time: Option<Duration>,
     proxies: proxy::ProxyRules,
+    live: Arc<Live>,
 }
 
 /// Bytes of a redirect's own body read (and dropped) so its connection can be reused.
 const REDIRECT_BODY_DRAIN: u64 = 64 * 1024;
 
 impl Core {
-    pub(crate) fn new(config: &Config) -> Result<Arc<Self>, ConfigError> {
+    pub(crate) fn new(config: &Config, live: Arc<Live>) -> Result<Arc<Self>, ConfigError> {
         Ok(Arc::new(Core {
             headers: config.headers.clone(),
             bodies: BodyPolicy::of(config),
@@ -162,6 +192,7 @@ impl Core {
             max_redirects: config.max_redirects,
             max_time: config.max_time,
             proxies: proxy::ProxyRules::of(config)?,
+            live,
         }))
     }
 
@@ -181,6 +212,7 @@ impl Core {
         request: &Request,
         cancel: &CancelToken,
     ) -> Outcome {
+        let _in_flight = InFlight::enter(&self.live);
         let mut attempts = 0;
         loop {
             let slot = match self.limits.is_active().then(|| check_url(&request.url)) {
@@ -237,6 +269,8 @@ impl Core {
             Ok(mut sink) => loop {
                 match body.chunk().await {
                     Ok(Some(chunk)) => {
+                        let size = chunk.len() as u64;
+                        self.live.bytes.fetch_add(size, Ordering::Relaxed);
                         if let Err(e) = sink.push(chunk) {
                             break Err(sink_error(e));
                         }
