@@ -96,8 +96,73 @@ fn bench_runs_end_to_end_with_every_export() {
     let svg = std::fs::read_to_string(path("plot.svg")).unwrap();
     let tree = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
     assert_eq!(tree.root_element().tag_name().name(), "svg");
-    assert!(svg.contains("threads pool 2 batch 3"));
+    assert!(
+        svg.contains("pool 2 batch 3"),
+        "one series per pool (and batch)"
+    );
+    assert!(
+        svg.contains("threads: each request"),
+        "one panel per engine"
+    );
+    assert!(
+        svg.contains("10 requests of 10ms"),
+        "a title naming the workload"
+    );
     assert!(svg.contains("ideal"));
+}
+
+#[test]
+fn bad_output_paths_are_refused_before_measuring() {
+    let output = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args(["bench", "--requests", "100000", "--latency", "1s"])
+        .args(["--export-json", "/no/such/dir/bench.json"])
+        .timeout(std::time::Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/no/such/dir/bench.json"), "{stderr}");
+}
+
+#[test]
+fn plot_draws_any_fetch_output() {
+    let server = poolfetch::server::Server::start(Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let svg = dir.path().join("curve.svg");
+    let fetched = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args(["fetch", "-q", "-p", "3", "-o"])
+        .arg(&records)
+        .args([
+            "--template",
+            &server.url("/delay/20?n={}"),
+            "--range",
+            "1..9",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(fetched.status.code(), Some(0));
+    let plotted = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .arg("plot")
+        .arg(&records)
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(plotted.status.code(), Some(0));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    roxmltree::Document::parse(&text).expect("well-formed SVG");
+    assert!(text.contains("9 requests (9 ok)"), "{text}");
+    let not_records = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .arg("plot")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert_eq!(not_records.status.code(), Some(2));
 }
 
 #[test]

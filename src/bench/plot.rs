@@ -1,41 +1,33 @@
-//! The bench plot (SVG): (a) finish time against request index — the stepwise curve, one
-//! series per setup — and (b) wall time against pool size beside the ideal curve.
+//! The bench plot (SVG), made to be shared: a title naming the workload, one finish-time panel
+//! per engine with every pool overlaid on shared axes, and wall time by pool size against the
+//! ideal `ceil(N / pool) × L` drawn as the step function it is. One colour per pool and one
+//! line style per engine (threads solid, async dashed), the same in every panel; text ≥ 14 px.
+//! [`write_records_svg`] draws the finish-time picture of any `fetch` output.
 
 use std::path::Path;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::BenchResult;
 use super::stats::ideal_ms;
-
-/// Draw `results` into an SVG at `path`.
-pub fn write_svg(path: &Path, results: &[BenchResult]) -> Result<(), String> {
-    draw(path, results).map_err(|e| format!("cannot draw {}: {e}", path.display()))
-}
+use crate::config::EngineKind;
+use crate::record::Record;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Height of one small chart of panel (a).
-const CURVE_HEIGHT: u32 = 190;
+const WIDTH: u32 = 1600;
+const TITLE: u32 = 26;
+const LABEL: u32 = 18;
+const TICK: u32 = 15;
 
-fn draw(path: &Path, results: &[BenchResult]) -> DrawResult {
-    let height = (CURVE_HEIGHT * results.len().max(1) as u32).max(560);
-    let root = SVGBackend::new(path, (1320, height)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(760);
-    // (a) one small chart per setup, each with its own time axis, so the waves of a big pool
-    // are not flattened by the long run of a small one.
-    let rows = left.split_evenly((results.len().max(1), 1));
-    for (i, (area, result)) in rows.iter().zip(results).enumerate() {
-        draw_curve(area, result, color(i))?;
-    }
-    draw_walls(&right.shrink((0, 0), (560, 560.min(height))), results)?;
-    root.present()?;
-    Ok(())
+/// Draw `results` of a sweep into an SVG at `path`, titled with `title`.
+pub fn write_svg(path: &Path, results: &[BenchResult], title: &str) -> Result<(), String> {
+    draw(path, results, title).map_err(|e| format!("cannot draw {}: {e}", path.display()))
 }
 
-/// Distinct, readable colours (matplotlib's tab10), cycled.
-fn color(i: usize) -> RGBAColor {
+/// Distinct, readable colours (matplotlib's tab10), one per pool size.
+fn color(i: usize) -> RGBColor {
     const TAB10: [(u8, u8, u8); 10] = [
         (31, 119, 180),
         (255, 127, 14),
@@ -49,80 +41,157 @@ fn color(i: usize) -> RGBAColor {
         (23, 190, 207),
     ];
     let (r, g, b) = TAB10[i % TAB10.len()];
-    RGBColor(r, g, b).to_rgba()
+    RGBColor(r, g, b)
 }
 
-/// (a) Every request's finish time by index, for the median run of one setup.
-fn draw_curve<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
-    result: &BenchResult,
-    color: RGBAColor,
+/// The pool sizes of the sweep, in order: a pool's colour is its position here.
+fn pools(results: &[BenchResult]) -> Vec<usize> {
+    let mut pools: Vec<usize> = results.iter().map(|r| r.setup.pool).collect();
+    pools.sort_unstable();
+    pools.dedup();
+    pools
+}
+
+fn pool_label(pool: usize) -> String {
+    match pool {
+        0 => "unbounded".into(),
+        pool => format!("pool {pool}"),
+    }
+}
+
+fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
+    let root = SVGBackend::new(path, (WIDTH, 900)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", TITLE))?;
+    let (left, right) = root.split_horizontally(WIDTH * 3 / 5);
+    let mut engines: Vec<EngineKind> = results.iter().map(|r| r.setup.engine).collect();
+    engines.dedup();
+    let pools = pools(results);
+    // Shared axes: every finish-time panel spans the same requests and the same times.
+    let requests = results.iter().map(|r| r.requests).max().unwrap_or(1);
+    let latest = results
+        .iter()
+        .filter_map(BenchResult::median_run)
+        .flat_map(|run| run.finished_ms.iter().copied())
+        .fold(1.0, f64::max)
+        / 1000.0;
+    let earliest = results
+        .iter()
+        .filter_map(BenchResult::median_run)
+        .flat_map(|run| run.finished_ms.iter().copied())
+        .filter(|ms| *ms > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(latest * 1000.0)
+        / 1000.0;
+    let panels = left.split_evenly((engines.len().max(1), 1));
+    for (area, engine) in panels.iter().zip(&engines) {
+        let mut series = Vec::new();
+        for result in results.iter().filter(|r| r.setup.engine == *engine) {
+            let Some(run) = result.median_run() else {
+                continue;
+            };
+            let slot = pools
+                .iter()
+                .position(|p| *p == result.setup.pool)
+                .unwrap_or(0);
+            let label = match result.setup.batch_size {
+                Some(batch) => format!("{} batch {batch}", pool_label(result.setup.pool)),
+                None => pool_label(result.setup.pool),
+            };
+            series.push((label, color(slot), *engine, run.finished_ms.clone()));
+        }
+        let caption = format!("{}: each request's finish time by index", engine.name());
+        finish_panel(area, &caption, requests, (earliest, latest), &series)?;
+    }
+    wall_panel(&right, results, &pools)?;
+    root.present()?;
+    Ok(())
+}
+
+type Series = (String, RGBColor, EngineKind, Vec<f64>);
+
+/// Finish time (log scale, so waves of 20 and a run of 100 fit one axis) by request index.
+fn finish_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    requests: usize,
+    (earliest, latest): (f64, f64),
+    series: &[Series],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    let Some(run) = result.median_run() else {
-        return Ok(());
-    };
-    let latest = run.finished_ms.iter().copied().fold(1.0, f64::max) / 1000.0;
-    let caption = match result.ideal_ms {
-        Some(ideal) => format!(
-            "{}: finish time by request index (wall {:.2} s, ideal {:.2} s)",
-            result.setup.label(),
-            run.wall_ms / 1000.0,
-            ideal / 1000.0
-        ),
-        None => format!(
-            "{}: finish time by request index (wall {:.2} s)",
-            result.setup.label(),
-            run.wall_ms / 1000.0
-        ),
-    };
+    let low = (earliest * 0.8).max(1e-4);
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 15))
-        .margin(8)
-        .x_label_area_size(30)
-        .y_label_area_size(55)
-        .build_cartesian_2d(0f64..result.requests as f64, 0f64..latest * 1.08)?;
+        .caption(caption, ("sans-serif", LABEL + 2))
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..requests as f64, (low..latest * 1.25).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("request index")
-        .y_desc("finished (s)")
+        .y_desc("finished (s, log)")
+        .axis_desc_style(("sans-serif", LABEL))
+        .label_style(("sans-serif", TICK))
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.2}"))
+        .y_label_formatter(&|y| seconds(*y))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    let points: Vec<(f64, f64)> = run
-        .finished_ms
-        .iter()
-        .enumerate()
-        .map(|(index, ms)| (index as f64, ms / 1000.0))
-        .collect();
-    chart.draw_series(LineSeries::new(
-        points.iter().copied(),
-        color.stroke_width(1),
-    ))?;
-    chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+    for (label, color, engine, finished) in series {
+        let points: Vec<(f64, f64)> = finished
+            .iter()
+            .enumerate()
+            .map(|(index, ms)| (index as f64, (ms / 1000.0).max(low)))
+            .collect();
+        let style = color.stroke_width(2);
+        let drawn = match engine {
+            EngineKind::Async => chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?,
+            _ => chart.draw_series(LineSeries::new(points, style))?,
+        };
+        let legend_color = *color;
+        drawn.label(label.as_str()).legend(move |(x, y)| {
+            PathElement::new([(x, y), (x + 20, y)], legend_color.stroke_width(3))
+        });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font(("sans-serif", TICK))
+        .border_style(BLACK.mix(0.4))
+        .background_style(WHITE.mix(0.9))
+        .draw()?;
     Ok(())
 }
 
-/// (b) Median wall time by pool size for each engine/batch group, and the ideal curve.
-fn draw_walls<DB: DrawingBackend>(
-    area: &DrawingArea<DB, plotters::coord::Shift>,
+fn seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{:.0} ms", s * 1000.0)
+    }
+}
+
+/// Median wall time at each measured pool (markers only: nothing was measured in between),
+/// threads as circles and async as triangles (nudged right), against the ideal as a step
+/// function.
+fn wall_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     results: &[BenchResult],
+    pools: &[usize],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     // An unbounded async pool is drawn at x = N: that many requests are in flight at once.
-    let effective_pool = |r: &BenchResult| {
+    let at = |r: &BenchResult| {
         if r.setup.pool == 0 {
             r.requests
         } else {
             r.setup.pool
         }
     };
-    let max_pool = results.iter().map(effective_pool).max().unwrap_or(1).max(2) as f64;
+    let max_pool = results.iter().map(at).max().unwrap_or(1).max(2) as f64;
     let slowest = results.iter().map(|r| r.wall_ms.max).fold(1.0, f64::max) / 1000.0;
     let ideal_top = results
         .iter()
@@ -130,75 +199,131 @@ where
         .fold(0.0, f64::max)
         / 1000.0;
     let mut chart = ChartBuilder::on(area)
-        .caption("Wall time by pool size", ("sans-serif", 20))
+        .caption("wall time by pool size", ("sans-serif", LABEL + 2))
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
         .build_cartesian_2d(
-            (1f64..max_pool * 1.2).log_scale(),
-            0f64..slowest.max(ideal_top) * 1.05,
+            (0.8f64..max_pool * 1.3).log_scale(),
+            0f64..slowest.max(ideal_top) * 1.1,
         )?;
     chart
         .configure_mesh()
         .x_desc("pool size (log)")
         .y_desc("wall (s)")
+        .axis_desc_style(("sans-serif", LABEL))
+        .label_style(("sans-serif", TICK))
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| seconds(*y))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-
     if let Some(with_latency) = results.iter().find(|r| r.latency_ms.is_some()) {
         let latency = with_latency.latency_ms.unwrap_or(0.0);
         let requests = with_latency.requests;
-        let ideal: Vec<(f64, f64)> = (1..=max_pool as usize)
-            .map(|pool| (pool as f64, ideal_ms(requests, pool, latency) / 1000.0))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(ideal, BLACK.mix(0.5).stroke_width(1)))?
-            .label("ideal ceil(N/pool) × L")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], BLACK.mix(0.5)));
-    }
-
-    let mut groups: Vec<(String, Vec<&BenchResult>)> = Vec::new();
-    for result in results {
-        let key = result
-            .setup
-            .label()
-            .split(" pool ")
-            .next()
-            .unwrap_or("")
-            .to_string()
-            + &result
-                .setup
-                .batch_size
-                .map_or(String::new(), |b| format!(" batch {b}"));
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(result),
-            None => groups.push((key, vec![result])),
+        // ceil(N / pool) × L only changes at whole pools: a staircase, not a smooth curve.
+        let mut steps = Vec::new();
+        for pool in 1..=max_pool as usize {
+            let wall = ideal_ms(requests, pool, latency) / 1000.0;
+            steps.push((pool as f64, wall));
+            steps.push((pool as f64 + 1.0, wall));
         }
-    }
-    for (i, (name, members)) in groups.iter().enumerate() {
-        let color = color(i);
-        let mut points: Vec<(f64, f64)> = members
-            .iter()
-            .map(|r| (effective_pool(r) as f64, r.wall_ms.median / 1000.0))
-            .collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        chart.draw_series(LineSeries::new(
-            points.iter().copied(),
-            color.stroke_width(2),
-        ))?;
         chart
-            .draw_series(points.iter().map(|&p| {
-                Circle::new(p, 7u32.saturating_sub(2 * i as u32).max(3), color.filled())
-            }))?
-            .label(format!("{name} (measured)"))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled()));
+            .draw_series(LineSeries::new(steps, BLACK.mix(0.45).stroke_width(2)))?
+            .label("ideal ceil(N/pool) × L")
+            .legend(|(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.45).stroke_width(2))
+            });
+    }
+    let mut engines: Vec<EngineKind> = results.iter().map(|r| r.setup.engine).collect();
+    engines.dedup();
+    for engine in engines {
+        let points: Vec<(f64, f64, RGBColor)> = results
+            .iter()
+            .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
+            .map(|r| {
+                let slot = pools.iter().position(|p| *p == r.setup.pool).unwrap_or(0);
+                // Async a little to the right, so equal times do not hide one marker.
+                let nudge = if engine == EngineKind::Async {
+                    1.07
+                } else {
+                    1.0
+                };
+                (at(r) as f64 * nudge, r.wall_ms.median / 1000.0, color(slot))
+            })
+            .collect();
+        let label = format!("{} (median)", engine.name());
+        match engine {
+            EngineKind::Async => {
+                chart
+                    .draw_series(points.iter().map(|&(x, y, c)| {
+                        EmptyElement::at((x, y))
+                            + TriangleMarker::new((0, 0), 10, c.stroke_width(3))
+                    }))?
+                    .label(label)
+                    .legend(|(x, y)| {
+                        EmptyElement::at((x + 10, y))
+                            + TriangleMarker::new((0, 0), 7, BLACK.stroke_width(2))
+                    });
+            }
+            _ => {
+                chart
+                    .draw_series(points.iter().map(|&(x, y, c)| {
+                        EmptyElement::at((x, y)) + Circle::new((0, 0), 8, c.filled())
+                    }))?
+                    .label(label)
+                    .legend(|(x, y)| {
+                        EmptyElement::at((x + 10, y)) + Circle::new((0, 0), 6, BLACK.filled())
+                    });
+            }
+        }
     }
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
+        .label_font(("sans-serif", TICK))
+        .border_style(BLACK.mix(0.4))
+        .background_style(WHITE.mix(0.9))
         .draw()?;
+    Ok(())
+}
+
+/// The finish-time-by-index picture of any `fetch` output (`poolfetch plot`).
+pub fn write_records_svg(path: &Path, records: &[Record], title: &str) -> Result<(), String> {
+    draw_records(path, records, title).map_err(|e| format!("cannot draw {}: {e}", path.display()))
+}
+
+fn draw_records(path: &Path, records: &[Record], title: &str) -> DrawResult {
+    let root = SVGBackend::new(path, (1200, 700)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled(title, ("sans-serif", TITLE))?;
+    let requests = records.iter().map(|r| r.index + 1).max().unwrap_or(1) as usize;
+    let mut finished = vec![0.0; requests];
+    for record in records {
+        if let Some(slot) = finished.get_mut(record.index as usize) {
+            *slot = record.finished_ms;
+        }
+    }
+    let latest = finished.iter().copied().fold(1.0, f64::max) / 1000.0;
+    let earliest = finished
+        .iter()
+        .copied()
+        .filter(|ms| *ms > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(latest * 1000.0)
+        / 1000.0;
+    let series = [(
+        "finished".to_string(),
+        color(0),
+        EngineKind::Threads,
+        finished,
+    )];
+    finish_panel(
+        &root,
+        "each request's finish time by index",
+        requests,
+        (earliest, latest),
+        &series,
+    )?;
+    root.present()?;
     Ok(())
 }

@@ -90,6 +90,24 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
     if let Err(e) = plan.validate() {
         return usage_error(e);
     }
+    // Every output path is checked before minutes of measuring, not after.
+    let plot = (!args.no_plot).then_some(&args.plot);
+    let outputs = [
+        plot,
+        args.export_json.as_ref(),
+        args.export_csv.as_ref(),
+        args.export_markdown.as_ref(),
+    ];
+    for path in outputs.into_iter().flatten() {
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        if let Err(e) = opened {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
     let target = plan
         .url
         .clone()
@@ -134,7 +152,8 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         return EXIT_FAILED;
     }
     if !args.no_plot {
-        match plot::write_svg(&args.plot, &results) {
+        let title = plot_title(&plan, &target);
+        match plot::write_svg(&args.plot, &results, &title) {
             Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
             Err(e) => {
                 eprintln!("poolfetch: {e}");
@@ -161,4 +180,21 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         return EXIT_FAILED;
     }
     EXIT_OK
+}
+
+/// The plot's title: the workload and the machine, so a shared picture explains itself.
+fn plot_title(plan: &BenchPlan, target: &str) -> String {
+    let latency = if plan.latency_known {
+        format!(" of {}", humantime::format_duration(plan.latency))
+    } else {
+        String::new()
+    };
+    let pools: Vec<String> = plan.pools.iter().map(|p| p.to_string()).collect();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    format!(
+        "poolfetch bench: {} requests{latency} against {target}, pools {} ({cpus} CPUs, {})",
+        plan.requests,
+        pools.join(", "),
+        std::env::consts::OS
+    )
 }

@@ -53,6 +53,19 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run the embedded test server (/todos/ID, /delay/MS, /bytes/N, /drip/N/MS, /status/CODE, POST /post, /echo, /stats).
     Serve(ServeArgs),
+    /// Draw the finish time of every request by index from a `fetch` output (the waves).
+    Plot {
+        /// Records of a `poolfetch fetch` run (JSON Lines).
+        records: std::path::PathBuf,
+        /// Where to write the SVG.
+        #[arg(
+            short,
+            long,
+            value_name = "FILE.svg",
+            default_value = "poolfetch-plot.svg"
+        )]
+        output: std::path::PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
     Completions {
         /// The shell.
@@ -88,6 +101,7 @@ pub fn main() -> i32 {
         Command::Fetch(args) => fetch::fetch(*args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve(args),
+        Command::Plot { records, output } => plot(&records, &output),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a closed stdout.
             let mut script = Vec::new();
@@ -101,6 +115,48 @@ pub fn main() -> i32 {
                 Err(e) => usage_error(format!("cannot render the manual: {e}")),
             }
         }
+    }
+}
+
+/// `poolfetch plot`: records in, the finish-time picture out.
+fn plot(records: &std::path::Path, output: &std::path::Path) -> i32 {
+    let text = match std::fs::read_to_string(records) {
+        Ok(text) => text,
+        Err(e) => return usage_error(format!("cannot read {}: {e}", records.display())),
+    };
+    let mut parsed = Vec::new();
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match serde_json::from_str::<crate::Record>(line) {
+            Ok(record) => parsed.push(record),
+            Err(e) => {
+                return usage_error(format!(
+                    "{} line {}: not a poolfetch record: {e}",
+                    records.display(),
+                    number + 1
+                ));
+            }
+        }
+    }
+    if parsed.is_empty() {
+        return usage_error(format!("{}: no records", records.display()));
+    }
+    let wall = parsed.iter().map(|r| r.finished_ms).fold(0.0, f64::max) / 1000.0;
+    let ok = parsed.iter().filter(|r| r.ok).count();
+    let title = format!(
+        "{}: {} requests ({ok} ok), last finished at {wall:.2} s",
+        records.display(),
+        parsed.len()
+    );
+    match crate::bench::plot::write_records_svg(output, &parsed, &title) {
+        Ok(()) => {
+            eprintln!("poolfetch: plot written to {}", output.display());
+            EXIT_OK
+        }
+        Err(e) => usage_error(e),
     }
 }
 
