@@ -43,19 +43,19 @@ fn bench_runs_end_to_end_with_every_export() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let setups = [
-        "threads pool 1",
-        "threads pool 1 batch 3",
-        "threads pool 2",
-        "threads pool 2 batch 3",
-    ];
+    let setups = ["threads 1", "threads 1 b3", "threads 2", "threads 2 b3"];
     for setup in setups {
         assert!(
             stdout.lines().any(|l| l.starts_with(setup)),
             "{setup} missing from\n{stdout}"
         );
     }
-    assert!(stdout.contains("faster than"), "{stdout}");
+    assert!(
+        stdout.contains("faster than") || stdout.contains("about as fast as"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().all(|l| l.chars().count() <= 100), "{stdout}");
+    assert!(stdout.contains("Pool size"), "{stdout}");
 
     let document: Document =
         serde_json::from_slice(&std::fs::read(path("bench.json")).unwrap()).unwrap();
@@ -83,7 +83,19 @@ fn bench_runs_end_to_end_with_every_export() {
 
     let csv = std::fs::read_to_string(path("bench.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    for column in ["p50_ms", "p90_ms", "p99_ms", "req_per_s"] {
+        assert!(
+            headers.iter().any(|h| h == column),
+            "{column} in {headers:?}"
+        );
+    }
     assert_eq!(reader.records().count(), 4 * 2, "one row per timed run");
+    let wall = csv.lines().nth(1).unwrap().split(',').nth(6).unwrap();
+    assert!(
+        wall.split('.').nth(1).is_none_or(|d| d.len() <= 3),
+        "rounded: {wall}"
+    );
 
     let markdown = std::fs::read_to_string(path("bench.md")).unwrap();
     assert_eq!(markdown.lines().count(), 2 + 4);
@@ -233,7 +245,6 @@ fn bench_rejects_a_bad_plan_with_exit_2() {
     for args in [
         vec!["bench", "--pools", "0", "--engine", "threads"],
         vec!["bench", "--requests", "0"],
-        vec!["bench", "--url", "http://127.0.0.1:9/no-placeholder"],
         vec!["bench", "--pools", "a,b"],
     ] {
         let output = Command::cargo_bin("poolfetch")
@@ -250,4 +261,40 @@ fn bench_rejects_a_bad_plan_with_exit_2() {
             assert!(stderr.starts_with("error: "), "{stderr}");
         }
     }
+}
+
+#[test]
+fn bench_sends_methods_bodies_and_headers_to_one_url_without_a_placeholder() {
+    let server = poolfetch::server::Server::start(Default::default()).unwrap();
+    let output = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "bench",
+            "--requests",
+            "6",
+            "--pools",
+            "2",
+            "--engine",
+            "threads",
+        ])
+        .args([
+            "--no-plot",
+            "-X",
+            "PUT",
+            "--json",
+            r#"{"a":1}"#,
+            "-H",
+            "X-Test: 1",
+        ])
+        .args(["--url", &server.url("/post")])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("threads 2"));
+    assert_eq!(server.stats().requests, 6, "the same URL, six times");
 }

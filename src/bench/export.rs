@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::stats::percentile;
 use super::{BenchResult, report};
 
 /// Turns results into the bytes of one file format.
@@ -47,10 +48,19 @@ struct CsvRow<'a> {
     ideal_ms: Option<f64>,
     wall_over_ideal: Option<f64>,
     req_per_s: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
     ok: usize,
     failed: usize,
     connections: Option<u64>,
     threads: Option<u64>,
+}
+
+/// `value` rounded to `digits` decimals (CSV cells people read and diff).
+fn round(value: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (value * scale).round() / scale
 }
 
 impl Exporter for CsvExporter {
@@ -71,10 +81,13 @@ impl Exporter for CsvExporter {
                         batch_size: result.setup.batch_size,
                         requests: result.requests,
                         run: run + 1,
-                        wall_ms: figures.wall_ms,
-                        ideal_ms: result.ideal_ms,
-                        wall_over_ideal: result.ideal_ms.map(|i| figures.wall_ms / i),
-                        req_per_s: figures.req_per_s,
+                        wall_ms: round(figures.wall_ms, 3),
+                        ideal_ms: result.ideal_ms.map(|i| round(i, 3)),
+                        wall_over_ideal: result.ideal_ms.map(|i| round(figures.wall_ms / i, 4)),
+                        req_per_s: round(figures.req_per_s, 1),
+                        p50_ms: round(percentile(&figures.latency_ms, 50.0).unwrap_or(0.0), 3),
+                        p90_ms: round(percentile(&figures.latency_ms, 90.0).unwrap_or(0.0), 3),
+                        p99_ms: round(percentile(&figures.latency_ms, 99.0).unwrap_or(0.0), 3),
                         ok: figures.ok,
                         failed: figures.failed,
                         connections: figures.connections,

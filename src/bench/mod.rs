@@ -39,10 +39,17 @@ pub struct BenchPlan {
     pub order: Order,
     /// Also run every pool with gather-per-batch of this size.
     pub batch_size: Option<usize>,
-    /// Target URL with `{}` taking the request number (1..=N) instead of the embedded server.
+    /// Target URL instead of the embedded server; a `{}` in it takes the request number
+    /// (1..=N), without one every request asks for the same URL.
     pub url: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Method of every request (default GET, or POST with a body).
+    pub method: Option<String>,
+    /// Body of every request.
+    pub body: Option<std::sync::Arc<crate::request::Body>>,
+    /// Headers sent with every request.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Default for BenchPlan {
@@ -59,6 +66,9 @@ impl Default for BenchPlan {
             batch_size: None,
             url: None,
             timeout: Duration::from_secs(30),
+            method: None,
+            body: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -208,13 +218,6 @@ impl BenchPlan {
                 "nothing to run: --pools and --engine need a value".into(),
             ));
         }
-        if let Some(url) = &self.url
-            && !url.contains("{}")
-        {
-            return Err(BenchError::Plan(format!(
-                "--url {url:?} needs a '{{}}' for the request number"
-            )));
-        }
         for setup in self.setups() {
             self.config(setup).validate()?;
         }
@@ -227,6 +230,7 @@ impl BenchPlan {
             order: self.order,
             batch_size: setup.batch_size,
             timeout: self.timeout,
+            headers: self.headers.clone(),
             body: BodyMode::None,
             engine: setup.engine,
             // The embedded server is on loopback: never through a proxy from the environment.
@@ -287,7 +291,19 @@ pub fn run(
                     (n - 1) % 200 + 1
                 }
             };
-            let urls = (1..=plan.requests).map(|n| template.replace("{}", &number(n).to_string()));
+            let method = match (&plan.method, &plan.body) {
+                (Some(method), _) => method.as_str(),
+                (None, Some(_)) => "POST",
+                (None, None) => "GET",
+            };
+            let urls = (1..=plan.requests).map(|n| {
+                let url = template.replace("{}", &number(n).to_string());
+                let request = crate::Request::new(method, url);
+                match &plan.body {
+                    Some(body) => request.with_body(std::sync::Arc::clone(body)),
+                    None => request,
+                }
+            });
             if let Some(server) = &server {
                 server.reset_stats();
             }

@@ -2,44 +2,107 @@
 
 use super::BenchResult;
 
-/// Column headers of the table (also used by the markdown export).
-pub const HEADERS: [&str; 11] = [
-    "setup",
-    "requests",
-    "wall (median, min–max)",
-    "ideal",
-    "wall/ideal",
-    "req/s",
-    "p50",
-    "p90",
-    "p99",
-    "conns",
-    "threads",
+/// Column headers of the table (also used by the markdown export). It fits 100 columns.
+pub const HEADERS: [&str; 10] = [
+    "setup", "wall", "±", "×ideal", "req/s", "pool/p50", "p50", "p99", "conns", "threads",
 ];
+
+/// The setup's short name in the table: `threads 20`, `async unbounded`, `threads 5 b10`.
+fn short_label(result: &BenchResult) -> String {
+    let pool = match result.setup.pool {
+        0 => "unbounded".to_string(),
+        pool => pool.to_string(),
+    };
+    let batch = result
+        .setup
+        .batch_size
+        .map_or(String::new(), |b| format!(" b{b}"));
+    format!("{} {pool}{batch}", result.setup.engine.name())
+}
+
+/// Little's law: with `pool` requests always in flight, each taking p50, the pool serves
+/// `pool / p50` requests a second until the server saturates.
+fn littles_law(result: &BenchResult) -> Option<f64> {
+    (result.setup.pool > 0 && result.p50_ms > 0.0)
+        .then(|| result.setup.pool as f64 / (result.p50_ms / 1000.0))
+}
 
 /// The cells of one row, formatted for people.
 pub fn cells(result: &BenchResult) -> Vec<String> {
     let wall = &result.wall_ms;
-    let wall_text = if result.runs.len() > 1 {
-        format!("{} ({}–{})", ms(wall.median), ms(wall.min), ms(wall.max))
+    let spread = if result.runs.len() > 1 && wall.median > 0.0 {
+        format!("{:.1}%", (wall.max - wall.min) / 2.0 / wall.median * 100.0)
     } else {
-        ms(wall.median)
+        "–".into()
     };
     vec![
-        result.setup.label(),
-        result.requests.to_string(),
-        wall_text,
-        result.ideal_ms.map_or("–".into(), ms),
+        short_label(result),
+        ms(wall.median),
+        spread,
         result
             .wall_over_ideal
             .map_or("–".into(), |r| format!("{r:.3}")),
         format!("{:.1}", result.req_per_s),
+        littles_law(result).map_or("–".into(), |r| format!("{r:.1}")),
         ms(result.p50_ms),
-        ms(result.p90_ms),
         ms(result.p99_ms),
         result.connections.map_or("–".into(), |c| c.to_string()),
         result.threads.map_or("–".into(), |t| t.to_string()),
     ]
+}
+
+/// Which pool size to use, for each engine: the smallest pool within 5% of the best
+/// throughput, its p99, and the pool after which adding threads stopped paying (the knee).
+pub fn pool_advice(results: &[BenchResult]) -> String {
+    let mut engines: Vec<_> = results.iter().map(|r| r.setup.engine).collect();
+    engines.dedup();
+    let mut lines = Vec::new();
+    for engine in engines {
+        let mut plain: Vec<&BenchResult> = results
+            .iter()
+            .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
+            .filter(|r| r.runs.iter().any(|run| run.ok > 0))
+            .collect();
+        plain.sort_by_key(|r| {
+            if r.setup.pool == 0 {
+                usize::MAX
+            } else {
+                r.setup.pool
+            }
+        });
+        let Some(best) = plain.iter().map(|r| r.req_per_s).reduce(f64::max) else {
+            continue;
+        };
+        if plain.len() < 2 {
+            continue;
+        }
+        let Some(pick) = plain.iter().find(|r| r.req_per_s >= best * 0.95) else {
+            continue;
+        };
+        let knee = plain
+            .windows(2)
+            .find(|pair| pair[1].req_per_s < pair[0].req_per_s * 1.05)
+            .map(|pair| pair[0]);
+        let mut line = format!(
+            "{}: pool {} is the smallest within 5% of the best throughput ({:.1} req/s, p99 {})",
+            engine.name(),
+            pick.setup.pool,
+            pick.req_per_s,
+            ms(pick.p99_ms)
+        );
+        if let Some(knee) = knee {
+            line.push_str(&format!(
+                "; past pool {} more threads added less than 5%",
+                knee.setup.pool
+            ));
+        }
+        lines.push(line);
+    }
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("Pool size\n  {}", lines.join("\n  "))
+    }
 }
 
 /// A duration in ms, shown in the unit that reads best.
@@ -84,7 +147,22 @@ pub fn table(results: &[BenchResult]) -> String {
     out.join("\n") + "\n"
 }
 
-/// "threads pool 20 ran 18.9× faster than threads pool 1", fastest first, as hyperfine does.
+/// Mean and standard deviation of a setup's timed walls (ms).
+fn mean_sd(result: &BenchResult) -> (f64, f64) {
+    let walls: Vec<f64> = result.runs.iter().map(|r| r.wall_ms).collect();
+    let n = walls.len().max(1) as f64;
+    let mean = walls.iter().sum::<f64>() / n;
+    let var = if walls.len() > 1 {
+        walls.iter().map(|w| (w - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// "threads pool 20 ran 19.84 ± 0.05 times faster than threads pool 1", fastest first, as
+/// hyperfine does (± from the spread of the timed runs; shown with two runs or more). A ratio
+/// whose uncertainty reaches 1 is reported as "about as fast as": no winner inside the noise.
 pub fn relative_summary(results: &[BenchResult]) -> String {
     // A setup whose requests all failed measured how fast errors come back, not fetching:
     // it takes no part in the comparison.
@@ -95,26 +173,46 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
     let Some(fastest) = results
         .iter()
         .copied()
-        .min_by(|a, b| a.wall_ms.median.total_cmp(&b.wall_ms.median))
+        .min_by(|a, b| mean_sd(a).0.total_cmp(&mean_sd(b).0))
     else {
         return String::new();
     };
     if results.len() < 2 {
         return String::new();
     }
+    let (fast_mean, fast_sd) = mean_sd(fastest);
     let mut others: Vec<&BenchResult> = results
         .iter()
         .copied()
         .filter(|r| !std::ptr::eq(*r, fastest))
         .collect();
-    others.sort_by(|a, b| a.wall_ms.median.total_cmp(&b.wall_ms.median));
+    others.sort_by(|a, b| mean_sd(a).0.total_cmp(&mean_sd(b).0));
     let mut out = format!("Summary\n  {} ran\n", fastest.setup.label());
     for other in others {
-        let ratio = other.wall_ms.median / fastest.wall_ms.median.max(f64::EPSILON);
-        out.push_str(&format!(
-            "    {ratio:>6.2}× faster than {}\n",
-            other.setup.label()
-        ));
+        let (mean, sd) = mean_sd(other);
+        let ratio = mean / fast_mean.max(f64::EPSILON);
+        let error = ratio
+            * ((sd / mean.max(f64::EPSILON)).powi(2)
+                + (fast_sd / fast_mean.max(f64::EPSILON)).powi(2))
+            .sqrt();
+        let measured = other.runs.len() > 1 && fastest.runs.len() > 1;
+        let line = if measured && ratio - error <= 1.0 {
+            format!(
+                "    about as fast as {} ({ratio:.2} ± {error:.2})\n",
+                other.setup.label()
+            )
+        } else if measured {
+            format!(
+                "    {ratio:>6.2} ± {error:.2} times faster than {}\n",
+                other.setup.label()
+            )
+        } else {
+            format!(
+                "    {ratio:>6.2} times faster than {}\n",
+                other.setup.label()
+            )
+        };
+        out.push_str(&line);
     }
     out
 }
@@ -177,12 +275,34 @@ mod tests {
         ];
         let table = table(&results);
         assert_eq!(table.lines().count(), 4);
-        assert!(table.lines().nth(2).unwrap().starts_with("threads pool 4"));
+        assert!(table.lines().nth(2).unwrap().starts_with("threads 4"));
+        assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
         let summary = relative_summary(&results);
         let lines: Vec<&str> = summary.lines().collect();
         assert_eq!(lines[1].trim(), "threads pool 4 ran");
-        assert_eq!(lines[2].trim(), "2.00× faster than threads pool 2");
-        assert_eq!(lines[3].trim(), "4.00× faster than threads pool 1");
+        assert_eq!(lines[2].trim(), "2.00 times faster than threads pool 2");
+        assert_eq!(lines[3].trim(), "4.00 times faster than threads pool 1");
         assert_eq!(relative_summary(&results[..1]), "");
+        let advice = pool_advice(&results);
+        assert!(
+            advice.contains("pool 4 is the smallest within 5%"),
+            "{advice}"
+        );
+    }
+
+    #[test]
+    fn no_winner_is_named_inside_the_noise() {
+        let results = [
+            result(4, &[100.0, 130.0, 90.0]),
+            result(2, &[110.0, 95.0, 125.0]),
+        ];
+        let summary = relative_summary(&results);
+        assert!(summary.contains("about as fast as"), "{summary}");
+        let results = [
+            result(4, &[100.0, 101.0, 99.0]),
+            result(2, &[200.0, 202.0, 198.0]),
+        ];
+        let summary = relative_summary(&results);
+        assert!(summary.contains("2.00 ± 0.03 times faster"), "{summary}");
     }
 }

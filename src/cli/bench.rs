@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::parse::parse_duration;
+use super::parse::{parse_duration, parse_header, parse_method};
 use super::values::{EngineArg, OrderArg};
 use super::{EXIT_FAILED, EXIT_OK, progress, usage_error};
 use crate::bench::export::Exports;
@@ -21,14 +21,16 @@ pub(super) struct BenchArgs {
     /// the target is known to take (for the ideal column).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     latency: Option<Duration>,
-    /// Pool sizes to compare, comma-separated (0 = unbounded, async engine only).
+    /// Pool sizes to compare: a list (1,5,20) or a doubling range (1..128 = 1,2,4,…,128);
+    /// 0 = unbounded, async engine only.
     #[arg(
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "1,5,20"
+        default_value = "1,5,20",
+        value_parser = parse_pools
     )]
-    pools: Vec<usize>,
+    pools: Vec<Vec<usize>>,
     /// Engines to compare, comma-separated.
     #[arg(
         long = "engine",
@@ -56,6 +58,18 @@ pub(super) struct BenchArgs {
     /// Per-request timeout.
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
+    /// HTTP method of every request [default: GET, or POST with a body].
+    #[arg(short = 'X', long, value_name = "M", value_parser = parse_method)]
+    method: Option<String>,
+    /// JSON body of every request (or @FILE).
+    #[arg(long, value_name = "BODY", group = "payload")]
+    json: Option<String>,
+    /// Raw body of every request (or @FILE), sent as form data like curl -d.
+    #[arg(long, value_name = "BODY", group = "payload")]
+    data: Option<String>,
+    /// Header sent with every request, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
     /// Where to write the SVG plot.
     #[arg(long, value_name = "FILE.svg", default_value = "poolfetch-bench.svg")]
     plot: PathBuf,
@@ -74,11 +88,18 @@ pub(super) struct BenchArgs {
 }
 
 pub(super) fn bench(args: BenchArgs) -> i32 {
+    let template = match super::fetch::request_template(args.method, args.json, &[], args.data) {
+        Ok(template) => template,
+        Err(e) => return usage_error(e),
+    };
     let plan = BenchPlan {
+        method: template.method,
+        body: template.body,
+        headers: args.headers,
         requests: args.requests,
         latency: args.latency.unwrap_or(BenchPlan::default().latency),
         latency_known: args.url.is_none() || args.latency.is_some(),
-        pools: args.pools,
+        pools: args.pools.into_iter().flatten().collect(),
         engines: args.engines.into_iter().map(Into::into).collect(),
         runs: args.runs,
         warmup: args.warmup,
@@ -137,7 +158,21 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
+    let runs = results.iter().flat_map(|r| &r.runs);
+    if runs.clone().all(|run| run.ok == 0) {
+        // Nothing was measured but how fast errors come back: no table, plot or winner.
+        let why = runs
+            .filter_map(|run| run.first_error.as_deref())
+            .next()
+            .unwrap_or("unknown");
+        eprintln!("poolfetch: every request failed, so nothing was measured; the first: {why}");
+        return EXIT_FAILED;
+    }
     print!("{}", report::table(&results));
+    let advice = report::pool_advice(&results);
+    if !advice.is_empty() {
+        println!("\n{advice}");
+    }
     let summary = report::relative_summary(&results);
     if !summary.is_empty() {
         println!("\n{summary}");
@@ -166,15 +201,6 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         .flat_map(|r| &r.runs)
         .map(|run| run.failed)
         .sum();
-    let runs = results.iter().flat_map(|r| &r.runs);
-    if failed > 0 && runs.clone().all(|run| run.ok == 0) {
-        let why = runs
-            .filter_map(|run| run.first_error.as_deref())
-            .next()
-            .unwrap_or("unknown");
-        eprintln!("poolfetch: every request failed, so nothing was measured; the first: {why}");
-        return EXIT_FAILED;
-    }
     if failed > 0 {
         eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
         return EXIT_FAILED;
@@ -197,4 +223,50 @@ fn plot_title(plan: &BenchPlan, target: &str) -> String {
         pools.join(", "),
         std::env::consts::OS
     )
+}
+
+/// One item of `--pools`: a size, or `A..B` doubling from A up to B (B included).
+fn parse_pools(text: &str) -> Result<Vec<usize>, String> {
+    match text.split_once("..") {
+        None => text
+            .trim()
+            .parse()
+            .map(|pool| vec![pool])
+            .map_err(|e| format!("{e} (expected e.g. 1,5,20 or 1..128)")),
+        Some((from, to)) => {
+            let bad = || format!("invalid range {text:?}: expected A..B with 1 <= A <= B");
+            let from: usize = from.trim().parse().map_err(|_| bad())?;
+            let to: usize = to
+                .trim()
+                .trim_start_matches('=')
+                .parse()
+                .map_err(|_| bad())?;
+            if from == 0 || from > to {
+                return Err(bad());
+            }
+            let mut pools: Vec<usize> = std::iter::successors(Some(from), |p| p.checked_mul(2))
+                .take_while(|p| *p <= to)
+                .collect();
+            if pools.last() != Some(&to) {
+                pools.push(to);
+            }
+            Ok(pools)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_ranges_double() {
+        assert_eq!(
+            parse_pools("1..128").unwrap(),
+            [1, 2, 4, 8, 16, 32, 64, 128]
+        );
+        assert_eq!(parse_pools("5..30").unwrap(), [5, 10, 20, 30]);
+        assert_eq!(parse_pools("7").unwrap(), [7]);
+        assert!(parse_pools("0..8").is_err() && parse_pools("9..3").is_err());
+    }
 }

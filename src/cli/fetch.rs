@@ -342,7 +342,7 @@ fn first_requests(
 }
 
 /// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.
-fn request_template(
+pub(super) fn request_template(
     method: Option<String>,
     json: Option<String>,
     form: &[(String, String)],

@@ -50,7 +50,7 @@ enum Command {
     /// Fetch URLs and print one JSON record per URL (JSON Lines) on stdout.
     Fetch(Box<fetch::FetchArgs>),
     /// Measure pool sizes (and engines, and batches) on one workload: table, plot, exports.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// Run the embedded test server (/todos/ID, /delay/MS, /bytes/N, /drip/N/MS, /status/CODE, POST /post, /echo, /stats).
     Serve(ServeArgs),
     /// Draw the finish time of every request by index from a `fetch` output (the waves).
@@ -99,7 +99,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Fetch(args) => fetch::fetch(*args),
-        Command::Bench(args) => bench::bench(args),
+        Command::Bench(args) => bench::bench(*args),
         Command::Serve(args) => serve(args),
         Command::Plot { records, output } => plot(&records, &output),
         Command::Completions { shell } => {
