@@ -236,6 +236,33 @@ where
     }
     let mut engines: Vec<EngineKind> = results.iter().map(|r| r.setup.engine).collect();
     engines.dedup();
+    // The answer to "which pool size?": ringed, with a note.
+    for (i, engine) in engines.iter().enumerate() {
+        if let Some((pick, _)) = super::report::recommended(results, *engine) {
+            let nudge = if *engine == EngineKind::Async {
+                1.07
+            } else {
+                1.0
+            };
+            let point = (at(pick) as f64 * nudge, pick.wall_ms.median / 1000.0);
+            let note = format!(
+                "{}: pool {} is enough (within 5% of the best)",
+                engine.name(),
+                pick.setup.pool
+            );
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(point) + Circle::new((0, 0), 15, BLACK.stroke_width(2)),
+            ))?;
+            // Notes in the empty upper middle, away from the staircase.
+            let top = slowest.max(ideal_top);
+            let at_note = (1.6, top * (0.8 - 0.07 * i as f64));
+            chart.draw_series(std::iter::once(Text::new(
+                format!("○ {note}"),
+                at_note,
+                ("sans-serif", TICK + 1),
+            )))?;
+        }
+    }
     for engine in engines {
         let points: Vec<(f64, f64, RGBColor)> = results
             .iter()

@@ -51,6 +51,32 @@ pub fn cells(result: &BenchResult) -> Vec<String> {
     ]
 }
 
+/// The smallest pool of `engine` (no batches) within 5% of its best throughput, and the
+/// measured setups it was chosen from, by pool; `None` with fewer than two that worked.
+pub fn recommended(
+    results: &[BenchResult],
+    engine: crate::config::EngineKind,
+) -> Option<(&BenchResult, Vec<&BenchResult>)> {
+    let mut plain: Vec<&BenchResult> = results
+        .iter()
+        .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
+        .filter(|r| r.runs.iter().any(|run| run.ok > 0))
+        .collect();
+    plain.sort_by_key(|r| {
+        if r.setup.pool == 0 {
+            usize::MAX
+        } else {
+            r.setup.pool
+        }
+    });
+    let best = plain.iter().map(|r| r.req_per_s).reduce(f64::max)?;
+    if plain.len() < 2 {
+        return None;
+    }
+    let pick = *plain.iter().find(|r| r.req_per_s >= best * 0.95)?;
+    Some((pick, plain))
+}
+
 /// Which pool size to use, for each engine: the smallest pool within 5% of the best
 /// throughput, its p99, and the pool after which adding threads stopped paying (the knee).
 pub fn pool_advice(results: &[BenchResult]) -> String {
@@ -58,25 +84,7 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
     engines.dedup();
     let mut lines = Vec::new();
     for engine in engines {
-        let mut plain: Vec<&BenchResult> = results
-            .iter()
-            .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
-            .filter(|r| r.runs.iter().any(|run| run.ok > 0))
-            .collect();
-        plain.sort_by_key(|r| {
-            if r.setup.pool == 0 {
-                usize::MAX
-            } else {
-                r.setup.pool
-            }
-        });
-        let Some(best) = plain.iter().map(|r| r.req_per_s).reduce(f64::max) else {
-            continue;
-        };
-        if plain.len() < 2 {
-            continue;
-        }
-        let Some(pick) = plain.iter().find(|r| r.req_per_s >= best * 0.95) else {
+        let Some((pick, plain)) = recommended(results, engine) else {
             continue;
         };
         let knee = plain
@@ -101,7 +109,7 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
     if lines.is_empty() {
         String::new()
     } else {
-        format!("Pool size\n  {}", lines.join("\n  "))
+        format!("Pool size (* in the table)\n  {}", lines.join("\n  "))
     }
 }
 
@@ -118,7 +126,25 @@ pub fn ms(value: f64) -> String {
 
 /// The results as an aligned text table.
 pub fn table(results: &[BenchResult]) -> String {
-    let rows: Vec<Vec<String>> = results.iter().map(cells).collect();
+    // The answer to "which pool size?" is starred in place.
+    let picks: Vec<&BenchResult> = {
+        let mut engines: Vec<_> = results.iter().map(|r| r.setup.engine).collect();
+        engines.dedup();
+        engines
+            .into_iter()
+            .filter_map(|engine| recommended(results, engine).map(|(pick, _)| pick))
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|result| {
+            let mut row = cells(result);
+            if picks.iter().any(|pick| std::ptr::eq(*pick, result)) {
+                row[0].push_str(" *");
+            }
+            row
+        })
+        .collect();
     let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
