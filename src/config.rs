@@ -106,6 +106,35 @@ pub struct Config {
     /// Hosts (and domains) never proxied, comma-separated, `*` for all (`--noproxy`); `None`:
     /// the environment's `no_proxy`.
     pub no_proxy: Option<String>,
+    /// Fetch only the inputs whose index ≡ K (mod N), keeping their global indices
+    /// (`--shard K/N`), so N machines can split one list without talking to each other.
+    pub shard: Option<Shard>,
+}
+
+/// One of N equal parts of an input list: the inputs whose index ≡ `index` (mod `count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// K, from 0.
+    pub index: u64,
+    /// N, at least 1.
+    pub count: u64,
+}
+
+impl Shard {
+    /// Whether input number `position` belongs to this shard.
+    pub fn holds(&self, position: u64) -> bool {
+        position % self.count == self.index
+    }
+
+    /// The place of input `position` among this shard's inputs.
+    pub fn local(&self, position: u64) -> u64 {
+        position.saturating_sub(self.index) / self.count
+    }
+
+    /// How many of `total` inputs this shard holds.
+    pub fn size_of(&self, total: u64) -> u64 {
+        total.saturating_sub(self.index).div_ceil(self.count)
+    }
 }
 
 impl Default for Config {
@@ -130,6 +159,7 @@ impl Default for Config {
             per_host: None,
             proxy: None,
             no_proxy: None,
+            shard: None,
         }
     }
 }
@@ -193,6 +223,9 @@ pub enum ConfigError {
         /// Why it failed.
         reason: String,
     },
+    /// `shard` has no inputs: K must be below N.
+    #[error("--shard K/N needs 0 <= K < N")]
+    BadShard,
     /// `--proxy` (or a proxy from the environment) is not an http(s) URL with a host.
     #[error("invalid proxy {0}")]
     Proxy(String),
@@ -269,6 +302,8 @@ setters! {
     proxy: Option<String>,
     /// Hosts never proxied (`*`: none).
     no_proxy: Option<String>,
+    /// Only the inputs of this shard.
+    shard: Option<Shard>,
 }
 
 impl From<Config> for ConfigBuilder {
@@ -312,6 +347,12 @@ impl Config {
         }
         if self.batch_size == Some(0) {
             return Err(ConfigError::ZeroBatch);
+        }
+        if self
+            .shard
+            .is_some_and(|s| s.count == 0 || s.index >= s.count)
+        {
+            return Err(ConfigError::BadShard);
         }
         if self.timeout.is_zero() || self.max_time.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::ZeroTimeout);

@@ -34,6 +34,8 @@ mod input;
 mod order;
 mod record;
 mod request;
+#[cfg(feature = "cli")]
+mod resume;
 mod run;
 mod sink;
 
@@ -48,6 +50,7 @@ pub mod server;
 pub use cancel::CancelToken;
 pub use config::{
     BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, Order, RetryPolicy,
+    Shard,
 };
 pub use fetch::Resolve;
 pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};

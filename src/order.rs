@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::config::Order;
+use crate::config::{Order, Shard};
 use crate::record::Record;
 
 /// Holds finished records until they may leave, in the configured [`Order`].
@@ -11,7 +11,9 @@ use crate::record::Record;
 pub enum Orderer {
     /// Input order: `slots[i]` holds index `next + i`; the ready prefix leaves.
     Input {
-        /// Lowest index not yet emitted — the oldest unfinished one once the prefix is drained.
+        /// Which inputs the run holds; slots are counted in that shard's places.
+        shard: Shard,
+        /// Lowest place not yet emitted — the oldest unfinished one once the prefix is drained.
         next: u64,
         /// Records waiting for a lower index to finish.
         slots: VecDeque<Option<Record>>,
@@ -22,9 +24,10 @@ pub enum Orderer {
 
 impl Orderer {
     /// An empty buffer for `order`.
-    pub fn new(order: Order) -> Self {
+    pub fn new(order: Order, shard: Option<Shard>) -> Self {
         match order {
             Order::Input => Orderer::Input {
+                shard: shard.unwrap_or(Shard { index: 0, count: 1 }),
                 next: 0,
                 slots: VecDeque::new(),
             },
@@ -39,9 +42,9 @@ impl Orderer {
     /// dispatcher hands out each index once, so this is a bug, not an input problem.
     pub fn push(&mut self, record: Record) {
         match self {
-            Orderer::Input { next, slots } => {
-                let offset = record
-                    .index
+            Orderer::Input { shard, next, slots } => {
+                let offset = shard
+                    .local(record.index)
                     .checked_sub(*next)
                     .expect("record for an index already emitted")
                     as usize;
@@ -62,7 +65,7 @@ impl Orderer {
     /// The next record allowed to leave, if any.
     pub fn pop(&mut self) -> Option<Record> {
         match self {
-            Orderer::Input { next, slots } => {
+            Orderer::Input { next, slots, .. } => {
                 let record = slots.front_mut()?.take()?;
                 slots.pop_front();
                 *next += 1;
@@ -88,7 +91,8 @@ impl Orderer {
         }
     }
 
-    /// In input order, the lowest index not yet emitted; `None` in completion order.
+    /// In input order, the lowest place (in the shard) not yet emitted; `None` in completion
+    /// order.
     pub fn next_to_emit(&self) -> Option<u64> {
         match self {
             Orderer::Input { next, .. } => Some(*next),
@@ -129,7 +133,7 @@ mod tests {
 
     #[test]
     fn input_order_emits_only_the_ready_prefix() {
-        let mut orderer = Orderer::new(Order::Input);
+        let mut orderer = Orderer::new(Order::Input, None);
         orderer.push(record(2));
         orderer.push(record(1));
         assert_eq!(drain(&mut orderer), Vec::<u64>::new());
@@ -146,7 +150,7 @@ mod tests {
 
     #[test]
     fn completion_order_is_arrival_order() {
-        let mut orderer = Orderer::new(Order::Completion);
+        let mut orderer = Orderer::new(Order::Completion, None);
         for index in [3, 0, 2, 1] {
             orderer.push(record(index));
         }
@@ -157,7 +161,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "twice")]
     fn a_duplicate_record_is_a_bug() {
-        let mut orderer = Orderer::new(Order::Input);
+        let mut orderer = Orderer::new(Order::Input, None);
         orderer.push(record(1));
         orderer.push(record(1));
     }

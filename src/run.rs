@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::cancel::CancelToken;
-use crate::config::Config;
+use crate::config::{Config, Shard};
 use crate::fetch::Outcome;
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
@@ -166,6 +166,9 @@ pub struct Run<'a, I: Iterator> {
     batch_size: Option<usize>,
     dispatched_in_batch: usize,
     next_index: u64,
+    /// Inputs taken from the source so far, dispatched or not (the global index of the next).
+    position: u64,
+    shard: Option<Shard>,
     /// Dispatched and not yet recorded, with what an abandoned record needs.
     in_flight: HashMap<u64, (Request, f64)>,
     output_dir: Option<PathBuf>,
@@ -196,11 +199,13 @@ where
             }),
             done_tx,
             done_rx,
-            orderer: Orderer::new(config.order),
+            orderer: Orderer::new(config.order, config.shard),
             window: config.window(),
             batch_size: config.batch_size,
             dispatched_in_batch: 0,
             next_index: 0,
+            position: 0,
+            shard: config.shard,
             in_flight: HashMap::new(),
             output_dir: config.output_dir.clone(),
             max_held: 0,
@@ -250,11 +255,23 @@ where
         }
     }
 
-    /// The next request if one is ready now (a caller's iterator may block for it).
-    fn take_ready(&mut self) -> Option<Request> {
-        if let Some(request) = self.pending.take() {
-            return Some(request);
+    /// The next request of this run's shard if one is ready now (a caller's iterator may
+    /// block for it), with its global index.
+    fn take_ready(&mut self) -> Option<(u64, Request)> {
+        loop {
+            let request = match self.pending.take() {
+                Some(request) => request,
+                None => self.take_from_source()?,
+            };
+            let position = self.position;
+            self.position += 1;
+            if self.shard.is_none_or(|shard| shard.holds(position)) {
+                return Some((position, request));
+            }
         }
+    }
+
+    fn take_from_source(&mut self) -> Option<Request> {
         if self.exhausted {
             return None;
         }
@@ -275,11 +292,11 @@ where
 
     fn dispatch(&mut self) {
         while self.may_dispatch() {
-            let Some(request) = self.take_ready() else {
+            let Some((index, request)) = self.take_ready() else {
                 return;
             };
             let ticket = Ticket {
-                index: self.next_index,
+                index,
                 request,
                 queued_ms: self.ctx.ms(Instant::now()),
                 ctx: Arc::clone(&self.ctx),

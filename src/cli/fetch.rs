@@ -21,7 +21,7 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_WRITE, limits, usage_error};
 use crate::Fetcher;
 use crate::cancel::CancelToken;
 use crate::config::RetryPolicy;
-use crate::config::{Config, DEFAULT_POOL};
+use crate::config::{Config, DEFAULT_POOL, Shard};
 use crate::input::RequestTemplate;
 use crate::input::{self, InputError};
 use crate::record::JsonLinesWriter;
@@ -123,6 +123,10 @@ pub(super) struct FetchArgs {
     /// Hosts and domains never proxied, comma-separated; '*' for none [default: no_proxy].
     #[arg(long, value_name = "LIST")]
     noproxy: Option<String>,
+    /// Fetch only the inputs whose index ≡ K (mod N), keeping their global indices: N
+    /// machines split one list with no coordination (then `poolfetch merge`).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<Shard>,
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -157,6 +161,7 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         per_host: args.per_host,
         proxy: args.proxy,
         no_proxy: args.noproxy,
+        shard: args.shard,
     };
     if let Err(e) = config.validate() {
         return usage_error(e);
@@ -165,11 +170,13 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         Ok(template) => template,
         Err(e) => return usage_error(e),
     };
+    let shard = args.shard;
     let total = match (&args.range, args.files.is_empty()) {
         (Some(range), true) => Some(args.urls.len() as u64 + (range.end() - range.start() + 1)),
         (None, true) if !args.urls.is_empty() => Some(args.urls.len() as u64),
         _ => None,
-    };
+    }
+    .map(|total| shard.map_or(total, |s| s.size_of(total)));
     let stdin_default = args.files.is_empty() && args.urls.is_empty() && args.template.is_none();
     let files = if stdin_default {
         vec![PathBuf::from("-")]
@@ -237,7 +244,8 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
                 let (progress, inline) = (&progress, inline_count);
                 scope.spawn(move || {
                     if let Some(lines) = counted_files.as_deref().and_then(input::count_url_lines) {
-                        progress.set_total(inline + lines);
+                        let all = inline + lines;
+                        progress.set_total(shard.map_or(all, |s| s.size_of(all)));
                     }
                 });
             }
@@ -374,4 +382,16 @@ fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
         Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}")),
         None => Ok(value.as_bytes().to_vec()),
     }
+}
+
+/// `--shard K/N`: 0 <= K < N.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    let bad = || format!("invalid shard {text:?}: expected K/N with 0 <= K < N, e.g. 0/3");
+    let (index, count) = text.split_once('/').ok_or_else(bad)?;
+    let index: u64 = index.trim().parse().map_err(|_| bad())?;
+    let count: u64 = count.trim().parse().map_err(|_| bad())?;
+    if count == 0 || index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
 }

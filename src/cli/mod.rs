@@ -53,6 +53,16 @@ enum Command {
     Bench(Box<bench::BenchArgs>),
     /// Run the embedded test server (/todos/ID, /delay/MS, /bytes/N, /drip/N/MS, /status/CODE, POST /post, /echo, /stats).
     Serve(ServeArgs),
+    /// Merge shard outputs (each in input order) into one file in input order; reports missing
+    /// and duplicate indices (exit 1).
+    Merge {
+        /// The outputs of `fetch --shard K/N -o FILE`.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// Write the merged records to FILE instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
     /// Draw the finish time of every request by index from a `fetch` output (the waves).
     Plot {
         /// Records of a `poolfetch fetch` run (JSON Lines).
@@ -102,6 +112,7 @@ pub fn main() -> i32 {
         Command::Bench(args) => bench::bench(*args),
         Command::Serve(args) => serve(args),
         Command::Plot { records, output } => plot(&records, &output),
+        Command::Merge { files, output } => merge(&files, output.as_deref()),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a closed stdout.
             let mut script = Vec::new();
@@ -116,6 +127,71 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
+fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(out) = output
+        && let Ok(out_meta) = std::fs::metadata(out)
+        && let Some(input) = files.iter().find(|f| {
+            std::fs::metadata(f)
+                .is_ok_and(|m| (m.dev(), m.ino()) == (out_meta.dev(), out_meta.ino()))
+        })
+    {
+        return usage_error(format!(
+            "-o {}: that is an input ({}); refusing to overwrite it",
+            out.display(),
+            input.display()
+        ));
+    }
+    let mut sink: Box<dyn Write> = match output {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Box::new(io::BufWriter::with_capacity(256 * 1024, file)),
+            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
+        },
+        None => Box::new(io::BufWriter::new(io::stdout())),
+    };
+    let report = match crate::resume::merge(files, &mut sink) {
+        Ok(report) => report,
+        Err(e) => return usage_error(e),
+    };
+    let examples = |list: &[u64], count: u64| {
+        let shown: Vec<String> = list.iter().map(u64::to_string).collect();
+        let more = if count > list.len() as u64 {
+            ", …"
+        } else {
+            ""
+        };
+        format!("{count} ({}{more})", shown.join(", "))
+    };
+    eprintln!(
+        "poolfetch merge: {} records from {} files",
+        report.written,
+        files.len()
+    );
+    for torn in &report.torn {
+        eprintln!(
+            "poolfetch merge: {}: its last line was cut off (a killed run) and is left out",
+            torn.display()
+        );
+    }
+    let mut code = EXIT_OK;
+    if report.missing_count > 0 {
+        eprintln!(
+            "poolfetch merge: missing indices: {}",
+            examples(&report.missing, report.missing_count)
+        );
+        code = EXIT_FAILED;
+    }
+    if report.duplicate_count > 0 {
+        eprintln!(
+            "poolfetch merge: duplicate indices (first kept): {}",
+            examples(&report.duplicates, report.duplicate_count)
+        );
+        code = EXIT_FAILED;
+    }
+    code
 }
 
 /// `poolfetch plot`: records in, the finish-time picture out.
