@@ -287,6 +287,21 @@ fn too_long(start: String, bytes: usize) -> Request {
     Request::rejected(shown, error)
 }
 
+impl Line {
+    /// The request of this line: `Url` lines parsed with `template`, too-long ones refused.
+    pub fn into_request(self, template: &RequestTemplate) -> Request {
+        match self {
+            Line::Url(text) => parse_line(&text, template),
+            Line::TooLong { start, bytes } => too_long(start, bytes),
+        }
+    }
+}
+
+/// The lines of `source`, until the first one that cannot be read.
+pub fn lines_of(source: Source) -> impl Iterator<Item = Line> {
+    url_lines(source.reader).map_while(Result::ok)
+}
+
 /// Requests arriving from an input thread.
 pub struct Feed {
     /// The bounded queue the input thread fills.
@@ -326,8 +341,7 @@ pub fn feed(
                         return;
                     }
                     let request = match line {
-                        Ok(Line::Url(text)) => parse_line(&text, &template),
-                        Ok(Line::TooLong { start, bytes }) => too_long(start, bytes),
+                        Ok(line) => line.into_request(&template),
                         Err(e) => {
                             if let Ok(mut slot) = slot.lock() {
                                 *slot = Some(InputError::Read {

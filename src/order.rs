@@ -6,6 +6,19 @@ use std::collections::VecDeque;
 use crate::config::{Order, Shard};
 use crate::record::Record;
 
+/// One place of the input-order buffer.
+#[derive(Debug)]
+// Most places hold a record while they wait; boxing it would add an allocation per record.
+#[allow(clippy::large_enum_variant)]
+pub enum Slot {
+    /// Its record has not arrived.
+    Waiting,
+    /// Its record, ready to leave.
+    Ready(Record),
+    /// An input this run does not fetch (done by an earlier run): no record will come.
+    Skipped,
+}
+
 /// Holds finished records until they may leave, in the configured [`Order`].
 #[derive(Debug)]
 pub enum Orderer {
@@ -16,7 +29,7 @@ pub enum Orderer {
         /// Lowest place not yet emitted — the oldest unfinished one once the prefix is drained.
         next: u64,
         /// Records waiting for a lower index to finish.
-        slots: VecDeque<Option<Record>>,
+        slots: VecDeque<Slot>,
     },
     /// Completion order: records leave in the order they arrived.
     Completion(VecDeque<Record>),
@@ -49,28 +62,52 @@ impl Orderer {
                     .expect("record for an index already emitted")
                     as usize;
                 if slots.len() <= offset {
-                    slots.resize_with(offset + 1, || None);
+                    slots.resize_with(offset + 1, || Slot::Waiting);
                 }
                 assert!(
-                    slots[offset].is_none(),
+                    matches!(slots[offset], Slot::Waiting),
                     "record {} arrived twice",
                     record.index
                 );
-                slots[offset] = Some(record);
+                slots[offset] = Slot::Ready(record);
             }
             Orderer::Completion(queue) => queue.push_back(record),
+        }
+    }
+
+    /// Input `index` will get no record in this run (an earlier run has it).
+    pub fn skip(&mut self, index: u64) {
+        if let Orderer::Input { shard, next, slots } = self {
+            let Some(offset) = shard.local(index).checked_sub(*next) else {
+                return;
+            };
+            let offset = offset as usize;
+            if slots.len() <= offset {
+                slots.resize_with(offset + 1, || Slot::Waiting);
+            }
+            slots[offset] = Slot::Skipped;
         }
     }
 
     /// The next record allowed to leave, if any.
     pub fn pop(&mut self) -> Option<Record> {
         match self {
-            Orderer::Input { next, slots, .. } => {
-                let record = slots.front_mut()?.take()?;
-                slots.pop_front();
-                *next += 1;
-                Some(record)
-            }
+            Orderer::Input { next, slots, .. } => loop {
+                match slots.front()? {
+                    Slot::Waiting => return None,
+                    Slot::Skipped => {
+                        slots.pop_front();
+                        *next += 1;
+                    }
+                    Slot::Ready(_) => {
+                        let Some(Slot::Ready(record)) = slots.pop_front() else {
+                            return None;
+                        };
+                        *next += 1;
+                        return Some(record);
+                    }
+                }
+            },
             Orderer::Completion(queue) => queue.pop_front(),
         }
     }
@@ -78,7 +115,10 @@ impl Orderer {
     /// Whether a record may leave now.
     pub fn ready(&self) -> bool {
         match self {
-            Orderer::Input { slots, .. } => slots.front().is_some_and(Option::is_some),
+            Orderer::Input { slots, .. } => slots
+                .iter()
+                .find(|slot| !matches!(slot, Slot::Skipped))
+                .is_some_and(|slot| matches!(slot, Slot::Ready(_))),
             Orderer::Completion(queue) => !queue.is_empty(),
         }
     }
@@ -86,7 +126,9 @@ impl Orderer {
     /// Records held, waiting to leave (the buffer's memory, in records).
     pub fn held(&self) -> usize {
         match self {
-            Orderer::Input { slots, .. } => slots.iter().filter(|s| s.is_some()).count(),
+            Orderer::Input { slots, .. } => {
+                slots.iter().filter(|s| matches!(s, Slot::Ready(_))).count()
+            }
             Orderer::Completion(queue) => queue.len(),
         }
     }

@@ -26,6 +26,7 @@ use crate::input::RequestTemplate;
 use crate::input::{self, InputError};
 use crate::record::JsonLinesWriter;
 use crate::request::{Body, Request};
+use crate::run::IndexSet;
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
@@ -130,6 +131,13 @@ pub(super) struct FetchArgs {
     /// Write records to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Continue an interrupted run that wrote -o FILE (killed in any way): fetch only the
+    /// inputs without a final record in FILE; FILE then holds one record per input, in order.
+    #[arg(long, requires = "output")]
+    resume: bool,
+    /// With --resume, also fetch again the inputs whose record is not ok.
+    #[arg(long, requires = "resume")]
+    retry_failed: bool,
     /// No progress bar and no summary line on stderr.
     #[arg(short, long)]
     quiet: bool,
@@ -204,6 +212,48 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             source.name()
         ));
     }
+    // --resume: compact the earlier output (checking it against the inputs) before anything
+    // is sent, and learn which inputs are done.
+    let done = match (&args.output, args.resume) {
+        (Some(path), true) => {
+            if matches!(args.order, OrderArg::Completion) {
+                return usage_error(
+                    "--resume keeps records in input order: drop --order completion",
+                );
+            }
+            if stdin_default || files.iter().any(|f| f.as_os_str() == "-") {
+                return usage_error(
+                    "--resume reads the inputs twice: give files, --url or --template, not stdin",
+                );
+            }
+            if path.exists() {
+                let again = first_requests(
+                    args.urls.clone(),
+                    args.template.clone(),
+                    args.range.clone(),
+                    &template,
+                )
+                .and_then(|first| Ok((first, input::open_all(&files)?)));
+                let (first, sources) = match again {
+                    Ok(parts) => parts,
+                    Err(e) => return usage_error(e),
+                };
+                let lines = sources.into_iter().flat_map(|source| {
+                    let template = template.clone();
+                    input::lines_of(source).map(move |line| line.into_request(&template))
+                });
+                let mut inputs = first.chain(lines);
+                match crate::resume::compact(path, Some(&mut inputs), args.retry_failed) {
+                    Ok(compacted) => Some(compacted.done),
+                    Err(e) => return usage_error(e),
+                }
+            } else {
+                Some(IndexSet::default())
+            }
+        }
+        (None, true) => return usage_error("--resume needs -o FILE (the output to resume)"),
+        _ => None,
+    };
     let first = match first_requests(args.urls, args.template, args.range, &template) {
         Ok(first) => first,
         Err(e) => return usage_error(e),
@@ -214,6 +264,13 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
     };
     limits::raise_open_files(fetcher.config());
     let out: Box<dyn Write + Send> = match &args.output {
+        // A resumed output is appended to, then compacted again at the end.
+        Some(path) if done.is_some() => {
+            match File::options().append(true).create(true).open(path) {
+                Ok(file) => Box::new(BufWriter::with_capacity(64 * 1024, file)),
+                Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
+            }
+        }
         Some(path) => match File::create(path) {
             Ok(file) => Box::new(BufWriter::with_capacity(64 * 1024, file)),
             Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
@@ -231,12 +288,16 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
 
     let started = Instant::now();
     let progress = Progress::new(total, args.quiet, args.output.is_none());
-    let expected = total.and_then(|n| usize::try_from(n).ok());
+    let already = done.as_ref().map_or(0, IndexSet::len);
+    let expected = total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok());
     let tally = Mutex::new(Tally::default());
     let finished = AtomicBool::new(false);
     let mut run = fetcher
         .stream_feed(feed.requests, expected, feed.stop_on_cancel)
         .with_cancel(cancel.clone());
+    if let Some(done) = done.clone() {
+        run = run.skipping(done);
+    }
     let outcome = std::thread::scope(|scope| {
         if progress.is_visible() {
             // Lines of regular files are counted in the background for the total and ETA.
@@ -308,6 +369,13 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             "{}",
             progress::summary(&tally, wall, fetcher.config(), fetcher.live())
         );
+    }
+    // One run of records in input order again: the earlier ones and this run's, merged.
+    if let (Some(path), Some(_)) = (&args.output, &done)
+        && let Err(e) = crate::resume::compact(path, None, args.retry_failed)
+    {
+        eprintln!("poolfetch: cannot compact {}: {e}", path.display());
+        return EXIT_WRITE;
     }
     if let Some(number) = signal.received() {
         return 128 + number;
