@@ -86,6 +86,12 @@ impl Orderer {
                 slots.resize_with(offset + 1, || Slot::Waiting);
             }
             slots[offset] = Slot::Skipped;
+            // Skipped places at the front pass at once, so the window moves on without a
+            // record to wait for.
+            while let Some(Slot::Skipped) = slots.front() {
+                slots.pop_front();
+                *next += 1;
+            }
         }
     }
 
