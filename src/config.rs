@@ -84,6 +84,9 @@ pub struct Config {
     pub max_body: Option<u64>,
     /// Stream each body to a file in this directory (the record names the file).
     pub output_dir: Option<std::path::PathBuf>,
+    /// With `output_dir`: continue a part file an earlier (killed) run left, with a `Range`
+    /// request guarded by `If-Range` (`--continue`).
+    pub continue_parts: bool,
     /// Headers sent with every request.
     pub headers: Vec<(String, String)>,
     /// Engine that runs the requests.
@@ -149,6 +152,7 @@ impl Default for Config {
             body: BodyMode::Auto,
             max_body: None,
             output_dir: None,
+            continue_parts: false,
             headers: Vec::new(),
             engine: EngineKind::Threads,
             retry: RetryPolicy::default(),
@@ -282,6 +286,8 @@ setters! {
     max_body: Option<u64>,
     /// Stream each body to a file in this directory.
     output_dir: Option<std::path::PathBuf>,
+    /// Continue part files with Range requests.
+    continue_parts: bool,
     /// Headers sent with every request.
     headers: Vec<(String, String)>,
     /// Engine that runs the requests.

@@ -169,6 +169,7 @@ mod tests {
             body: None,
             body_lossy: false,
             file: None,
+            resumed_from: None,
             error: None,
         }
     }

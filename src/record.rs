@@ -113,6 +113,10 @@ pub struct Record {
     pub body_lossy: bool,
     /// Path of the file the body was streamed to, with `--output-dir`.
     pub file: Option<String>,
+    /// Bytes an earlier run had saved, when `--continue` continued its part file (only
+    /// written then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<u64>,
     /// Why the record is not ok, when it is not.
     pub error: Option<FetchError>,
 }
@@ -188,6 +192,7 @@ mod tests {
             body: None,
             body_lossy: false,
             file: None,
+            resumed_from: None,
             error: Some(FetchError::new(ErrorKind::Connect, "refused")),
         };
         let mut writer = JsonLinesWriter::new(Vec::new());

@@ -19,7 +19,7 @@ use crate::fetch::Outcome;
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
-use crate::sink::part_path;
+use crate::sink::{part_path, validator_of};
 
 /// What every job of one run shares: the clock's zero and the cancel flag.
 #[derive(Debug)]
@@ -105,6 +105,7 @@ impl Ticket {
             body: outcome.body,
             body_lossy: outcome.lossy,
             file: outcome.file,
+            resumed_from: outcome.resumed_from,
             error,
         }
     }
@@ -421,7 +422,9 @@ where
                 continue;
             };
             if let Some(dir) = &self.output_dir {
-                let _ = std::fs::remove_file(part_path(dir, index, &request.url));
+                let part = part_path(dir, index, &request.url);
+                let _ = std::fs::remove_file(validator_of(&part));
+                let _ = std::fs::remove_file(part);
             }
             let ticket = Ticket {
                 index,

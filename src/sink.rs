@@ -21,6 +21,8 @@ pub struct BodyPolicy {
     pub max_body: Option<u64>,
     /// Stream each body to a file here instead of keeping it in the record.
     pub output_dir: Option<PathBuf>,
+    /// Continue part files an earlier run left, with Range requests (`--continue`).
+    pub continue_parts: bool,
 }
 
 impl BodyPolicy {
@@ -30,6 +32,29 @@ impl BodyPolicy {
             mode: config.body,
             max_body: config.max_body,
             output_dir: config.output_dir.clone(),
+            continue_parts: config.continue_parts,
+        }
+    }
+}
+
+/// What the sink needs of a response head.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Head<'a> {
+    /// The status.
+    pub status: u16,
+    /// The byte the body starts at, when it continues a part file (a 206 to our Range).
+    pub resumes_at: Option<u64>,
+    /// The response's ETag or Last-Modified, kept beside a new part file for `--continue`.
+    pub validator: Option<&'a str>,
+}
+
+#[cfg(test)]
+impl Head<'_> {
+    /// A plain response with `status`.
+    pub fn status(status: u16) -> Self {
+        Head {
+            status,
+            ..Head::default()
         }
     }
 }
@@ -45,6 +70,8 @@ pub struct Kept {
     pub file: Option<String>,
     /// True when kept text had invalid UTF-8 replaced.
     pub lossy: bool,
+    /// Bytes an earlier run had saved, when the file was continued.
+    pub resumed_from: Option<u64>,
 }
 
 /// Why a body could not be consumed.
@@ -71,6 +98,8 @@ pub struct BodySink {
     target: Target,
     cap: Option<u64>,
     bytes: u64,
+    /// Bytes already in a continued part file (they count against the cap).
+    base: u64,
 }
 
 impl BodySink {
@@ -81,14 +110,23 @@ impl BodySink {
         policy: &BodyPolicy,
         index: u64,
         url: &str,
-        status: u16,
+        head: &Head<'_>,
     ) -> Result<Self, SinkError> {
+        let status = head.status;
+        let mut base = 0;
         let (target, cap) = match (&policy.output_dir, policy.mode) {
             (Some(_), _) if status >= 400 => (Target::Count, None),
-            (Some(dir), _) => (
-                Target::File(PartFile::create(dir, &file_name(index, url))?),
-                policy.max_body,
-            ),
+            (Some(dir), _) => {
+                let name = file_name(index, url);
+                let part = match head.resumes_at {
+                    Some(offset) => {
+                        base = offset;
+                        PartFile::append(dir, &name, offset)?
+                    }
+                    None => PartFile::create(dir, &name, head.validator)?,
+                };
+                (Target::File(part), policy.max_body)
+            }
             (None, BodyMode::None) => (Target::Count, None),
             (None, mode) => (
                 Target::Keep(mode, Vec::new()),
@@ -99,6 +137,7 @@ impl BodySink {
             target,
             cap,
             bytes: 0,
+            base,
         })
     }
 
@@ -106,7 +145,7 @@ impl BodySink {
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         self.bytes += chunk.len() as u64;
         if let Some(limit) = self.cap
-            && self.bytes > limit
+            && self.base + self.bytes > limit
         {
             return Err(SinkError::TooLarge { limit });
         }
@@ -124,6 +163,7 @@ impl BodySink {
     pub fn finish(self, content_type: Option<&str>) -> Result<Kept, SinkError> {
         let mut kept = Kept {
             bytes: self.bytes,
+            resumed_from: (self.base > 0).then_some(self.base),
             ..Kept::default()
         };
         match self.target {
@@ -190,7 +230,9 @@ struct PartFile {
 }
 
 impl PartFile {
-    fn create(dir: &Path, name: &str) -> Result<Self, SinkError> {
+    /// A new part file (a stale one is replaced, never appended to), with the response's
+    /// validator beside it so a later `--continue` can ask for the rest of the same body.
+    fn create(dir: &Path, name: &str, validator: Option<&str>) -> Result<Self, SinkError> {
         let final_path = dir.join(name);
         let part = dir.join(part_name(name));
         refuse_symlink(&final_path)?;
@@ -198,11 +240,47 @@ impl PartFile {
         // through: `remove_file` removes a link itself, and `create_new` (O_CREAT|O_EXCL)
         // fails on any name that exists again by then, links included.
         let _ = std::fs::remove_file(&part);
+        let validator_path = validator_of(&part);
+        let _ = std::fs::remove_file(&validator_path);
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&part)
             .map_err(|e| SinkError::File(part.clone(), e))?;
+        if let Some(validator) = validator {
+            let mut kept = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&validator_path)
+                .map_err(|e| SinkError::File(validator_path.clone(), e))?;
+            kept.write_all(validator.as_bytes())
+                .map_err(|e| SinkError::File(validator_path.clone(), e))?;
+        }
+        Ok(PartFile {
+            part,
+            final_path,
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+        })
+    }
+
+    /// The part file an earlier run left, continued at `offset` (its length).
+    fn append(dir: &Path, name: &str, offset: u64) -> Result<Self, SinkError> {
+        let final_path = dir.join(name);
+        let part = dir.join(part_name(name));
+        refuse_symlink(&final_path)?;
+        refuse_symlink(&part)?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&part)
+            .map_err(|e| SinkError::File(part.clone(), e))?;
+        let length = file
+            .metadata()
+            .map_err(|e| SinkError::File(part.clone(), e))?
+            .len();
+        if length != offset {
+            let why = format!("is {length} bytes, expected {offset}: changed meanwhile");
+            return Err(SinkError::File(part, io::Error::other(why)));
+        }
         Ok(PartFile {
             part,
             final_path,
@@ -229,15 +307,18 @@ impl PartFile {
         refuse_symlink(&self.final_path)?;
         std::fs::rename(&self.part, &self.final_path)
             .map_err(|e| SinkError::File(self.final_path.clone(), e))?;
+        let _ = std::fs::remove_file(validator_of(&self.part));
         Ok(self.final_path.clone())
     }
 }
 
 impl Drop for PartFile {
     fn drop(&mut self) {
-        // Uncommitted (failed or too large) or committed: the part file must not stay.
+        // Uncommitted (failed or too large) or committed: the part file must not stay. Only a
+        // killed run leaves one (and its validator), for `--continue`.
         self.out.take();
         let _ = std::fs::remove_file(&self.part);
+        let _ = std::fs::remove_file(validator_of(&self.part));
     }
 }
 
@@ -263,6 +344,27 @@ fn part_name(name: &str) -> String {
 /// The part file of input `index` fetched from `url` under `dir`.
 pub fn part_path(dir: &Path, index: u64, url: &str) -> PathBuf {
     dir.join(part_name(&file_name(index, url)))
+}
+
+/// Where a part file's validator (the ETag or Last-Modified of its response) is kept.
+pub fn validator_of(part: &Path) -> PathBuf {
+    let mut name = part.as_os_str().to_owned();
+    name.push(".validator");
+    PathBuf::from(name)
+}
+
+/// What an earlier run left for input `index` under `dir`, to continue: the part file's
+/// length and its validator; `None` when there is nothing (whole) to continue.
+pub fn leftover(dir: &Path, index: u64, url: &str) -> Option<(u64, String)> {
+    let part = part_path(dir, index, url);
+    let meta = std::fs::symlink_metadata(&part).ok()?;
+    if !meta.file_type().is_file() || meta.len() == 0 {
+        return None;
+    }
+    let validator = std::fs::read_to_string(validator_of(&part)).ok()?;
+    let validator = validator.trim();
+    (!validator.is_empty() && !validator.contains(['\r', '\n']))
+        .then(|| (meta.len(), validator.to_string()))
 }
 
 /// The longest name part kept from a URL (the full name adds a 6-digit index and `-`).
@@ -352,9 +454,9 @@ mod tests {
         let policy = BodyPolicy {
             mode,
             max_body: Some(max),
-            output_dir: None,
+            ..BodyPolicy::default()
         };
-        BodySink::open(&policy, 0, "http://h/", 200).unwrap()
+        BodySink::open(&policy, 0, "http://h/", &Head::status(200)).unwrap()
     }
 
     fn run(data: &[u8], content_type: Option<&str>, sink: BodySink) -> Result<Kept, SinkError> {
@@ -394,7 +496,7 @@ mod tests {
         let kept = run(
             &data,
             None,
-            BodySink::open(&policy, 0, "http://h/", 200).unwrap(),
+            BodySink::open(&policy, 0, "http://h/", &Head::status(200)).unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -436,7 +538,7 @@ mod tests {
         let kept = run(
             b"0123456789",
             None,
-            BodySink::open(&policy, 3, "http://h/a.txt", 200).unwrap(),
+            BodySink::open(&policy, 3, "http://h/a.txt", &Head::status(200)).unwrap(),
         )
         .unwrap();
         let path = PathBuf::from(kept.file.unwrap());
@@ -446,11 +548,11 @@ mod tests {
             run(
                 b"0123456789X",
                 None,
-                BodySink::open(&policy, 4, "http://h/b", 200).unwrap()
+                BodySink::open(&policy, 4, "http://h/b", &Head::status(200)).unwrap()
             )
             .is_err()
         );
-        let not_found = BodySink::open(&policy, 5, "http://h/missing", 404).unwrap();
+        let not_found = BodySink::open(&policy, 5, "http://h/missing", &Head::status(404)).unwrap();
         assert_eq!(run(b"gone", None, not_found).unwrap().file, None);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

@@ -75,6 +75,10 @@ pub(super) struct FetchArgs {
     /// Stream each body to a file in DIR (named NNNNNN-lastsegment); the record names it.
     #[arg(long, value_name = "DIR")]
     output_dir: Option<PathBuf>,
+    /// Continue .part files an earlier (killed) run left in --output-dir, with Range requests
+    /// guarded by If-Range; a server that ignores them restarts the file.
+    #[arg(long = "continue", requires = "output_dir")]
+    continue_parts: bool,
     /// HTTP method for every plain URL [default: GET, or POST with a body].
     #[arg(short = 'X', long, value_name = "M", value_parser = parse_method)]
     method: Option<String>,
@@ -154,6 +158,7 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         body: args.body.into(),
         max_body: args.max_body,
         output_dir: args.output_dir.clone(),
+        continue_parts: args.continue_parts,
         headers: args.headers,
         engine: args.engine.into(),
         retry: RetryPolicy {

@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::header::{
-    AUTHORIZATION, CONTENT_TYPE, COOKIE, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
+    AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, COOKIE, ETAG, LAST_MODIFIED, LOCATION,
+    PROXY_AUTHORIZATION, RETRY_AFTER,
 };
 
 pub use resolver::Resolve;
@@ -31,7 +32,7 @@ use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError, RetryPolicy};
 use crate::record::{ErrorKind, FetchError};
 use crate::request::{Body, Request, check_url, redact_url};
-use crate::sink::{BodyPolicy, BodySink, Kept, SinkError};
+use crate::sink::{self, BodyPolicy, BodySink, Kept, SinkError};
 use limits::{Limits, host_key};
 
 /// Counters a fetcher keeps while it runs, for live progress (read them with
@@ -75,6 +76,8 @@ pub(crate) struct Outcome {
     pub file: Option<String>,
     /// True when kept text had invalid UTF-8 replaced.
     pub lossy: bool,
+    /// Bytes an earlier run had saved, when a part file was continued.
+    pub resumed_from: Option<u64>,
     /// Attempts made.
     pub attempts: u32,
     /// Why it is not ok, if it is not.
@@ -110,6 +113,7 @@ impl Outcome {
         self.body = kept.body;
         self.file = kept.file;
         self.lossy = kept.lossy;
+        self.resumed_from = kept.resumed_from;
     }
 }
 
@@ -249,9 +253,23 @@ impl Core {
         cancel: &CancelToken,
     ) -> (Outcome, Option<Duration>) {
         let deadline = self.max_time.map(|max| Instant::now() + max);
-        let head = match self.send(transport, request, deadline).await {
-            Ok(head) => head,
-            Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
+        let mut leftover = self.leftover(index, request);
+        let (head, asked) = loop {
+            let asked = leftover.as_ref().map(|(offset, _)| *offset);
+            let mut head = match self
+                .send(transport, request, deadline, leftover.take())
+                .await
+            {
+                Ok(head) => head,
+                Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
+            };
+            // The part is as long as the whole body, or the server cannot serve the range:
+            // start again from zero.
+            if asked.is_some() && head.status == 416 {
+                drain(&mut head.body).await;
+                continue;
+            }
+            break (head, asked);
         };
         let Head {
             status,
@@ -265,7 +283,23 @@ impl Core {
             attempts: 1,
             ..Outcome::default()
         };
-        let kept = match BodySink::open(&self.bodies, index, &request.url, status) {
+        // A 206 that starts where the part file ends continues it; a 200 (the server ignored
+        // the range, or If-Range said the body changed) starts it again.
+        let resumes_at = asked.filter(|offset| {
+            status == 206
+                && header(CONTENT_RANGE)
+                    .and_then(|range| range.strip_prefix("bytes "))
+                    .and_then(|range| range.split('-').next())
+                    .and_then(|start| start.parse::<u64>().ok())
+                    == Some(*offset)
+        });
+        let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
+        let sink_head = sink::Head {
+            status,
+            resumes_at,
+            validator,
+        };
+        let kept = match BodySink::open(&self.bodies, index, &request.url, &sink_head) {
             Ok(mut sink) => loop {
                 match body.chunk().await {
                     Ok(Some(chunk)) => {
@@ -292,6 +326,15 @@ impl Core {
             Err(error) => outcome.error = Some(error),
         }
         (outcome, retry_after)
+    }
+
+    /// What an earlier run left of input `index`'s download, with `--continue`.
+    fn leftover(&self, index: u64, request: &Request) -> Option<(u64, String)> {
+        let dir = self.bodies.output_dir.as_ref()?;
+        if !self.bodies.continue_parts {
+            return None;
+        }
+        sink::leftover(dir, index, &request.url)
     }
 
     /// Why a body still arriving must not be read further: `--max-time` passed, or the grace
@@ -323,7 +366,15 @@ impl Core {
         transport: &T,
         request: &Request,
         deadline: Option<Instant>,
+        leftover: Option<(u64, String)>,
     ) -> Result<Head<T::Body>, (u32, FetchError)> {
+        // `--continue`: ask for the rest of the part file, if the body is still the same one.
+        let range = leftover.map(|(offset, validator)| {
+            [
+                ("Range".to_string(), format!("bytes={offset}-")),
+                ("If-Range".to_string(), validator),
+            ]
+        });
         if let Some(error) = &request.rejected {
             return Err((0, error.clone()));
         }
@@ -349,6 +400,7 @@ impl Core {
                     .headers
                     .iter()
                     .filter(|(name, _)| same_origin || !is_credential(name))
+                    .chain(range.iter().flatten().filter(|_| hops == 0))
                     .map(|(name, value)| (name.as_str(), value.as_str()))
                     .collect(),
                 body,

@@ -53,10 +53,7 @@ pub(super) async fn handle(
             Err(_) => bad_request("delay takes milliseconds, e.g. /delay/100"),
         },
         (&Method::GET, ["bytes", n]) => match n.parse::<u64>() {
-            Ok(n) => Response::builder()
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .body(ServerBody::Generated { remaining: n })
-                .unwrap_or_else(|_| internal_error()),
+            Ok(n) => bytes_response(n, request.headers()),
             Err(_) => bad_request("bytes takes a byte count, e.g. /bytes/1024"),
         },
         // `bytes` bytes, one every `ms` milliseconds: a body that trickles.
@@ -239,6 +236,47 @@ fn redirect(location: &str) -> Response<ServerBody> {
             .insert(hyper::header::LOCATION, value);
     }
     response
+}
+
+/// `GET /bytes/{n}`: n deterministic bytes with an ETag; `Range: bytes=S-[E]` gets a 206 of
+/// that part (or 416 past the end) unless `If-Range` names another validator.
+fn bytes_response(n: u64, headers: &hyper::HeaderMap) -> Response<ServerBody> {
+    let etag = format!("\"bytes-{n}\"");
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let wanted = header("range")
+        .filter(|_| header("if-range").is_none_or(|v| v == etag))
+        .and_then(|range| range.strip_prefix("bytes="))
+        .and_then(|range| range.split_once('-'))
+        .and_then(|(start, end)| {
+            let start: u64 = start.trim().parse().ok()?;
+            let end = match end.trim() {
+                "" => n.saturating_sub(1),
+                end => end.parse::<u64>().ok()?.min(n.saturating_sub(1)),
+            };
+            Some((start, end))
+        });
+    let builder = Response::builder()
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header("etag", etag.as_str())
+        .header("accept-ranges", "bytes");
+    match wanted {
+        Some((start, _)) if start >= n => Response::builder()
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .header("content-range", format!("bytes */{n}"))
+            .body(ServerBody::Full(None)),
+        Some((start, end)) if start <= end => builder
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header("content-range", format!("bytes {start}-{end}/{n}"))
+            .body(ServerBody::Generated {
+                remaining: end - start + 1,
+                offset: start,
+            }),
+        _ => builder.body(ServerBody::Generated {
+            remaining: n,
+            offset: 0,
+        }),
+    }
+    .unwrap_or_else(|_| internal_error())
 }
 
 /// `/redirect-to?status=S&location=L`: status S (default 302) with `Location: L`, or with no
