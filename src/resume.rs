@@ -27,43 +27,6 @@ pub struct MergeReport {
     pub torn: Vec<PathBuf>,
 }
 
-/// Why a merge could not be done.
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    /// An input could not be read, or the output written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A line in the middle of a file is not a record.
-    #[error("{path} line {line}: not a poolfetch record: {why}")]
-    NotARecord {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// The parser's complaint.
-        why: String,
-    },
-    /// A file's indices go backwards: it was not written in input order.
-    #[error(
-        "{path} line {line}: index {index} after {previous}; merge needs outputs in input order"
-    )]
-    OutOfOrder {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// The index found.
-        index: u64,
-        /// The index before it.
-        previous: u64,
-    },
-}
-
 /// How many examples of missing or duplicate indices a report keeps.
 const EXAMPLES: usize = 10;
 
@@ -80,8 +43,8 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn open(path: &Path) -> Result<Self, MergeError> {
-        let io_error = |source| MergeError::Io {
+    fn open(path: &Path) -> Result<Self, ResumeError> {
+        let io_error = |source| ResumeError::Io {
             path: path.to_path_buf(),
             source,
         };
@@ -110,14 +73,14 @@ impl Cursor {
     }
 
     /// Read the next record into `head`; a torn last line is noted in `report` and skipped.
-    fn advance(&mut self, report: &mut MergeReport) -> Result<(), MergeError> {
+    fn advance(&mut self, report: &mut MergeReport) -> Result<(), ResumeError> {
         self.head = None;
         loop {
             let Some(line) = self.lines.next() else {
                 return Ok(());
             };
             self.line += 1;
-            let line = line.map_err(|source| MergeError::Io {
+            let line = line.map_err(|source| ResumeError::Io {
                 path: self.path.clone(),
                 source,
             })?;
@@ -133,7 +96,7 @@ impl Cursor {
                         report.torn.push(self.path.clone());
                         return Ok(());
                     }
-                    return Err(MergeError::NotARecord {
+                    return Err(ResumeError::NotARecord {
                         path: self.path.clone(),
                         line: self.line,
                         why: e.to_string(),
@@ -143,7 +106,7 @@ impl Cursor {
             if let Some(previous) = self.previous
                 && record.index < previous
             {
-                return Err(MergeError::OutOfOrder {
+                return Err(ResumeError::OutOfOrder {
                     path: self.path.clone(),
                     line: self.line,
                     index: record.index,
@@ -158,7 +121,7 @@ impl Cursor {
 }
 
 /// Merge `inputs` (each in input order) into `out` in input order.
-pub fn merge(inputs: &[PathBuf], out: &mut impl Write) -> Result<MergeReport, MergeError> {
+pub fn merge(inputs: &[PathBuf], out: &mut impl Write) -> Result<MergeReport, ResumeError> {
     let mut report = MergeReport::default();
     let mut cursors = inputs
         .iter()
@@ -171,7 +134,7 @@ pub fn merge(inputs: &[PathBuf], out: &mut impl Write) -> Result<MergeReport, Me
             heap.push(Reverse((*index, slot)));
         }
     }
-    let write_error = |source| MergeError::Io {
+    let write_error = |source| ResumeError::Io {
         path: PathBuf::from("the output"),
         source,
     };
@@ -210,9 +173,23 @@ pub fn merge(inputs: &[PathBuf], out: &mut impl Write) -> Result<MergeReport, Me
     Ok(report)
 }
 
-/// Why `--resume` cannot go on.
+/// Why a merge or a `--resume` cannot go on.
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
+    /// A file's indices go backwards: it was not written in input order.
+    #[error(
+        "{path} line {line}: index {index} after {previous}; merge needs outputs in input order"
+    )]
+    OutOfOrder {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The index found.
+        index: u64,
+        /// The index before it.
+        previous: u64,
+    },
     /// Reading the earlier output or writing its compacted form failed.
     #[error("{path}: {source}")]
     Io {
