@@ -44,8 +44,8 @@ impl RunContext {
 pub(crate) struct Ticket {
     /// Position among the inputs.
     pub index: u64,
-    /// What to send.
-    pub request: Request,
+    /// What to send (shared with the run, which keeps it until the record arrives).
+    pub request: Arc<Request>,
     /// When it was dispatched, in ms since the run started.
     queued_ms: f64,
     ctx: Arc<RunContext>,
@@ -200,7 +200,7 @@ pub struct Run<'a, I: Iterator> {
     /// Inputs an earlier run already has (`--resume`): not sent, no record.
     done: Option<IndexSet>,
     /// Dispatched and not yet recorded, with what an abandoned record needs.
-    in_flight: HashMap<u64, (Request, f64)>,
+    in_flight: HashMap<u64, (Arc<Request>, f64)>,
     output_dir: Option<PathBuf>,
     max_held: usize,
 }
@@ -347,13 +347,15 @@ where
             };
             let ticket = Ticket {
                 index,
-                request,
+                request: Arc::new(request),
                 queued_ms: self.ctx.ms(Instant::now()),
                 ctx: Arc::clone(&self.ctx),
                 done: Some(self.done_tx.clone()),
             };
-            self.in_flight
-                .insert(ticket.index, (ticket.request.clone(), ticket.queued_ms));
+            self.in_flight.insert(
+                ticket.index,
+                (Arc::clone(&ticket.request), ticket.queued_ms),
+            );
             self.next_index += 1;
             self.dispatched_in_batch += 1;
             if self.ctx.cancel.is_cancelled() {
