@@ -278,13 +278,11 @@ pub fn compact(
             if read == 0 || line.last() != Some(&b'\n') {
                 break; // the end, or a torn last line
             }
-            if let Ok(IndexOnly { index }) = serde_json::from_slice::<IndexOnly>(&line)
-                && previous.is_some_and(|p| index <= p)
-            {
-                segments.push((start, offset));
-                start = offset;
-            }
             if let Ok(IndexOnly { index }) = serde_json::from_slice::<IndexOnly>(&line) {
+                if previous.is_some_and(|p| index <= p) {
+                    segments.push((start, offset));
+                    start = offset;
+                }
                 previous = Some(index);
             }
             offset += read;
