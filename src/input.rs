@@ -116,6 +116,14 @@ fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
     (meta.dev(), meta.ino())
 }
 
+/// Whether `a` and `b` name the same existing file (links and all).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => file_id(&a) == file_id(&b),
+        _ => false,
+    }
+}
+
 /// Open every named file now, so an unreadable one (or a directory) is a usage error before
 /// any request. `-` means stdin.
 pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Source>, InputError> {

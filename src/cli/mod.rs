@@ -131,13 +131,8 @@ pub fn main() -> i32 {
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
 fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 {
-    use std::os::unix::fs::MetadataExt;
     if let Some(out) = output
-        && let Ok(out_meta) = std::fs::metadata(out)
-        && let Some(input) = files.iter().find(|f| {
-            std::fs::metadata(f)
-                .is_ok_and(|m| (m.dev(), m.ino()) == (out_meta.dev(), out_meta.ino()))
-        })
+        && let Some(input) = files.iter().find(|f| crate::input::same_file(f, out))
     {
         return usage_error(format!(
             "-o {}: that is an input ({}); refusing to overwrite it",
