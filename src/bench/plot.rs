@@ -69,20 +69,12 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
     let pools = pools(results);
     // Shared axes: every finish-time panel spans the same requests and the same times.
     let requests = results.iter().map(|r| r.requests).max().unwrap_or(1);
-    let latest = results
-        .iter()
-        .filter_map(BenchResult::median_run)
-        .flat_map(|run| run.finished_ms.iter().copied())
-        .fold(1.0, f64::max)
-        / 1000.0;
-    let earliest = results
-        .iter()
-        .filter_map(BenchResult::median_run)
-        .flat_map(|run| run.finished_ms.iter().copied())
-        .filter(|ms| *ms > 0.0)
-        .fold(f64::INFINITY, f64::min)
-        .min(latest * 1000.0)
-        / 1000.0;
+    let span = time_span(
+        results
+            .iter()
+            .filter_map(BenchResult::median_run)
+            .flat_map(|run| run.finished_ms.iter().copied()),
+    );
     let panels = left.split_evenly((engines.len().max(1), 1));
     for (area, engine) in panels.iter().zip(&engines) {
         let mut series = Vec::new();
@@ -101,7 +93,7 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
             series.push((label, color(slot), *engine, run.finished_ms.clone()));
         }
         let caption = format!("{}: each request's finish time by index", engine.name());
-        finish_panel(area, &caption, requests, (earliest, latest), &series)?;
+        finish_panel(area, &caption, requests, span, &series)?;
     }
     wall_panel(&right, results, &pools)?;
     root.present()?;
@@ -109,6 +101,16 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
 }
 
 type Series = (String, RGBColor, EngineKind, Vec<f64>);
+
+/// The earliest positive and the latest finish time (s) of `finished_ms`, for a log axis.
+fn time_span(finished_ms: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let latest = finished_ms.clone().fold(1.0, f64::max);
+    let earliest = finished_ms
+        .filter(|ms| *ms > 0.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(latest);
+    (earliest / 1000.0, latest / 1000.0)
+}
 
 /// Finish time (log scale, so waves of 20 and a run of 100 fit one axis) by request index.
 fn finish_panel<DB: DrawingBackend>(
@@ -330,14 +332,7 @@ fn draw_records(path: &Path, records: &[Record], title: &str) -> DrawResult {
             *slot = record.finished_ms;
         }
     }
-    let latest = finished.iter().copied().fold(1.0, f64::max) / 1000.0;
-    let earliest = finished
-        .iter()
-        .copied()
-        .filter(|ms| *ms > 0.0)
-        .fold(f64::INFINITY, f64::min)
-        .min(latest * 1000.0)
-        / 1000.0;
+    let span = time_span(finished.iter().copied());
     let series = [(
         "finished".to_string(),
         color(0),
@@ -348,7 +343,7 @@ fn draw_records(path: &Path, records: &[Record], title: &str) -> DrawResult {
         &root,
         "each request's finish time by index",
         requests,
-        (earliest, latest),
+        span,
         &series,
     )?;
     root.present()?;
