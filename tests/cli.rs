@@ -6,18 +6,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
-use common::{closed_port, server};
-use poolfetch::Record;
+use common::{closed_port, records, server};
 
 fn poolfetch() -> Command {
     Command::cargo_bin("poolfetch").unwrap()
-}
-
-fn records(stdout: &[u8]) -> Vec<Record> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("every stdout line is a record"))
-        .collect()
 }
 
 #[test]

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server;
-use poolfetch::Record;
+use common::{records, server};
 
 const GIB: u64 = 1 << 30;
 
@@ -33,17 +32,6 @@ fn fingerprint(path: &Path) -> (u64, u64) {
             hash = (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3);
         }
     }
-}
-
-fn record(stdout: &[u8]) -> Record {
-    serde_json::from_slice(
-        String::from_utf8_lossy(stdout)
-            .lines()
-            .next()
-            .unwrap()
-            .as_bytes(),
-    )
-    .unwrap()
 }
 
 fn part_of(dir: &Path) -> Option<PathBuf> {
@@ -96,7 +84,7 @@ fn a_killed_gibibyte_download_continues_to_the_same_bytes() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let continued = record(&output.stdout);
+    let continued = records(&output.stdout).remove(0);
     let resumed = continued.resumed_from.expect("resumed_from in the record");
     assert!(resumed >= had && resumed > 0, "{resumed} vs {had}");
     assert_eq!(continued.bytes, GIB - resumed, "only the rest was fetched");
@@ -108,7 +96,7 @@ fn a_killed_gibibyte_download_continues_to_the_same_bytes() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    let one_shot = record(&output.stdout);
+    let one_shot = records(&output.stdout).remove(0);
     assert_eq!(one_shot.resumed_from, None);
     let (a, b) = (
         PathBuf::from(continued.file.unwrap()),
@@ -155,11 +143,7 @@ fn a_changed_body_or_a_server_without_ranges_restarts_the_file() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let records: Vec<Record> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = records(&output.stdout);
     assert!(
         records.iter().all(|r| r.resumed_from.is_none()),
         "{records:?}"

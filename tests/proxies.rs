@@ -5,9 +5,11 @@
 
 mod common;
 
+use std::process::Output;
+
 use assert_cmd::Command;
-use common::{closed_port, server};
-use poolfetch::{ErrorKind, Record};
+use common::{closed_port, records, server};
+use poolfetch::ErrorKind;
 
 fn poolfetch() -> Command {
     let mut command = Command::cargo_bin("poolfetch").unwrap();
@@ -24,30 +26,27 @@ fn poolfetch() -> Command {
     command
 }
 
-fn records(stdout: &[u8]) -> Vec<Record> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a record"))
-        .collect()
+/// `fetch -q --engine ENGINE --url URL EXTRA…` with `env` set.
+fn fetch_with(env: &[(&str, &str)], engine: &str, url: &str, extra: &[&str]) -> Output {
+    let mut command = poolfetch();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+        .args(["fetch", "-q", "--engine", engine, "--url", url])
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request() {
     let server = server();
+    let url = server.url("/todos/1");
     let dead_proxy = format!("http://127.0.0.1:{}", closed_port());
+    let proxied = [("http_proxy", dead_proxy.as_str())];
     for engine in ["threads", "async"] {
-        let output = poolfetch()
-            .env("http_proxy", &dead_proxy)
-            .args([
-                "fetch",
-                "-q",
-                "--engine",
-                engine,
-                "--url",
-                &server.url("/todos/1"),
-            ])
-            .output()
-            .unwrap();
+        let output = fetch_with(&proxied, engine, &url, &[]);
         assert_eq!(output.status.code(), Some(1), "{engine}");
         let record = &records(&output.stdout)[0];
         let error = record.error.as_ref().unwrap();
@@ -59,34 +58,14 @@ fn the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request() {
         );
 
         for bypass in [["--noproxy", "*"], ["--noproxy", "127.0.0.1"]] {
-            let output = poolfetch()
-                .env("http_proxy", &dead_proxy)
-                .args([
-                    "fetch",
-                    "-q",
-                    "--engine",
-                    engine,
-                    "--url",
-                    &server.url("/todos/1"),
-                ])
-                .args(bypass)
-                .output()
-                .unwrap();
+            let output = fetch_with(&proxied, engine, &url, &bypass);
             assert_eq!(output.status.code(), Some(0), "{engine} {bypass:?}");
         }
-        let output = poolfetch()
-            .env("http_proxy", &dead_proxy)
-            .env("no_proxy", "localhost,127.0.0.1")
-            .args([
-                "fetch",
-                "-q",
-                "--engine",
-                engine,
-                "--url",
-                &server.url("/todos/1"),
-            ])
-            .output()
-            .unwrap();
+        let exempt = [
+            ("http_proxy", dead_proxy.as_str()),
+            ("no_proxy", "localhost,127.0.0.1"),
+        ];
+        let output = fetch_with(&exempt, engine, &url, &[]);
         assert_eq!(
             output.status.code(),
             Some(0),

@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server;
-use poolfetch::Record;
+use common::{read_records, server};
 
 fn start(out: &Path, template: &str, resume: bool) -> Child {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin("poolfetch"));
@@ -45,14 +44,6 @@ fn stop_after(mut child: Child, path: &Path, count: usize, signal: i32) {
     }
 }
 
-fn read(path: &Path) -> Vec<Record> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a whole record"))
-        .collect()
-}
-
 #[test]
 fn killed_twice_in_any_way_and_resumed_gives_every_record_once_in_order() {
     for signal in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT] {
@@ -64,7 +55,7 @@ fn killed_twice_in_any_way_and_resumed_gives_every_record_once_in_order() {
         stop_after(start(&out, &template, true), &out, 150, signal);
         let status = start(&out, &template, true).wait().unwrap();
         assert_eq!(status.code(), Some(0), "signal {signal}");
-        let records = read(&out);
+        let records = read_records(&out);
         let indices: Vec<u64> = records.iter().map(|r| r.index).collect();
         assert_eq!(indices, (0..300).collect::<Vec<_>>(), "signal {signal}");
         assert!(records.iter().all(|r| r.ok), "signal {signal}");

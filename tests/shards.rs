@@ -7,19 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::server;
+use common::{read_records, server};
 use poolfetch::Record;
 
 fn poolfetch() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
-}
-
-fn read(path: &Path) -> Vec<Record> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a record"))
-        .collect()
 }
 
 /// What must agree between two runs of the same inputs (times and workers differ).
@@ -90,7 +82,7 @@ fn three_shards_merged_equal_one_unsharded_run() {
             .arg(&list)
             .status()
             .unwrap();
-        let records = read(&out);
+        let records = read_records(&out);
         assert_eq!(records.len(), 10);
         assert!(
             records.iter().all(|r| r.index % 3 == k),
@@ -106,7 +98,10 @@ fn three_shards_merged_equal_one_unsharded_run() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(essence(&read(&merged)), essence(&read(&whole)));
+    assert_eq!(
+        essence(&read_records(&merged)),
+        essence(&read_records(&whole))
+    );
 
     // A shard left out is reported (exit 1), as is one given twice.
     let output = merge(&shards[..2], &dir.path().join("partial.jsonl"));
@@ -122,7 +117,7 @@ fn three_shards_merged_equal_one_unsharded_run() {
     let output = merge(&twice, &dir.path().join("twice.jsonl"));
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("duplicate indices"));
-    assert_eq!(read(&dir.path().join("twice.jsonl")).len(), 30);
+    assert_eq!(read_records(&dir.path().join("twice.jsonl")).len(), 30);
 }
 
 #[test]
@@ -162,7 +157,7 @@ fn merge_refuses_unordered_files_and_leaves_out_a_torn_last_line() {
     let output = merge(&[killed], &merged);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cut off"), "{stderr}");
-    assert_eq!(read(&merged).len(), 29);
+    assert_eq!(read_records(&merged).len(), 29);
 }
 
 #[test]
@@ -205,5 +200,8 @@ fn shards_under_gnu_parallel_merge_to_the_unsharded_run() {
         .arg(&list)
         .status()
         .unwrap();
-    assert_eq!(essence(&read(&merged)), essence(&read(&whole)));
+    assert_eq!(
+        essence(&read_records(&merged)),
+        essence(&read_records(&whole))
+    );
 }

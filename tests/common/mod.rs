@@ -25,6 +25,19 @@ pub fn closed_port() -> u16 {
     port
 }
 
+/// The records of a `fetch` output (JSON Lines); every line must be a whole record.
+pub fn records(output: &[u8]) -> Vec<Record> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is a record"))
+        .collect()
+}
+
+/// The records of an output file.
+pub fn read_records(path: &std::path::Path) -> Vec<Record> {
+    records(&std::fs::read(path).expect("the output file"))
+}
+
 /// The error kind of a record, if it failed.
 pub fn kind(record: &Record) -> Option<ErrorKind> {
     record.error.as_ref().map(|e| e.kind)
