@@ -39,7 +39,7 @@ impl BodyPolicy {
 
 /// What the sink needs of a response head.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Head<'a> {
+pub struct BodyHead<'a> {
     /// The status.
     pub status: u16,
     /// The byte the body starts at, when it continues a part file (a 206 to our Range).
@@ -49,12 +49,12 @@ pub struct Head<'a> {
 }
 
 #[cfg(test)]
-impl Head<'_> {
+impl BodyHead<'_> {
     /// A plain response with `status`.
     pub fn status(status: u16) -> Self {
-        Head {
+        BodyHead {
             status,
-            ..Head::default()
+            ..BodyHead::default()
         }
     }
 }
@@ -110,7 +110,7 @@ impl BodySink {
         policy: &BodyPolicy,
         index: u64,
         url: &str,
-        head: &Head<'_>,
+        head: &BodyHead<'_>,
     ) -> Result<Self, SinkError> {
         let status = head.status;
         let mut base = 0;
@@ -456,7 +456,7 @@ mod tests {
             max_body: Some(max),
             ..BodyPolicy::default()
         };
-        BodySink::open(&policy, 0, "http://h/", &Head::status(200)).unwrap()
+        BodySink::open(&policy, 0, "http://h/", &BodyHead::status(200)).unwrap()
     }
 
     fn run(data: &[u8], content_type: Option<&str>, sink: BodySink) -> Result<Kept, SinkError> {
@@ -496,7 +496,7 @@ mod tests {
         let kept = run(
             &data,
             None,
-            BodySink::open(&policy, 0, "http://h/", &Head::status(200)).unwrap(),
+            BodySink::open(&policy, 0, "http://h/", &BodyHead::status(200)).unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -538,7 +538,7 @@ mod tests {
         let kept = run(
             b"0123456789",
             None,
-            BodySink::open(&policy, 3, "http://h/a.txt", &Head::status(200)).unwrap(),
+            BodySink::open(&policy, 3, "http://h/a.txt", &BodyHead::status(200)).unwrap(),
         )
         .unwrap();
         let path = PathBuf::from(kept.file.unwrap());
@@ -548,11 +548,12 @@ mod tests {
             run(
                 b"0123456789X",
                 None,
-                BodySink::open(&policy, 4, "http://h/b", &Head::status(200)).unwrap()
+                BodySink::open(&policy, 4, "http://h/b", &BodyHead::status(200)).unwrap()
             )
             .is_err()
         );
-        let not_found = BodySink::open(&policy, 5, "http://h/missing", &Head::status(404)).unwrap();
+        let not_found =
+            BodySink::open(&policy, 5, "http://h/missing", &BodyHead::status(404)).unwrap();
         assert_eq!(run(b"gone", None, not_found).unwrap().file, None);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

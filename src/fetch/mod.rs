@@ -294,7 +294,7 @@ impl Core {
                     == Some(*offset)
         });
         let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
-        let sink_head = sink::Head {
+        let sink_head = sink::BodyHead {
             status,
             resumes_at,
             validator,
