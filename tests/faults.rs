@@ -335,3 +335,32 @@ fn a_response_head_too_large_for_the_thread_engine_is_a_protocol_error() {
         records[1]
     );
 }
+
+/// A server that closes each keep-alive connection after one response: a client that takes
+/// such a connection from its pool finds it dead, and must send the request again on a new
+/// one instead of failing it (the thread engine takes recently used connections unchecked).
+#[test]
+fn a_keep_alive_connection_closed_by_the_server_is_not_a_failure() {
+    let server = server();
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(1)
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        server.reset_stats();
+        let urls = vec![server.fault_url("/keep-alive-then-close"); 6];
+        let records = fetcher.fetch_all(urls);
+        assert_eq!(indices(&records), [0, 1, 2, 3, 4, 5], "{engine:?}");
+        for record in &records {
+            assert!(record.ok, "{engine:?}: {record:?}");
+            assert_eq!(record.attempts, 1, "{engine:?}: {record:?}");
+        }
+        // Every request needed a connection of its own.
+        assert!(server.stats().connections >= 6, "{engine:?}");
+    }
+}

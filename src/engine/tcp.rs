@@ -4,15 +4,21 @@
 //! differs, which with deadline-based timeouts is on nearly every request, and checks a pooled
 //! connection's liveness with `FIONBIO` on, a 1-byte read, `FIONBIO` off — twice per request.
 //! This one rounds timeouts up to a coarse step (so the socket option is set only when the
-//! step changes), and checks liveness with one `recv(MSG_PEEK | MSG_DONTWAIT)`. Everything else
-//! is ureq's: the connector chain (CONNECT proxies, rustls on top), buffers, shutdown handles.
-//! Written by hand because no crate offers a ureq transport; it follows ureq's `TcpConnector`.
+//! step changes), and checks liveness with one `recv(MSG_PEEK | MSG_DONTWAIT)` — only for a
+//! connection idle a while, or before a request that must not be sent twice. A connection used
+//! within [`FRESH`] goes out unchecked (ureq checks under its pool lock, where 8 workers then
+//! queue); if it turns out closed before any response byte, the request fails as [`Stale`] and
+//! the engine sends it once more on a checked or new connection, as browsers and hyper do.
+//! Everything else is ureq's: the connector chain (CONNECT proxies, rustls on top), buffers,
+//! shutdown handles. Written by hand because no crate offers a ureq transport; it follows
+//! ureq's `TcpConnector`.
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ureq::Timeout;
 
@@ -21,6 +27,60 @@ use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
     RustlsConnector, ShutdownHandle, Transport,
 };
+
+/// A connection idle for less than this leaves the pool without a liveness check.
+const FRESH: Duration = Duration::from_secs(2);
+
+thread_local! {
+    /// Whether connections this thread takes from the pool are checked whatever their age
+    /// (set around a request that must not be sent twice, and around a stale retry). A
+    /// thread-local because ureq asks its transport, not the request, and a worker thread
+    /// runs exactly one request at a time.
+    static CHECK_REUSE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `send` with every pooled connection it takes checked first (`check`), or with fresh
+/// ones going out unchecked.
+pub(crate) fn reusing<T>(check: bool, send: impl FnOnce() -> T) -> T {
+    let before = CHECK_REUSE.replace(check);
+    let result = send();
+    CHECK_REUSE.set(before);
+    result
+}
+
+/// A pooled connection taken unchecked turned out closed before any byte of the response:
+/// the server never answered this request, so it may be sent again.
+#[derive(Debug)]
+pub(crate) struct Stale;
+
+impl std::fmt::Display for Stale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server closed an idle keep-alive connection before answering")
+    }
+}
+
+impl std::error::Error for Stale {}
+
+/// Whether `error` is a [`Stale`] connection.
+pub(crate) fn is_stale(error: &ureq::Error) -> bool {
+    // rustls hands a transport's I/O error back as is; look one wrapper deeper in case not.
+    let inner = match error {
+        ureq::Error::Io(e) => e.get_ref(),
+        ureq::Error::Other(e) => Some(e.as_ref() as _),
+        _ => None,
+    };
+    inner.is_some_and(|e| {
+        e.is::<Stale>()
+            || e.downcast_ref::<ureq::Error>().is_some_and(is_stale)
+            || e.downcast_ref::<io::Error>()
+                .and_then(io::Error::get_ref)
+                .is_some_and(|e| e.is::<Stale>())
+    })
+}
+
+fn stale() -> ureq::Error {
+    ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, Stale))
+}
 
 /// The thread engine's connector chain: CONNECT proxies, then this TCP, then rustls.
 pub(crate) fn connector(live: Arc<Live>) -> impl Connector<()> {
@@ -70,6 +130,8 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
                         read_timeout: None,
                         write_timeout: None,
                         asked_since_io: false,
+                        idle_since: None,
+                        unchecked: false,
                     };
                     let handle = Arc::downgrade(&transport.stream) as Weak<dyn ShutdownHandle>;
                     (details.register_shutdown)(handle)?;
@@ -103,6 +165,10 @@ pub(crate) struct LeanTcp {
     /// pool, and when it comes out. Only the second answer matters (a connection with junk
     /// or a close waiting is then skipped), so the first is not checked.
     asked_since_io: bool,
+    /// When it last went back to the pool.
+    idle_since: Option<Instant>,
+    /// Taken from the pool without a check, and no response byte read since.
+    unchecked: bool,
 }
 
 impl std::fmt::Debug for LeanTcp {
@@ -145,6 +211,17 @@ fn set_if_changed(
     Ok(())
 }
 
+/// Whether `e` says the peer closed or reset the connection.
+fn closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
 fn io_error(e: io::Error, reason: Timeout) -> ureq::Error {
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ureq::Error::Timeout(reason),
@@ -165,9 +242,12 @@ impl Transport for LeanTcp {
             stream.set_write_timeout(t)
         })?;
         let output = &self.buffers.output()[..amount];
-        (&*self.stream)
-            .write_all(output)
-            .map_err(|e| io_error(e, timeout.reason))
+        (&*self.stream).write_all(output).map_err(|e| {
+            if self.unchecked && closed(&e) {
+                return stale();
+            }
+            io_error(e, timeout.reason)
+        })
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
@@ -187,16 +267,27 @@ impl Transport for LeanTcp {
             match (&*self.stream).read(input) {
                 // A signal: go on reading (the socket timeout still bounds the wait).
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if self.unchecked && closed(&e) => return Err(stale()),
                 result => break result.map_err(|e| io_error(e, timeout.reason))?,
             }
         };
+        if std::mem::take(&mut self.unchecked) && amount == 0 {
+            return Err(stale());
+        }
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }
 
     fn is_open(&mut self) -> bool {
         if !std::mem::replace(&mut self.asked_since_io, true) {
-            return true; // going back to the pool: checked when it comes out
+            // Going back to the pool: checked (or not) when it comes out.
+            self.idle_since = Some(Instant::now());
+            return true;
+        }
+        let fresh = self.idle_since.is_some_and(|at| at.elapsed() < FRESH);
+        if fresh && !CHECK_REUSE.get() {
+            self.unchecked = true;
+            return true;
         }
         let mut byte = 0u8;
         // SAFETY: recv(2) on our own open socket into a 1-byte local buffer.
@@ -245,6 +336,8 @@ mod tests {
             read_timeout: None,
             write_timeout: None,
             asked_since_io: true,
+            idle_since: None,
+            unchecked: false,
         };
         // Loopback delivers at once, but poll rather than guess how long "at once" is.
         let closes_within_2s = |transport: &mut LeanTcp| {
@@ -269,5 +362,37 @@ mod tests {
         drop(server);
         assert!(closes_within_2s(&mut closed), "closed by the peer");
         assert!(idle.is_open(), "still open");
+    }
+
+    #[test]
+    fn a_fresh_connection_goes_out_unchecked_and_a_dead_one_then_fails_as_stale() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut conn = LeanTcp {
+            stream: Arc::new(TcpStream::connect(listener.local_addr().unwrap()).unwrap()),
+            buffers: LazyBuffers::new(1024, 1024),
+            read_timeout: None,
+            write_timeout: None,
+            asked_since_io: false,
+            idle_since: None,
+            unchecked: false,
+        };
+        drop(listener.accept().unwrap());
+        // Back to the pool, then out again within FRESH: a checked take sees the close...
+        assert!(conn.is_open(), "going back to the pool is not checked");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while reusing(true, || conn.is_open()) {
+            assert!(Instant::now() < deadline, "the close never showed");
+            conn.asked_since_io = true;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // ...an unchecked one does not, and the first read then says stale, not "closed".
+        conn.asked_since_io = true;
+        assert!(reusing(false, || conn.is_open()), "fresh: taken unchecked");
+        let error = conn.await_input(NextTimeout::default());
+        assert!(error.as_ref().is_err_and(is_stale), "{error:?}");
+        // One that has idled longer than FRESH is checked anyway.
+        conn.asked_since_io = true;
+        conn.idle_since = Some(Instant::now() - FRESH);
+        assert!(!conn.is_open(), "an old idle connection is checked");
     }
 }

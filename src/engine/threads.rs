@@ -25,6 +25,8 @@ use crate::fetch::{BodyStream, Core, Head, Live, Outcome, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
+use super::tcp;
+
 /// Pools up to this size are one rayon pool with a job per request (the plain shape).
 const PLAIN_MAX: usize = 16;
 /// Threads per rayon pool of a larger pool (a crew).
@@ -251,22 +253,16 @@ impl Transport for UreqTransport {
     type Body = UreqBody;
 
     async fn send(&self, request: Outgoing<'_>) -> Result<Head<UreqBody>, FetchError> {
-        let mut builder = ureq::http::Request::builder()
-            .method(request.method)
-            .uri(request.uri);
-        for (name, value) in request.headers {
-            builder = builder.header(name, value);
-        }
-        let (time_left, proxy) = (request.time_left, request.proxy);
-        let result = match request.body {
-            Some(body) => {
-                if let Some(content_type) = &body.content_type {
-                    builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
-                }
-                let request = builder.body(body.bytes.as_slice()).map_err(invalid)?;
-                self.run(request, time_left, proxy)
-            }
-            None => self.run(builder.body(()).map_err(invalid)?, time_left, proxy),
+        // A request that may be sent twice goes out on a recently used connection unchecked;
+        // if that connection turns out closed before any answer, it is sent once more on a
+        // checked or new one (see `tcp`). Any other request is only sent on a checked one.
+        let idempotent = matches!(
+            request.method,
+            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
+        );
+        let result = match tcp::reusing(!idempotent, || self.send_once(&request)) {
+            Err(e) if tcp::is_stale(&e) => tcp::reusing(true, || self.send_once(&request)),
+            result => result,
         };
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
         Ok(Head {
@@ -286,6 +282,30 @@ impl Transport for UreqTransport {
 }
 
 impl UreqTransport {
+    /// Build and run `request` once.
+    fn send_once(
+        &self,
+        request: &Outgoing<'_>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method)
+            .uri(request.uri.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, *value);
+        }
+        let (time_left, proxy) = (request.time_left, request.proxy);
+        match request.body {
+            Some(body) => {
+                if let Some(content_type) = &body.content_type {
+                    builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
+                }
+                let request = builder.body(body.bytes.as_slice())?;
+                self.run(request, time_left, proxy)
+            }
+            None => self.run(builder.body(())?, time_left, proxy),
+        }
+    }
+
     /// Run one request, bounded as a whole by `time_left` (`--max-time`) and sent through
     /// `proxy`, when set (per-request settings cost a config copy, so only then).
     fn run<S: ureq::AsSendBody>(
@@ -326,10 +346,6 @@ impl BodyStream for UreqBody {
             }
         }
     }
-}
-
-fn invalid(e: ureq::http::Error) -> FetchError {
-    FetchError::new(ErrorKind::InvalidUrl, format!("cannot build request: {e}"))
 }
 
 /// ureq's error through the one table: the variants are ureq's hint, its I/O error (or the

@@ -159,20 +159,30 @@ impl Transport for ReqwestTransport {
             let message = format!("invalid method {:?}", request.method);
             FetchError::new(ErrorKind::InvalidUrl, message)
         })?;
-        let mut builder = self.client.request(method, request.uri.to_string());
-        for (name, value) in request.headers {
-            builder = builder.header(name, value);
-        }
-        if let Some(left) = request.time_left {
-            builder = builder.timeout(left);
-        }
-        if let Some(body) = request.body {
-            if let Some(content_type) = &body.content_type {
-                builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+        let send = || {
+            let mut builder = self.client.request(method.clone(), request.uri.to_string());
+            for (name, value) in &request.headers {
+                builder = builder.header(*name, *value);
             }
-            builder = builder.body(body.bytes.clone());
+            if let Some(left) = request.time_left {
+                builder = builder.timeout(left);
+            }
+            if let Some(body) = request.body {
+                if let Some(content_type) = &body.content_type {
+                    builder = builder.header(reqwest::header::CONTENT_TYPE, content_type);
+                }
+                builder = builder.body(body.bytes.clone());
+            }
+            builder.send()
+        };
+        // A keep-alive connection the server closed just as it was reused fails a request
+        // the server never answered (hyper's "connection closed before message completed"):
+        // one that may be sent twice is sent once more, as the thread engine does.
+        let mut response = match send().await {
+            Err(e) if method.is_idempotent() && closed_before_answer(&e) => send().await,
+            result => result,
         }
-        let mut response = builder.send().await.map_err(|e| classify_reqwest(&e))?;
+        .map_err(|e| classify_reqwest(&e))?;
         Ok(Head {
             status: response.status().as_u16(),
             headers: std::mem::take(response.headers_mut()),
@@ -188,6 +198,20 @@ impl Transport for ReqwestTransport {
         let stopped = std::pin::pin!(cancel.cancelled());
         matches!(select(timer, stopped).await, Either::Left(_))
     }
+}
+
+/// Whether `error` is a connection closed before any response came back.
+fn closed_before_answer(error: &reqwest::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// A reqwest body, chunk by chunk (the last chunk is kept so it can be lent out).

@@ -3,7 +3,9 @@
 //!
 //! Each connection sends one request; the path picks the fault:
 //! `/reset-before-headers`, `/malformed-status`, `/garbage`, `/truncated-chunked`,
-//! `/short-body` (Content-Length longer than the body), `/hang` (never answers).
+//! `/short-body` (Content-Length longer than the body), `/hang` (never answers),
+//! `/keep-alive-then-close` (a complete keep-alive response, then the connection is closed:
+//! a client that reuses it finds it dead).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,6 +48,7 @@ async fn answer(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
         "/truncated-chunked" => {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n5\r\nhello\r\n"
         }
+        "/keep-alive-then-close" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok",
         "/short-body" => b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: text/plain\r\n\r\nonly ten!!",
         "/hang" => {
             state.timer.sleep(HANG).await;
