@@ -67,6 +67,49 @@ fn form_and_json_bodies_arrive_byte_exact() {
     }
 }
 
+/// Connection buffers start small and grow: a long URL, a long header, a head of many
+/// headers, a big request body and a response head of several KiB all arrive whole, on a
+/// connection first used by a small request.
+#[test]
+fn long_heads_and_big_bodies_fit_through_buffers_that_start_small() {
+    let server = server();
+    let long_value = "v".repeat(7_000);
+    let many: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("x-many-{i}"), "m".repeat(200)))
+        .chain([("x-long".to_string(), long_value.clone())])
+        .collect();
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for engine in ENGINES {
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(1)
+                .headers(many.clone())
+                .build()
+                .expect("a valid config"),
+        )
+        .unwrap();
+        let long_path = format!("/anything/{}", "p".repeat(6_000));
+        let records = fetcher.fetch_all([
+            Request::get(server.url("/todos/1")),
+            Request::get(server.url(&long_path)),
+            post(server.url("/post"), Body::data(body.clone())),
+            Request::get(server.url("/big-header/12000")),
+        ]);
+        for record in &records {
+            assert!(record.ok, "{engine:?}: {:?}", record.error);
+        }
+        assert_eq!(
+            records[1].body.as_ref().unwrap().as_str(),
+            Some(long_path.as_str())
+        );
+        let echo = records[2].body.as_ref().expect("echo body");
+        assert_eq!(echo["bytes"], body.len(), "{engine:?}");
+        assert_eq!(echo["headers"]["x-long"], long_value.as_str());
+        assert_eq!(echo["headers"]["x-many-39"], "m".repeat(200).as_str());
+    }
+}
+
 #[test]
 fn file_names_from_hostile_urls_never_escape_the_output_dir() {
     let server = server();

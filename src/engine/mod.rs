@@ -1,6 +1,7 @@
 //! The executors: each runs tickets with bounded concurrency through the fetch core, and
 //! supplies only the transport (how one request travels) and how tasks are run.
 
+mod buffers;
 mod tcp;
 pub(crate) mod threads;
 #[cfg(feature = "async")]

@@ -9,8 +9,8 @@
 //! within [`FRESH`] goes out unchecked (ureq checks under its pool lock, where 8 workers then
 //! queue); if it turns out closed before any response byte, the request fails as [`Stale`] and
 //! the engine sends it once more on a checked or new connection, as browsers and hyper do.
-//! Everything else is ureq's: the connector chain (CONNECT proxies, rustls on top), buffers,
-//! shutdown handles. Written by hand because no crate offers a ureq transport; it follows
+//! Its buffers are [`LeanBuffers`] (allocated zeroed, not zero-filled). Everything else is
+//! ureq's: the connector chain (CONNECT proxies, rustls on top), shutdown handles. Written by hand because no crate offers a ureq transport; it follows
 //! ureq's `TcpConnector`.
 
 use std::cell::Cell;
@@ -22,29 +22,40 @@ use std::time::{Duration, Instant};
 
 use ureq::Timeout;
 
+use super::buffers::LeanBuffers;
 use crate::fetch::Live;
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout,
     RustlsConnector, ShutdownHandle, Transport,
 };
 
 /// A connection idle for less than this leaves the pool without a liveness check.
 const FRESH: Duration = Duration::from_secs(2);
 
-thread_local! {
-    /// Whether connections this thread takes from the pool are checked whatever their age
-    /// (set around a request that must not be sent twice, and around a stale retry). A
-    /// thread-local because ureq asks its transport, not the request, and a worker thread
-    /// runs exactly one request at a time.
-    static CHECK_REUSE: Cell<bool> = const { Cell::new(false) };
+/// What the request about to be sent on this thread asks of the connection it gets.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sending {
+    /// Check a pooled connection whatever its age (a request that must not be sent twice, or
+    /// a stale retry).
+    pub check_reuse: bool,
+    /// The longest line of its head (request line or one header): the output buffer must
+    /// hold it whole.
+    pub longest_line: usize,
 }
 
-/// Run `send` with every pooled connection it takes checked first (`check`), or with fresh
-/// ones going out unchecked.
-pub(crate) fn reusing<T>(check: bool, send: impl FnOnce() -> T) -> T {
-    let before = CHECK_REUSE.replace(check);
+thread_local! {
+    /// The request this thread is sending. A thread-local because ureq asks its transport,
+    /// not the request, and a worker thread sends exactly one request at a time.
+    static SENDING: Cell<Sending> = const {
+        Cell::new(Sending { check_reuse: false, longest_line: 0 })
+    };
+}
+
+/// Run `send` (one request) with `sending` describing it to the connection it gets.
+pub(crate) fn sending<T>(sending: Sending, send: impl FnOnce() -> T) -> T {
+    let before = SENDING.replace(sending);
     let result = send();
-    CHECK_REUSE.set(before);
+    SENDING.set(before);
     result
 }
 
@@ -123,7 +134,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
                     }
                     let transport = LeanTcp {
                         stream: Arc::new(stream),
-                        buffers: LazyBuffers::new(
+                        buffers: LeanBuffers::new(
                             config.input_buffer_size(),
                             config.output_buffer_size(),
                         ),
@@ -158,7 +169,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
 /// A TCP connection that sets socket timeouts only when their coarse step changes.
 pub(crate) struct LeanTcp {
     stream: Arc<TcpStream>,
-    buffers: LazyBuffers,
+    buffers: LeanBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     /// ureq asks twice per request whether the connection is open: when it goes back to the
@@ -231,6 +242,7 @@ fn io_error(e: io::Error, reason: Timeout) -> ureq::Error {
 
 impl Transport for LeanTcp {
     fn buffers(&mut self) -> &mut dyn Buffers {
+        self.buffers.fit_output(SENDING.get().longest_line);
         &mut self.buffers
     }
 
@@ -285,7 +297,7 @@ impl Transport for LeanTcp {
             return true;
         }
         let fresh = self.idle_since.is_some_and(|at| at.elapsed() < FRESH);
-        if fresh && !CHECK_REUSE.get() {
+        if fresh && !SENDING.get().check_reuse {
             self.unchecked = true;
             return true;
         }
@@ -332,7 +344,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let transport = || LeanTcp {
             stream: Arc::new(TcpStream::connect(addr).unwrap()),
-            buffers: LazyBuffers::new(1024, 1024),
+            buffers: LeanBuffers::new(1024, 1024),
             read_timeout: None,
             write_timeout: None,
             asked_since_io: true,
@@ -364,12 +376,19 @@ mod tests {
         assert!(idle.is_open(), "still open");
     }
 
+    fn checked(check_reuse: bool) -> Sending {
+        Sending {
+            check_reuse,
+            ..Sending::default()
+        }
+    }
+
     #[test]
     fn a_fresh_connection_goes_out_unchecked_and_a_dead_one_then_fails_as_stale() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut conn = LeanTcp {
             stream: Arc::new(TcpStream::connect(listener.local_addr().unwrap()).unwrap()),
-            buffers: LazyBuffers::new(1024, 1024),
+            buffers: LeanBuffers::new(1024, 1024),
             read_timeout: None,
             write_timeout: None,
             asked_since_io: false,
@@ -380,14 +399,17 @@ mod tests {
         // Back to the pool, then out again within FRESH: a checked take sees the close...
         assert!(conn.is_open(), "going back to the pool is not checked");
         let deadline = Instant::now() + Duration::from_secs(2);
-        while reusing(true, || conn.is_open()) {
+        while sending(checked(true), || conn.is_open()) {
             assert!(Instant::now() < deadline, "the close never showed");
             conn.asked_since_io = true;
             std::thread::sleep(Duration::from_millis(5));
         }
         // ...an unchecked one does not, and the first read then says stale, not "closed".
         conn.asked_since_io = true;
-        assert!(reusing(false, || conn.is_open()), "fresh: taken unchecked");
+        assert!(
+            sending(checked(false), || conn.is_open()),
+            "fresh: taken unchecked"
+        );
         let error = conn.await_input(NextTimeout::default());
         assert!(error.as_ref().is_err_and(is_stale), "{error:?}");
         // One that has idled longer than FRESH is checked anyway.

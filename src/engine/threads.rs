@@ -260,17 +260,36 @@ impl Transport for UreqTransport {
             request.method,
             "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
         );
-        let result = match tcp::reusing(!idempotent, || self.send_once(&request)) {
-            Err(e) if tcp::is_stale(&e) => tcp::reusing(true, || self.send_once(&request)),
+        let uri = request.uri.to_string();
+        let longest_line = request
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 4)
+            .fold(request.method.len() + uri.len() + 12, usize::max);
+        let mut sending = tcp::Sending {
+            check_reuse: !idempotent,
+            longest_line,
+        };
+        let result = match tcp::sending(sending, || self.send_once(&request)) {
+            Err(e) if tcp::is_stale(&e) => {
+                sending.check_reuse = true;
+                tcp::sending(sending, || self.send_once(&request))
+            }
             result => result,
         };
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
+        // A small body gets a small buffer: thousands of requests may wait at once.
+        let length = parts
+            .headers
+            .get(ureq::http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         Ok(Head {
             status: parts.status.as_u16(),
             headers: parts.headers,
             body: UreqBody {
                 reader: body.into_reader(),
-                buffer: vec![0; 8 * 1024],
+                buffer: Vec::new(),
+                size: length.map_or(BODY_BUFFER, |n| n.clamp(1, BODY_BUFFER)),
             },
         })
     }
@@ -328,14 +347,22 @@ impl UreqTransport {
     }
 }
 
-/// A ureq body read into one reused buffer.
+/// The most a body is read in one piece.
+const BODY_BUFFER: usize = 8 * 1024;
+
+/// A ureq body read into one reused buffer, allocated on the first read.
 struct UreqBody {
     reader: ureq::BodyReader<'static>,
     buffer: Vec<u8>,
+    /// The buffer's size: the body's length when it is known and smaller.
+    size: usize,
 }
 
 impl BodyStream for UreqBody {
     async fn chunk(&mut self) -> Result<Option<&[u8]>, FetchError> {
+        if self.buffer.is_empty() {
+            self.buffer = vec![0; self.size];
+        }
         loop {
             match self.reader.read(&mut self.buffer) {
                 Ok(0) => return Ok(None),
