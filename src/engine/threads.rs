@@ -29,7 +29,7 @@ use super::tcp;
 
 /// Pools up to this size are one rayon pool with a job per request (the plain shape).
 const PLAIN_MAX: usize = 16;
-/// Threads per rayon pool of a larger pool (a crew).
+/// Workers started at once, sharing an agent, in a larger pool (a crew).
 const CREW: usize = 16;
 /// Stack of a crew worker: the fetch path (ureq, rustls, serde_json) needs far less than
 /// the 2 MiB default, and thousands of threads each map one.
@@ -51,10 +51,11 @@ enum Workers {
     /// dispatch order is start order; one agent for all.
     Plain(rayon::ThreadPool, Shared),
     /// More: one rayon pool holds thousands of idle workers that search each other's queues
-    /// (O(threads²) to start and to idle, on any number of cores). Instead, small rayon pools
-    /// of [`CREW`] threads are started as demand grows, and each of their workers runs one
-    /// long-lived job that takes tickets from one FIFO channel: idle workers sleep in the
-    /// channel, and start order is still dispatch order.
+    /// (O(threads²) to start and to idle, on any number of cores). Instead, workers are
+    /// started in crews of up to [`CREW`] as demand grows, each a one-thread rayon pool (see
+    /// [`worker_pool`]) whose worker runs one long-lived job that takes tickets from one FIFO
+    /// channel: idle workers sleep in the channel, and start order is still dispatch order.
+    /// A crew shares one agent, so its workers reuse each other's connections.
     Crews(Box<Crews>),
 }
 
@@ -188,29 +189,23 @@ impl Crews {
         let agent = agent(self.agent_config.clone(), &self.resolver, &self.live);
         let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport { agent }));
         let build = move || {
-            let built = rayon::ThreadPoolBuilder::new()
-                .num_threads(want)
-                .stack_size(CREW_STACK)
-                .thread_name(move |i| format!("poolfetch-worker-{}", started + i))
-                .build();
-            let Ok(pool) = built else {
-                // Out of threads: run with the workers there are (tickets keep waiting).
-                started_count.fetch_sub(want, Ordering::SeqCst);
-                return;
-            };
-            for _ in 0..want {
+            for i in 0..want {
+                let worker = started + i;
                 let (queue, busy, shared) = (queue.clone(), Arc::clone(&busy), Arc::clone(&shared));
-                pool.spawn(move || {
-                    let worker = started + rayon::current_thread_index().unwrap_or(0);
+                let Some(pool) = worker_pool(worker, move || {
                     for ticket in queue.iter() {
                         busy.fetch_add(1, Ordering::SeqCst);
                         run_ticket(&shared, ticket, worker);
                         busy.fetch_sub(1, Ordering::SeqCst);
                     }
-                });
-            }
-            if let Ok(mut pools) = pools.lock() {
-                pools.push(pool);
+                }) else {
+                    // Out of threads: run with the workers there are (tickets keep waiting).
+                    started_count.fetch_sub(want - i, Ordering::SeqCst);
+                    return;
+                };
+                if let Ok(mut pools) = pools.lock() {
+                    pools.push(pool);
+                }
             }
         };
         if std::thread::Builder::new()
@@ -221,6 +216,28 @@ impl Crews {
             self.started.fetch_sub(want, Ordering::SeqCst);
         }
     }
+}
+
+/// A rayon pool of one thread, `poolfetch-worker-N`, running `job` (a crew worker's loop).
+///
+/// One thread per pool, and the job pushed onto the worker's own deque by the worker itself as
+/// it starts: a rayon worker that looks for work elsewhere (its siblings' deques, its own FIFO
+/// end) pins crossbeam's epoch, and a thread's first pin walks the list of every thread that
+/// ever pinned — O(threads²) in all, a third of the CPU of a pool of 5,000. Popping its own
+/// deque pins nothing. `None` when no thread can be made.
+fn worker_pool(worker: usize, job: impl FnOnce() + Send + 'static) -> Option<rayon::ThreadPool> {
+    let job = Mutex::new(Some(job));
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(move |_| format!("poolfetch-worker-{worker}"))
+        .stack_size(CREW_STACK)
+        .start_handler(move |_| {
+            if let Some(job) = job.lock().ok().and_then(|mut job| job.take()) {
+                rayon::spawn(job);
+            }
+        })
+        .build()
+        .ok()
 }
 
 /// Run one ticket on worker number `worker`: the core driven to completion on this thread.
