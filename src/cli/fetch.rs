@@ -263,8 +263,10 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
         Ok(first) => first,
         Err(e) => return usage_error(e),
     };
+    // Never dropped: the process exits when this returns, and waking thousands of idle
+    // workers one by one only for the kernel to end them anyway took 30 ms at a pool of 5,000.
     let fetcher = match Fetcher::new(config) {
-        Ok(fetcher) => fetcher,
+        Ok(fetcher) => std::mem::ManuallyDrop::new(fetcher),
         Err(e) => return usage_error(e),
     };
     limits::raise_open_files(fetcher.config());
