@@ -9,7 +9,7 @@
 use std::io::{self, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, SendError, Sender};
@@ -75,7 +75,14 @@ struct Crews {
     agent_config: ureq::config::Config,
     resolver: Arc<CachingResolver>,
     live: Arc<Live>,
+    /// The one thread that creates workers, started with the first crew: the kernel creates
+    /// threads one at a time per process anyway, and one creator spares a thread per crew
+    /// and the contention of hundreds of creators.
+    builder: OnceLock<Sender<Build>>,
 }
+
+/// Work for the builder thread: start one crew.
+type Build = Box<dyn FnOnce() + Send>;
 
 impl ThreadEngine {
     /// Workers named `poolfetch-worker-N`, at most `config.pool`, sharing one agent that
@@ -109,6 +116,7 @@ impl ThreadEngine {
                 agent_config: agent_config(config, CREW)?,
                 resolver,
                 live,
+                builder: OnceLock::new(),
             }))
         };
         Ok(ThreadEngine { workers })
@@ -176,8 +184,8 @@ impl Crews {
         {
             return; // someone else grew it meanwhile
         }
-        // Built off the dispatching thread (creating an OS thread takes ~150 µs, so a crew
-        // takes a few ms): dispatch goes on, and on more cores crews start in parallel.
+        // Built off the dispatching thread (a crew takes a millisecond or more to create), so
+        // dispatch goes on meanwhile.
         let (queue, busy, pools) = (
             self.queue.clone(),
             Arc::clone(&self.busy),
@@ -208,11 +216,15 @@ impl Crews {
                 }
             }
         };
-        if std::thread::Builder::new()
-            .name("poolfetch-crew-builder".into())
-            .spawn(build)
-            .is_err()
-        {
+        let builder = self.builder.get_or_init(|| {
+            let (builds, queue) = crossbeam_channel::unbounded::<Build>();
+            // If the builder cannot start, the queue is dropped and every send below fails.
+            let _ = std::thread::Builder::new()
+                .name("poolfetch-crew-builder".into())
+                .spawn(move || queue.iter().for_each(|build| build()));
+            builds
+        });
+        if builder.send(Box::new(build)).is_err() {
             self.started.fetch_sub(want, Ordering::SeqCst);
         }
     }
