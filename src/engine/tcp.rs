@@ -5,13 +5,14 @@
 //! connection's liveness with `FIONBIO` on, a 1-byte read, `FIONBIO` off — twice per request.
 //! This one rounds timeouts up to a coarse step (so the socket option is set only when the
 //! step changes), and checks liveness with one `recv(MSG_PEEK | MSG_DONTWAIT)` — only for a
-//! connection idle a while, or before a request that must not be sent twice. A connection used
-//! within [`FRESH`] goes out unchecked (ureq checks under its pool lock, where 8 workers then
-//! queue); if it turns out closed before any response byte, the request fails as [`Stale`] and
-//! the engine sends it once more on a checked or new connection, as browsers and hyper do.
-//! Its buffers are [`LeanBuffers`] (allocated zeroed, not zero-filled). Everything else is
-//! ureq's: the connector chain (CONNECT proxies, rustls on top), shutdown handles. Written by hand because no crate offers a ureq transport; it follows
-//! ureq's `TcpConnector`.
+//! connection idle a while, one carrying TLS, or before a request that must not be sent twice.
+//! A plain connection used within [`FRESH`] goes out unchecked (ureq checks under its pool
+//! lock, where 8 workers then queue); if it turns out closed before any response byte, the
+//! request fails as [`Stale`] and the engine sends it once more on a checked or new
+//! connection, as browsers and hyper do. Its buffers are [`LeanBuffers`] (started small).
+//! Everything else is ureq's: the connector chain (CONNECT proxies, rustls on top), shutdown
+//! handles. Written by hand because no crate offers a ureq transport; it follows ureq's
+//! `TcpConnector`.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -143,6 +144,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
                         asked_since_io: false,
                         idle_since: None,
                         unchecked: false,
+                        tls: details.uri.scheme_str() == Some("https"),
                     };
                     let handle = Arc::downgrade(&transport.stream) as Weak<dyn ShutdownHandle>;
                     (details.register_shutdown)(handle)?;
@@ -180,6 +182,9 @@ pub(crate) struct LeanTcp {
     idle_since: Option<Instant>,
     /// Taken from the pool without a check, and no response byte read since.
     unchecked: bool,
+    /// Carries TLS: always checked, because a server that closes it first sends a TLS alert,
+    /// bytes this transport cannot tell from an answer.
+    tls: bool,
 }
 
 impl std::fmt::Debug for LeanTcp {
@@ -297,7 +302,7 @@ impl Transport for LeanTcp {
             return true;
         }
         let fresh = self.idle_since.is_some_and(|at| at.elapsed() < FRESH);
-        if fresh && !SENDING.get().check_reuse {
+        if fresh && !self.tls && !SENDING.get().check_reuse {
             self.unchecked = true;
             return true;
         }
@@ -350,6 +355,7 @@ mod tests {
             asked_since_io: true,
             idle_since: None,
             unchecked: false,
+            tls: false,
         };
         // Loopback delivers at once, but poll rather than guess how long "at once" is.
         let closes_within_2s = |transport: &mut LeanTcp| {
@@ -394,6 +400,7 @@ mod tests {
             asked_since_io: false,
             idle_since: None,
             unchecked: false,
+            tls: false,
         };
         drop(listener.accept().unwrap());
         // Back to the pool, then out again within FRESH: a checked take sees the close...
@@ -412,9 +419,13 @@ mod tests {
         );
         let error = conn.await_input(NextTimeout::default());
         assert!(error.as_ref().is_err_and(is_stale), "{error:?}");
-        // One that has idled longer than FRESH is checked anyway.
+        // One that has idled longer than FRESH is checked anyway, and so is a TLS one.
         conn.asked_since_io = true;
         conn.idle_since = Some(Instant::now() - FRESH);
         assert!(!conn.is_open(), "an old idle connection is checked");
+        conn.asked_since_io = true;
+        conn.idle_since = Some(Instant::now());
+        conn.tls = true;
+        assert!(!conn.is_open(), "a TLS connection is checked");
     }
 }
