@@ -289,12 +289,17 @@ impl Transport for UreqTransport {
             request.method,
             "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
         );
-        let uri = request.uri.to_string();
+        // The request line holds at most the whole URI (through a proxy, in absolute form).
+        let uri = &request.uri;
+        let uri_len = uri.scheme_str().map_or(0, str::len)
+            + uri.authority().map_or(0, |a| a.as_str().len())
+            + uri.path_and_query().map_or(1, |p| p.as_str().len())
+            + 3;
         let longest_line = request
             .headers
             .iter()
             .map(|(name, value)| name.len() + value.len() + 4)
-            .fold(request.method.len() + uri.len() + 12, usize::max);
+            .fold(request.method.len() + uri_len + 12, usize::max);
         let mut sending = tcp::Sending {
             check_reuse: !idempotent,
             longest_line,
