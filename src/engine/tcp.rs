@@ -75,19 +75,9 @@ impl std::error::Error for Stale {}
 
 /// Whether `error` is a [`Stale`] connection.
 pub(crate) fn is_stale(error: &ureq::Error) -> bool {
-    // rustls hands a transport's I/O error back as is; look one wrapper deeper in case not.
-    let inner = match error {
-        ureq::Error::Io(e) => e.get_ref(),
-        ureq::Error::Other(e) => Some(e.as_ref() as _),
-        _ => None,
-    };
-    inner.is_some_and(|e| {
-        e.is::<Stale>()
-            || e.downcast_ref::<ureq::Error>().is_some_and(is_stale)
-            || e.downcast_ref::<io::Error>()
-                .and_then(io::Error::get_ref)
-                .is_some_and(|e| e.is::<Stale>())
-    })
+    // Only plain connections go out unchecked, so the error comes straight from this
+    // transport, not through rustls.
+    matches!(error, ureq::Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<Stale>()))
 }
 
 fn stale() -> ureq::Error {

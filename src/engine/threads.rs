@@ -285,24 +285,9 @@ impl Transport for UreqTransport {
         // A request that may be sent twice goes out on a recently used connection unchecked;
         // if that connection turns out closed before any answer, it is sent once more on a
         // checked or new one (see `tcp`). Any other request is only sent on a checked one.
-        let idempotent = matches!(
-            request.method,
-            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
-        );
-        // The request line holds at most the whole URI (through a proxy, in absolute form).
-        let uri = &request.uri;
-        let uri_len = uri.scheme_str().map_or(0, str::len)
-            + uri.authority().map_or(0, |a| a.as_str().len())
-            + uri.path_and_query().map_or(1, |p| p.as_str().len())
-            + 3;
-        let longest_line = request
-            .headers
-            .iter()
-            .map(|(name, value)| name.len() + value.len() + 4)
-            .fold(request.method.len() + uri_len + 12, usize::max);
         let mut sending = tcp::Sending {
-            check_reuse: !idempotent,
-            longest_line,
+            check_reuse: !request.idempotent,
+            longest_line: longest_head_line(&request),
         };
         let result = match tcp::sending(sending, || self.send_once(&request)) {
             Err(e) if tcp::is_stale(&e) => {
@@ -379,6 +364,21 @@ impl UreqTransport {
             .build();
         self.agent.run(request)
     }
+}
+
+/// The longest line of `request`'s head: the request line (at most the whole URI, as a
+/// proxy gets it) or one header. The connection's output buffer must hold it whole.
+fn longest_head_line(request: &Outgoing<'_>) -> usize {
+    let uri = &request.uri;
+    let uri_len = uri.scheme_str().map_or(0, str::len)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + 3;
+    request
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .fold(request.method.len() + uri_len + 12, usize::max)
 }
 
 /// The most a body is read in one piece.

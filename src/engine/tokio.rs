@@ -179,7 +179,7 @@ impl Transport for ReqwestTransport {
         // the server never answered (hyper's "connection closed before message completed"):
         // one that may be sent twice is sent once more, as the thread engine does.
         let mut response = match send().await {
-            Err(e) if method.is_idempotent() && closed_before_answer(&e) => send().await,
+            Err(e) if request.idempotent && closed_before_answer(&e) => send().await,
             result => result,
         }
         .map_err(|e| classify_reqwest(&e))?;

@@ -131,6 +131,9 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 pub(crate) struct Outgoing<'a> {
     /// Upper-case method.
     pub method: &'a str,
+    /// The method may be sent twice (idempotent): an engine may send it once more when a
+    /// reused connection turns out closed before any answer.
+    pub idempotent: bool,
     /// The checked target.
     pub uri: http::Uri,
     /// Headers for every request (`-H`), minus credentials after a cross-origin redirect.
@@ -395,6 +398,7 @@ impl Core {
                 time_left,
                 proxy,
                 method,
+                idempotent: retry::idempotent(method),
                 uri: uri.clone(),
                 headers: self
                     .headers

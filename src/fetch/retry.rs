@@ -9,7 +9,7 @@ use crate::config::RetryPolicy;
 use crate::record::{ErrorKind, FetchError};
 
 /// Methods that may be repeated without changing the result (RFC 9110 §9.2.2).
-fn idempotent(method: &str) -> bool {
+pub(crate) fn idempotent(method: &str) -> bool {
     matches!(
         method,
         "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
