@@ -1,6 +1,9 @@
 //! `poolfetch bench` end to end: table, exports that parse back, and a well-formed SVG.
 
+mod common;
+
 use assert_cmd::Command;
+use common::assert_exit;
 use poolfetch::bench::BenchResult;
 
 #[derive(serde::Deserialize)]
@@ -37,12 +40,7 @@ fn bench_runs_end_to_end_with_every_export() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let setups = ["threads 1", "threads 1 b3", "threads 2", "threads 2 b3"];
     for setup in setups {
         assert!(
@@ -199,12 +197,7 @@ fn bench_compares_both_engines_in_one_table() {
         .arg(&json)
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("async pool 2") && stdout.contains("async unbounded"),
@@ -289,12 +282,7 @@ fn bench_sends_methods_bodies_and_headers_to_one_url_without_a_placeholder() {
         .args(["--url", &server.url("/post")])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert!(String::from_utf8_lossy(&output.stdout).contains("threads 2"));
     assert_eq!(server.stats().requests, 6, "the same URL, six times");
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
-use common::{closed_port, records, server};
+use common::{assert_exit, closed_port, records, server};
 
 fn poolfetch() -> Command {
     Command::cargo_bin("poolfetch").unwrap()
@@ -48,12 +48,7 @@ fn template_and_range_expand_inclusively_after_inline_urls() {
         .args(["--template", &template, "--range", "5..9"])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let records = records(&output.stdout);
     let urls: Vec<&str> = records.iter().map(|r| r.url.as_str()).collect();
     let mut expected = vec![server.url("/status/204")];

@@ -6,16 +6,12 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{records, server};
+use common::{assert_exit, poolfetch, records, server};
 
 const GIB: u64 = 1 << 30;
-
-fn poolfetch() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
-}
 
 fn fingerprint(path: &Path) -> (u64, u64) {
     // FNV-1a over the whole file, read in 1 MiB blocks.
@@ -78,12 +74,7 @@ fn a_killed_gibibyte_download_continues_to_the_same_bytes() {
         .args(["--url", &url])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let continued = records(&output.stdout).remove(0);
     let resumed = continued.resumed_from.expect("resumed_from in the record");
     assert!(resumed >= had && resumed > 0, "{resumed} vs {had}");
@@ -137,12 +128,7 @@ fn a_changed_body_or_a_server_without_ranges_restarts_the_file() {
         .args(["--url", &url, "--url", &other, "--url", &full])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let records = records(&output.stdout);
     assert!(
         records.iter().all(|r| r.resumed_from.is_none()),

@@ -16,7 +16,7 @@ use poolfetch::{Config, EngineKind, ErrorKind, Fetcher, Record, RetryPolicy};
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn poolfetch() -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("poolfetch"));
+    let mut command = common::poolfetch();
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }

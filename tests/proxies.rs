@@ -8,7 +8,7 @@ mod common;
 use std::process::Output;
 
 use assert_cmd::Command;
-use common::{closed_port, records, server};
+use common::{assert_exit, closed_port, records, server};
 use poolfetch::ErrorKind;
 
 fn poolfetch() -> Command {
@@ -130,12 +130,7 @@ fn the_bench_never_proxies_its_own_server_and_says_when_everything_failed() {
         .args(["--engine", "threads,async", "--no-plot"])
         .output()
         .unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     let url = format!("http://127.0.0.1:{}/{{}}", closed_port());
     let output = poolfetch()
         .args(bench)

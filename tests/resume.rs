@@ -5,13 +5,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{read_records, server};
+use common::{poolfetch, read_records, server};
 
 fn start(out: &Path, template: &str, resume: bool) -> Child {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("poolfetch"));
+    let mut command = poolfetch();
     command.args(["fetch", "-q", "-p", "5", "-o"]).arg(out);
     if resume {
         command.arg("--resume");
@@ -77,7 +77,7 @@ fn a_resume_with_other_inputs_stops_before_sending_and_leaves_the_file_alone() {
     stop_after(start(&out, &template, false), &out, 300, libc::SIGTERM);
     let before = std::fs::read(&out).unwrap();
     server.reset_stats();
-    let output = Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+    let output = poolfetch()
         .args(["fetch", "-q", "--resume", "-o"])
         .arg(&out)
         .args([
@@ -93,7 +93,7 @@ fn a_resume_with_other_inputs_stops_before_sending_and_leaves_the_file_alone() {
     assert_eq!(std::fs::read(&out).unwrap(), before, "untouched");
     assert_eq!(server.stats().requests, 0, "nothing sent");
     // From stdin it cannot check the inputs again: refused.
-    let output = Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+    let output = poolfetch()
         .args(["fetch", "-q", "--resume", "-o"])
         .arg(&out)
         .output()

@@ -7,12 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{read_records, server};
+use common::{assert_exit, poolfetch, read_records, server};
 use poolfetch::Record;
-
-fn poolfetch() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
-}
 
 /// What must agree between two runs of the same inputs (times and workers differ).
 fn essence(records: &[Record]) -> Vec<String> {
@@ -92,12 +88,7 @@ fn three_shards_merged_equal_one_unsharded_run() {
     }
     let merged = dir.path().join("merged.jsonl");
     let output = merge(&shards, &merged);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_exit(&output, 0);
     assert_eq!(
         essence(&read_records(&merged)),
         essence(&read_records(&whole))

@@ -3,14 +3,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::server;
 use poolfetch::{ErrorKind, Record};
 
 fn start(url_template: &str, inputs: u32) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+    common::poolfetch()
         .args([
             "fetch",
             "-q",

@@ -3,10 +3,27 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::process::{Command, Output};
 
 use poolfetch::server::{Server, ServerConfig, TlsIdentity};
 use poolfetch::{ErrorKind, Record, Resolve};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+/// The `poolfetch` binary of this build, as a plain command (to spawn, signal, pipe).
+pub fn poolfetch() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+}
+
+/// `output` ended with exit code `code`; if not, the failure shows its stderr.
+#[track_caller]
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
 
 /// A fresh embedded server on 127.0.0.1, port 0.
 pub fn server() -> Server {
