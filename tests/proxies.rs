@@ -147,3 +147,36 @@ fn the_bench_never_proxies_its_own_server_and_says_when_everything_failed() {
     assert!(stderr.contains("every request failed"), "{stderr}");
     assert!(stderr.contains("connect"), "{stderr}");
 }
+
+/// A proxy URL whose port is out of range is a usage error before any request, on both
+/// engines, from `--proxy` and from the environment alike (it used to go direct on the async
+/// engine and to port 80 on the thread engine).
+fn a_proxy_with_a_bad_port_is_a_usage_error(engine: &str) {
+    let server = server();
+    let url = server.url("/todos/1");
+    for bad in [
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:65536",
+        "http://127.0.0.1:-1",
+    ] {
+        let output = fetch_with(&[], engine, &url, &["-x", bad]);
+        assert_exit(&output, 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("port"), "{engine} {bad}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{engine} {bad}: {stderr}");
+        assert!(output.stdout.is_empty(), "{engine} {bad}: no record");
+        let output = fetch_with(&[("http_proxy", bad)], engine, &url, &[]);
+        assert_exit(&output, 2);
+    }
+    assert_eq!(server.stats().requests, 0, "{engine}: nothing was sent");
+}
+
+#[test]
+fn a_proxy_with_a_bad_port_is_a_usage_error_threads() {
+    a_proxy_with_a_bad_port_is_a_usage_error("threads");
+}
+
+#[test]
+fn a_proxy_with_a_bad_port_is_a_usage_error_async() {
+    a_proxy_with_a_bad_port_is_a_usage_error("async");
+}

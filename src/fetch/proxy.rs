@@ -31,7 +31,10 @@ fn env(names: &[&str]) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A proxy URL as written (`host:port` means http), checked: http or https, with a host.
+/// A proxy URL as written (`host:port` means http), parsed once for both engines: http or
+/// https, a host, and a port from 1 to 65535 (default 80 for http, 443 for https). The result
+/// names its port, so neither engine's own parser can fall back to another one: a bad port
+/// (`:99999`, `:-1`, `:0`) is a usage error, never a silent direct connection.
 fn checked(url: &str) -> Result<String, ConfigError> {
     let url = if url.contains("://") {
         url.to_string()
@@ -39,15 +42,33 @@ fn checked(url: &str) -> Result<String, ConfigError> {
         format!("http://{url}")
     };
     let bad = |why: &str| ConfigError::Proxy(format!("{}: {why}", redact_url(&url)));
-    let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
-    match uri.scheme_str() {
-        Some("http" | "https") => {}
+    let mut parsed = url::Url::parse(&url).map_err(|e| match e {
+        url::ParseError::InvalidPort => bad("the port must be a number from 1 to 65535"),
+        url::ParseError::EmptyHost => bad("no host"),
+        _ => bad("not a URL"),
+    })?;
+    match parsed.scheme() {
+        "http" | "https" => {}
         _ => return Err(bad("only http:// and https:// proxies are supported")),
     }
-    if uri.host().is_none_or(str::is_empty) {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(bad("no host"));
     }
-    Ok(url)
+    if parsed.port() == Some(0) {
+        return Err(bad("the port must be a number from 1 to 65535"));
+    }
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() || parsed.fragment().is_some()
+    {
+        return Err(bad(
+            "a proxy URL is scheme://[user:password@]host[:port], with no path",
+        ));
+    }
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    // `set_port` drops a port equal to the scheme's default; write it out by hand instead.
+    let _ = parsed.set_port(None);
+    let mut text = parsed.as_str().trim_end_matches('/').to_string();
+    text.push_str(&format!(":{port}"));
+    Ok(text)
 }
 
 impl ProxyRules {
@@ -184,5 +205,35 @@ mod tests {
         config.proxy = Some("ftp://u:secret@p:1".into());
         let error = ProxyRules::of(&config).unwrap_err().to_string();
         assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn a_proxy_port_out_of_range_is_refused_and_a_good_one_is_written_out() {
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:65536",
+            "http://127.0.0.1:-1",
+            "http://127.0.0.1:0",
+            "127.0.0.1:http",
+            "http://127.0.0.1:8080/path",
+        ] {
+            let config = Config {
+                proxy: Some(bad.into()),
+                ..Config::default()
+            };
+            assert!(
+                matches!(ProxyRules::of(&config), Err(ConfigError::Proxy(_))),
+                "{bad} accepted"
+            );
+        }
+        let r = rules(Some("http://[::1]"), None);
+        assert_eq!(r.for_target("http", "a"), Some("http://[::1]:80"));
+        let r = rules(Some("https://u:p@proxy.test/"), None);
+        assert_eq!(
+            r.for_target("http", "a"),
+            Some("https://u:p@proxy.test:443")
+        );
+        let r = rules(Some("127.0.0.1:65535"), None);
+        assert_eq!(r.for_target("http", "a"), Some("http://127.0.0.1:65535"));
     }
 }
