@@ -7,7 +7,8 @@
 //! leaves a half file under its final name.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{BodyMode, Config, DEFAULT_MAX_BODY};
@@ -42,8 +43,8 @@ impl BodyPolicy {
 pub struct BodyHead<'a> {
     /// The status.
     pub status: u16,
-    /// The byte the body starts at, when it continues a part file (a 206 to our Range).
-    pub resumes_at: Option<u64>,
+    /// Where the body continues a part file (a checked 206 to our Range), if it does.
+    pub continues: Option<Continuation>,
     /// The response's ETag or Last-Modified, kept beside a new part file for `--continue`.
     pub validator: Option<&'a str>,
 }
@@ -57,6 +58,16 @@ impl BodyHead<'_> {
             ..BodyHead::default()
         }
     }
+}
+
+/// A 206 that continues a part file: the part's length, and exactly how many bytes the
+/// response announced in its `Content-Range` (more, or fewer, and the download fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Continuation {
+    /// The byte the body starts at: the part file's length.
+    pub offset: u64,
+    /// The bytes the response must deliver.
+    pub length: u64,
 }
 
 /// What became of a body.
@@ -84,6 +95,13 @@ pub enum SinkError {
     },
     /// Writing the output file failed.
     File(PathBuf, io::Error),
+    /// A continued download delivered other than the bytes its `Content-Range` announced.
+    Length {
+        /// Bytes announced.
+        announced: u64,
+        /// Bytes sent (so far, when more than announced).
+        got: u64,
+    },
 }
 
 enum Target {
@@ -100,6 +118,8 @@ pub struct BodySink {
     bytes: u64,
     /// Bytes already in a continued part file (they count against the cap).
     base: u64,
+    /// Exactly how many bytes the body must have (a continued download's announced range).
+    exact: Option<u64>,
 }
 
 impl BodySink {
@@ -114,14 +134,16 @@ impl BodySink {
     ) -> Result<Self, SinkError> {
         let status = head.status;
         let mut base = 0;
+        let mut exact = None;
         let (target, cap) = match (&policy.output_dir, policy.mode) {
             (Some(_), _) if status >= 400 => (Target::Count, None),
             (Some(dir), _) => {
                 let name = file_name(index, url);
-                let part = match head.resumes_at {
-                    Some(offset) => {
-                        base = offset;
-                        PartFile::append(dir, &name, offset)?
+                let part = match head.continues {
+                    Some(continues) => {
+                        base = continues.offset;
+                        exact = Some(continues.length);
+                        PartFile::append(dir, &name, continues.offset)?
                     }
                     None => PartFile::create(dir, &name, head.validator)?,
                 };
@@ -138,12 +160,21 @@ impl BodySink {
             cap,
             bytes: 0,
             base,
+            exact,
         })
     }
 
     /// Take the next chunk; fails once the body passes the cap (nothing is truncated).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), SinkError> {
         self.bytes += chunk.len() as u64;
+        if let Some(announced) = self.exact
+            && self.bytes > announced
+        {
+            return Err(SinkError::Length {
+                announced,
+                got: self.bytes,
+            });
+        }
         if let Some(limit) = self.cap
             && self.base + self.bytes > limit
         {
@@ -161,6 +192,14 @@ impl BodySink {
 
     /// The body is complete: interpret what was kept, or move the file to its final name.
     pub fn finish(self, content_type: Option<&str>) -> Result<Kept, SinkError> {
+        if let Some(announced) = self.exact
+            && self.bytes != announced
+        {
+            return Err(SinkError::Length {
+                announced,
+                got: self.bytes,
+            });
+        }
         let mut kept = Kept {
             bytes: self.bytes,
             resumed_from: (self.base > 0).then_some(self.base),
@@ -271,6 +310,7 @@ impl PartFile {
         refuse_symlink(&part)?;
         let file = OpenOptions::new()
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&part)
             .map_err(|e| SinkError::File(part.clone(), e))?;
         let length = file
@@ -353,18 +393,43 @@ pub fn validator_of(part: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The longest validator read back: an ETag or a Last-Modified date is far shorter, and a
+/// planted file (a link to `/dev/zero`, say) must not be read without end.
+const MAX_VALIDATOR: u64 = 1024;
+
 /// What an earlier run left for input `index` under `dir`, to continue: the part file's
-/// length and its validator; `None` when there is nothing (whole) to continue.
+/// length and its validator; `None` when there is nothing (whole) to continue. Neither file
+/// is followed through a symbolic link, a FIFO is not waited on, and a validator longer than
+/// [`MAX_VALIDATOR`] is not one: a planted file is never read out and sent to the server.
 pub fn leftover(dir: &Path, index: u64, url: &str) -> Option<(u64, String)> {
     let part = part_path(dir, index, url);
     let meta = std::fs::symlink_metadata(&part).ok()?;
     if !meta.file_type().is_file() || meta.len() == 0 {
         return None;
     }
-    let validator = std::fs::read_to_string(validator_of(&part)).ok()?;
+    let validator = read_validator(&validator_of(&part))?;
     let validator = validator.trim();
     (!validator.is_empty() && !validator.contains(['\r', '\n']))
         .then(|| (meta.len(), validator.to_string()))
+}
+
+/// A validator file's text: a regular file (not followed through a link, not a FIFO) of at
+/// most [`MAX_VALIDATOR`] bytes of UTF-8.
+fn read_validator(path: &Path) -> Option<String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > MAX_VALIDATOR {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_VALIDATOR + 1)
+        .read_to_string(&mut text)
+        .ok()?;
+    (text.len() as u64 <= MAX_VALIDATOR).then_some(text)
 }
 
 /// The longest name part kept from a URL (the full name adds a 6-digit index and `-`).

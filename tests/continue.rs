@@ -142,3 +142,171 @@ fn a_changed_body_or_a_server_without_ranges_restarts_the_file() {
         "/anything/plain.txt"
     );
 }
+
+/// The first `n` bytes of the embedded server's generated stream (what `/bytes/N` sends).
+fn generated(from: u64, to: u64) -> Vec<u8> {
+    (from..to).map(|o| b'a' + (o % 65_536 % 26) as u8).collect()
+}
+
+/// A part file holding the first `had` bytes of `/range/KIND/1000` (the right bytes, with
+/// the right validator), as a killed run would leave it, for input 0.
+fn plant_part(dir: &Path, had: u64) {
+    let part = dir.join(".000000-1000.part");
+    std::fs::write(&part, generated(0, had)).unwrap();
+    std::fs::write(format!("{}.validator", part.display()), "\"bytes-1000\"").unwrap();
+}
+
+/// A 206 that is not provably the rest of the same body — another offset, no Content-Range,
+/// another ETag — is not appended: the download starts again from zero and the file is the
+/// body. One that sends more than it announces, or a 206 nobody asked for, is an error and
+/// leaves no file. (All of them used to be saved, `ok: true`.)
+fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file(engine: &str) {
+    let server = server();
+    for kind in ["wrong-offset", "no-content-range", "other-etag"] {
+        let dir = tempfile::tempdir().unwrap();
+        plant_part(dir.path(), 300);
+        server.reset_stats();
+        let output = poolfetch()
+            .args([
+                "fetch",
+                "-q",
+                "--engine",
+                engine,
+                "--continue",
+                "--output-dir",
+            ])
+            .arg(dir.path())
+            .args(["--url", &server.fault_url(&format!("/range/{kind}/1000"))])
+            .output()
+            .unwrap();
+        assert_exit(&output, 0);
+        let record = records(&output.stdout).remove(0);
+        assert!(record.ok, "{engine} {kind}: {record:?}");
+        assert_eq!(record.resumed_from, None, "{engine} {kind}: restarted");
+        let saved = std::fs::read(dir.path().join("000000-1000")).unwrap();
+        assert_eq!(saved, generated(0, 1000), "{engine} {kind}: the body, once");
+        assert!(part_of(dir.path()).is_none(), "{engine} {kind}");
+    }
+    // More bytes than the Content-Range announced: an error, no file.
+    let dir = tempfile::tempdir().unwrap();
+    plant_part(dir.path(), 300);
+    let output = poolfetch()
+        .args([
+            "fetch",
+            "-q",
+            "--engine",
+            engine,
+            "--continue",
+            "--output-dir",
+        ])
+        .arg(dir.path())
+        .args(["--url", &server.fault_url("/range/too-many/1000")])
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let record = records(&output.stdout).remove(0);
+    assert_eq!(
+        record.error.map(|e| e.kind),
+        Some(poolfetch::ErrorKind::Protocol),
+        "{engine}"
+    );
+    assert_eq!(record.file, None, "{engine}");
+    assert!(!dir.path().join("000000-1000").exists(), "{engine}");
+    // A 206 to a GET that asked for no range (with or without a part to continue).
+    for had in [None, Some(300)] {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(had) = had {
+            plant_part(dir.path(), had);
+        }
+        let output = poolfetch()
+            .args([
+                "fetch",
+                "-q",
+                "--engine",
+                engine,
+                "--continue",
+                "--output-dir",
+            ])
+            .arg(dir.path())
+            .args(["--url", &server.fault_url("/range/always-206/1000")])
+            .output()
+            .unwrap();
+        assert_exit(&output, 1);
+        let record = records(&output.stdout).remove(0);
+        let error = record.error.expect("an error");
+        assert_eq!(
+            error.kind,
+            poolfetch::ErrorKind::Protocol,
+            "{engine} {had:?}"
+        );
+        assert!(error.message.contains("206"), "{engine}: {}", error.message);
+        assert!(!dir.path().join("000000-1000").exists(), "{engine} {had:?}");
+    }
+}
+
+#[test]
+fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file_threads() {
+    a_206_that_does_not_continue_the_part_is_never_saved_as_the_file("threads");
+}
+
+#[test]
+fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file_async() {
+    a_206_that_does_not_continue_the_part_is_never_saved_as_the_file("async");
+}
+
+/// A validator file that is a link (to a secret, to `/dev/zero`) or a FIFO is not read: the
+/// secret never leaves the machine, memory stays small, and the run does not hang; the part
+/// starts again from zero.
+#[test]
+fn a_planted_validator_is_never_read_or_sent() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-TOKEN\n").unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    // Input 0 is /echo (its body shows the headers it got), 1 and 2 are /bytes/1000.
+    let plant = |name: &str, target: Option<&Path>| {
+        let part = out.join(format!(".{name}.part"));
+        std::fs::write(&part, b"abc").unwrap();
+        let validator = PathBuf::from(format!("{}.validator", part.display()));
+        match target {
+            Some(target) => std::os::unix::fs::symlink(target, &validator).unwrap(),
+            None => {
+                let path = std::ffi::CString::new(validator.to_str().unwrap()).unwrap();
+                // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+            }
+        }
+    };
+    plant("000000-echo", Some(&secret));
+    plant("000001-1000", Some(Path::new("/dev/zero")));
+    plant("000002-1000", None);
+    let output = poolfetch()
+        .args(["fetch", "-q", "--continue", "--output-dir"])
+        .arg(&out)
+        .args(["--url", &server.url("/echo")])
+        .args(["--url", &server.url("/bytes/1000")])
+        .args(["--url", &server.url("/bytes/1000")])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let echoed = std::fs::read_to_string(out.join("000000-echo")).unwrap();
+    assert!(!echoed.contains("TOP-SECRET"), "{echoed}");
+    assert!(
+        !echoed.to_ascii_lowercase().contains("if-range"),
+        "{echoed}"
+    );
+    for name in ["000001-1000", "000002-1000"] {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            generated(0, 1000),
+            "{name}"
+        );
+    }
+    assert!(
+        records(&output.stdout)
+            .iter()
+            .all(|r| r.resumed_from.is_none())
+    );
+}

@@ -257,8 +257,8 @@ impl Core {
     ) -> (Outcome, Option<Duration>) {
         let deadline = self.max_time.map(|max| Instant::now() + max);
         let mut leftover = self.leftover(index, request);
-        let (head, asked) = loop {
-            let asked = leftover.as_ref().map(|(offset, _)| *offset);
+        let (head, continues) = loop {
+            let asked = leftover.clone();
             let mut head = match self
                 .send(transport, request, deadline, leftover.take())
                 .await
@@ -266,13 +266,23 @@ impl Core {
                 Ok(head) => head,
                 Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
             };
-            // The part is as long as the whole body, or the server cannot serve the range:
-            // start again from zero.
-            if asked.is_some() && head.status == 416 {
-                drain(&mut head.body).await;
-                continue;
+            let Some((offset, validator)) = asked else {
+                break (head, None);
+            };
+            match head.status {
+                // The part is as long as the whole body, or the server cannot serve the
+                // range: start again from zero.
+                416 => drain(&mut head.body).await,
+                // A 206 continues the part only if it is provably the rest of the same body;
+                // anything else starts again from zero (its body is not read).
+                206 => {
+                    if let Some(continues) = continuation(&head.headers, offset, &validator) {
+                        break (head, Some(continues));
+                    }
+                }
+                // A 200: the server ignored the range, or If-Range said the body changed.
+                _ => break (head, None),
             }
-            break (head, asked);
         };
         let Head {
             status,
@@ -286,20 +296,19 @@ impl Core {
             attempts: 1,
             ..Outcome::default()
         };
-        // A 206 that starts where the part file ends continues it; a 200 (the server ignored
-        // the range, or If-Range said the body changed) starts it again.
-        let resumes_at = asked.filter(|offset| {
-            status == 206
-                && header(CONTENT_RANGE)
-                    .and_then(|range| range.strip_prefix("bytes "))
-                    .and_then(|range| range.split('-').next())
-                    .and_then(|start| start.parse::<u64>().ok())
-                    == Some(*offset)
-        });
+        // A 206 nobody asked for holds only part of the body: saved or kept, it would pass
+        // for the whole of it.
+        if status == 206 && continues.is_none() && !self.asks_for_a_range() {
+            outcome.error = Some(FetchError::new(
+                ErrorKind::Protocol,
+                "206 Partial Content to a request that asked for no range: only part of the body",
+            ));
+            return (outcome, retry_after);
+        }
         let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
         let sink_head = sink::BodyHead {
             status,
-            resumes_at,
+            continues,
             validator,
         };
         let kept = match BodySink::open(&self.bodies, index, &request.url, &sink_head) {
@@ -329,6 +338,13 @@ impl Core {
             Err(error) => outcome.error = Some(error),
         }
         (outcome, retry_after)
+    }
+
+    /// Whether the user's own headers ask for a range (then a 206 is what they wanted).
+    fn asks_for_a_range(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("range"))
     }
 
     /// What an earlier run left of input `index`'s download, with `--continue`.
@@ -497,6 +513,37 @@ async fn drain(body: &mut impl BodyStream) {
     }
 }
 
+/// How a 206 answer to `Range: bytes=OFFSET-` + `If-Range: VALIDATOR` continues a part file,
+/// if it provably does: its `Content-Range` starts exactly at `offset` and runs to the end of
+/// the body, and it carries the validator that was sent (so the file never mixes two
+/// versions). The sink then takes exactly the bytes it announced.
+fn continuation(
+    headers: &http::HeaderMap,
+    offset: u64,
+    validator: &str,
+) -> Option<sink::Continuation> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let (start, end, total) = parse_content_range(header(CONTENT_RANGE)?)?;
+    let same_body = header(ETAG).or_else(|| header(LAST_MODIFIED)) == Some(validator);
+    let to_the_end = total.is_none_or(|total| end + 1 == total);
+    (start == offset && same_body && to_the_end).then_some(sink::Continuation {
+        offset,
+        length: end - start + 1,
+    })
+}
+
+/// `bytes START-END/TOTAL` (TOTAL may be `*`), with START <= END < TOTAL.
+fn parse_content_range(text: &str) -> Option<(u64, u64, Option<u64>)> {
+    let (range, total) = text.trim().strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let (start, end): (u64, u64) = (start.trim().parse().ok()?, end.trim().parse().ok()?);
+    let total = match total.trim() {
+        "*" => None,
+        total => Some(total.parse::<u64>().ok()?),
+    };
+    (start <= end && total.is_none_or(|total| end < total)).then_some((start, end, total))
+}
+
 /// The record error for a body the sink could not take.
 fn sink_error(error: SinkError) -> FetchError {
     match error {
@@ -507,6 +554,12 @@ fn sink_error(error: SinkError) -> FetchError {
         SinkError::File(path, e) => FetchError::new(
             ErrorKind::Io,
             format!("cannot write {}: {e}", path.display()),
+        ),
+        SinkError::Length { announced, got } => FetchError::new(
+            ErrorKind::Protocol,
+            format!(
+                "206 Partial Content announced {announced} bytes in Content-Range but sent {got}; the download is not kept"
+            ),
         ),
     }
 }
