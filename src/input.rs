@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Receiver;
@@ -318,12 +319,17 @@ pub struct Feed {
     pub error: Arc<Mutex<Option<InputError>>>,
     /// Some input is a pipe, FIFO or terminal: after a cancel, stop taking lines.
     pub stop_on_cancel: bool,
+    /// Inputs read so far (queued as requests).
+    pub read: Arc<AtomicU64>,
+    /// Reading stopped at a cancel before the inputs ended: the rest was never read.
+    pub stopped: Arc<AtomicBool>,
 }
 
 /// Read `first` and then every source's lines on a thread of its own into a bounded queue,
 /// so dispatch never waits on input: records leave as soon as they are done, and a cancel
-/// is seen at once however the input stalls. After a cancel, pipes and terminals are not
-/// read further (lines not yet read get no record); regular files are read to the end.
+/// is seen at once however the input stalls. After a cancel, `first` (`--url`s and a
+/// `--range`, which may hold billions), pipes and terminals are not read further: what was not
+/// read gets no record, and [`Feed::stopped`] says so. Regular files are read to the end.
 pub fn feed(
     first: impl Iterator<Item = Request> + Send + 'static,
     sources: Vec<Source>,
@@ -334,18 +340,34 @@ pub fn feed(
     let error = Arc::new(Mutex::new(None));
     let stop_on_cancel = sources.iter().any(|s| !s.regular);
     let slot = Arc::clone(&error);
+    let (read, stopped) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (counted, stop) = (Arc::clone(&read), Arc::clone(&stopped));
+    let send = move |request| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        tx.send(request).is_ok()
+    };
+    let stopped_by = move |cancel: &CancelToken| {
+        let cancelled = cancel.is_cancelled();
+        if cancelled {
+            stop.store(true, Ordering::Relaxed);
+        }
+        cancelled
+    };
     std::thread::Builder::new()
         .name("poolfetch-input".into())
         .spawn(move || {
             for request in first {
-                if tx.send(request).is_err() {
+                if stopped_by(&cancel) || !send(request) {
                     return;
                 }
             }
             for source in sources {
                 let stops = !source.regular;
                 for line in url_lines(source.reader) {
-                    if stops && cancel.is_cancelled() {
+                    if stops && stopped_by(&cancel) {
                         return;
                     }
                     let request = match line {
@@ -360,7 +382,7 @@ pub fn feed(
                             return;
                         }
                     };
-                    if tx.send(request).is_err() {
+                    if !send(request) {
                         return;
                     }
                 }
@@ -374,6 +396,8 @@ pub fn feed(
         requests,
         error,
         stop_on_cancel,
+        read,
+        stopped,
     })
 }
 

@@ -119,3 +119,50 @@ fn a_second_ctrl_c_exits_at_once_with_whole_lines() {
         serde_json::from_str::<Record>(line).expect("only whole records");
     }
 }
+
+/// A `--range` of ten billion is an input like a pipe: after Ctrl-C it is not read further
+/// (it used to write a `cancelled` record for every remaining number until the disk was
+/// full), the records are the inputs read, in order, and stderr says how many were never read.
+#[test]
+fn ctrl_c_stops_reading_a_huge_range() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.jsonl");
+    let child = common::poolfetch()
+        .args(["fetch", "-p", "2", "-o"])
+        .arg(&out)
+        .args(["--template", &server.url("/delay/200?n={}")])
+        .args(["--range", "1..10000000000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stats().requests < 2 {
+        assert!(Instant::now() < deadline, "the requests never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    interrupt(&child);
+    let mut child = child;
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    assert_eq!(wait(child, Duration::from_secs(30)), 130);
+    let stderr = reader.join().unwrap();
+    let records: Vec<Record> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a whole record"))
+        .collect();
+    let indices: Vec<u64> = records.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (0..records.len() as u64).collect::<Vec<_>>());
+    assert!(records.len() < 100_000, "{} records", records.len());
+    let unread = 10_000_000_000 - records.len() as u64;
+    assert!(
+        stderr.contains(&format!("{unread} inputs never read")),
+        "{stderr}"
+    );
+}

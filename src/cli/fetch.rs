@@ -191,6 +191,7 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
     }
     .map(|total| shard.map_or(total, |s| s.size_of(total)));
     let stdin_default = args.files.is_empty() && args.urls.is_empty() && args.template.is_none();
+    let files_given = !args.files.is_empty() || stdin_default;
     let files = if stdin_default {
         vec![PathBuf::from("-")]
     } else {
@@ -376,6 +377,18 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             "{}",
             progress::summary(&tally, wall, fetcher.config(), fetcher.live())
         );
+        if feed.stopped.load(Ordering::Relaxed) {
+            let read = feed.read.load(Ordering::Relaxed);
+            // Every input counts here, other shards' too: compare with all of them.
+            let unread = if files_given {
+                "the rest of the inputs".to_string()
+            } else {
+                format!("{} inputs", inline_count.saturating_sub(read))
+            };
+            eprintln!(
+                "poolfetch: stopped reading at the cancel after {read} inputs: {unread} never read (no record)"
+            );
+        }
     }
     // One run of records in input order again: the earlier ones and this run's, merged.
     if let (Some(path), Some(_)) = (&args.output, &done)
