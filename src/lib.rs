@@ -33,8 +33,10 @@ mod fetch;
 mod input;
 mod order;
 mod record;
+#[cfg(any(feature = "cli", feature = "fuzzing"))]
+mod replace;
 mod request;
-#[cfg(feature = "cli")]
+#[cfg(any(feature = "cli", feature = "fuzzing"))]
 mod resume;
 mod run;
 mod sink;

@@ -2,7 +2,7 @@
 //! per engine with every pool overlaid on shared axes, and wall time by pool size against the
 //! ideal `ceil(N / pool) × L` drawn as the step function it is. One colour per pool and one
 //! line style per engine (threads solid, async dashed), the same in every panel; text ≥ 14 px.
-//! [`write_records_svg`] draws the finish-time picture of any `fetch` output.
+//! [`records_svg`] draws the finish-time picture of any `fetch` output.
 
 use std::path::Path;
 
@@ -317,12 +317,14 @@ where
 }
 
 /// The finish-time-by-index picture of any `fetch` output (`poolfetch plot`).
-pub fn write_records_svg(path: &Path, records: &[Record], title: &str) -> Result<(), String> {
-    draw_records(path, records, title).map_err(|e| format!("cannot draw {}: {e}", path.display()))
+pub fn records_svg(records: &[Record], title: &str) -> Result<String, String> {
+    let mut svg = String::new();
+    draw_records(&mut svg, records, title).map_err(|e| format!("cannot draw the plot: {e}"))?;
+    Ok(svg)
 }
 
-fn draw_records(path: &Path, records: &[Record], title: &str) -> DrawResult {
-    let root = SVGBackend::new(path, (1200, 700)).into_drawing_area();
+fn draw_records(svg: &mut String, records: &[Record], title: &str) -> DrawResult {
+    let root = SVGBackend::with_string(svg, (1200, 700)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", TITLE))?;
     let requests = records.iter().map(|r| r.index + 1).max().unwrap_or(1) as usize;

@@ -218,57 +218,62 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             source.name()
         ));
     }
-    // --resume: compact the earlier output (checking it against the inputs) before anything
-    // is sent, and learn which inputs are done.
-    let done = match (&args.output, args.resume) {
-        (Some(path), true) => {
-            if matches!(args.order, OrderArg::Completion) {
-                return usage_error(
-                    "--resume keeps records in input order: drop --order completion",
-                );
-            }
-            if stdin_default || files.iter().any(|f| f.as_os_str() == "-") {
-                return usage_error(
-                    "--resume reads the inputs twice: give files, --url or --template, not stdin",
-                );
-            }
-            if path.exists() {
-                let again = first_requests(
-                    args.urls.clone(),
-                    args.template.clone(),
-                    args.range.clone(),
-                    &template,
-                )
-                .and_then(|first| Ok((first, input::open_all(&files)?)));
-                let (first, sources) = match again {
-                    Ok(parts) => parts,
-                    Err(e) => return usage_error(e),
-                };
-                let lines = sources.into_iter().flat_map(|source| {
-                    let template = template.clone();
-                    input::lines_of(source).map(move |line| line.into_request(&template))
-                });
-                let mut inputs = first.chain(lines);
-                match crate::resume::compact(path, Some(&mut inputs), args.retry_failed) {
-                    Ok(compacted) => Some(compacted.done),
-                    Err(e) => return usage_error(e),
-                }
-            } else {
-                Some(IndexSet::default())
-            }
+    if args.resume {
+        if matches!(args.order, OrderArg::Completion) {
+            return usage_error("--resume keeps records in input order: drop --order completion");
         }
-        (None, true) => return usage_error("--resume needs -o FILE (the output to resume)"),
-        _ => None,
-    };
-    let first = match first_requests(args.urls, args.template, args.range, &template) {
+        if stdin_default || files.iter().any(|f| f.as_os_str() == "-") {
+            return usage_error(
+                "--resume reads the inputs twice: give files, --url or --template, not stdin",
+            );
+        }
+        // A pipe, FIFO or terminal cannot be read a second time.
+        if let Some(source) = sources.iter().find(|source| !source.is_regular()) {
+            return usage_error(format!(
+                "--resume reads the inputs twice, and {} is not a regular file (a pipe or FIFO); save the list to a file first (e.g. cmd > list.txt) and give that",
+                source.name()
+            ));
+        }
+    }
+    let first = match first_requests(
+        args.urls.clone(),
+        args.template.clone(),
+        args.range.clone(),
+        &template,
+    ) {
         Ok(first) => first,
         Err(e) => return usage_error(e),
     };
+    // Every setting is checked (proxies included) before FILE is touched.
     // Never dropped: the process exits when this returns, and waking thousands of idle
     // workers one by one only for the kernel to end them anyway took 30 ms at a pool of 5,000.
     let fetcher = match Fetcher::new(config) {
         Ok(fetcher) => std::mem::ManuallyDrop::new(fetcher),
         Err(e) => return usage_error(e),
+    };
+    // --resume: compact the earlier output (checking it against the inputs) before anything
+    // is sent, and learn which inputs are done.
+    let done = match (&args.output, args.resume) {
+        (Some(path), true) if path.exists() => {
+            let again = first_requests(args.urls, args.template, args.range, &template)
+                .and_then(|first| Ok((first, input::open_all(&files)?)));
+            let (again, sources) = match again {
+                Ok(parts) => parts,
+                Err(e) => return usage_error(e),
+            };
+            let lines = sources.into_iter().flat_map(|source| {
+                let template = template.clone();
+                input::lines_of(source).map(move |line| line.into_request(&template))
+            });
+            let mut inputs = again.chain(lines);
+            match crate::resume::compact(path, Some(&mut inputs), args.retry_failed) {
+                Ok(compacted) => Some(compacted.done),
+                Err(e) => return resume_error(&e),
+            }
+        }
+        (Some(_), true) => Some(IndexSet::default()),
+        (None, true) => return usage_error("--resume needs -o FILE (the output to resume)"),
+        _ => None,
     };
     limits::raise_open_files(fetcher.config());
     let out: Box<dyn Write + Send> = match &args.output {
@@ -390,12 +395,27 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             );
         }
     }
-    // One run of records in input order again: the earlier ones and this run's, merged.
-    if let (Some(path), Some(_)) = (&args.output, &done)
-        && let Err(e) = crate::resume::compact(path, None, args.retry_failed)
-    {
-        eprintln!("poolfetch: cannot compact {}: {e}", path.display());
-        return EXIT_WRITE;
+    // One run of records in input order again: the earlier ones and this run's, merged. The
+    // exit status then describes FILE, not only what this run fetched.
+    let mut failed = tally.ok < tally.done;
+    if let (Some(path), Some(_)) = (&args.output, &done) {
+        match crate::resume::compact(path, None, args.retry_failed) {
+            Ok(compacted) => {
+                failed = compacted.not_ok > 0;
+                if !args.quiet {
+                    eprintln!(
+                        "poolfetch: {} holds {} records, {} not ok",
+                        path.display(),
+                        compacted.records,
+                        compacted.not_ok
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("poolfetch: cannot compact {}: {e}", path.display());
+                return EXIT_WRITE;
+            }
+        }
     }
     if let Some(number) = signal.received() {
         return 128 + number;
@@ -406,10 +426,16 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
             "{e} (records for the lines before it were written)"
         ));
     }
-    if tally.ok < tally.done {
-        EXIT_FAILED
+    if failed { EXIT_FAILED } else { EXIT_OK }
+}
+
+/// The exit for a `--resume` that cannot start: 3 when writing failed, 2 otherwise.
+fn resume_error(error: &crate::resume::ResumeError) -> i32 {
+    if error.is_write_error() {
+        eprintln!("poolfetch: {error}");
+        EXIT_WRITE
     } else {
-        EXIT_OK
+        usage_error(error)
     }
 }
 

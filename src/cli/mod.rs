@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::replace::{Output, ReplaceError};
 use crate::server::{Server, ServerConfig};
 pub use parse::{parse_duration, parse_size};
 
@@ -140,15 +141,33 @@ fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 
             input.display()
         ));
     }
-    let mut sink: Box<dyn Write> = match output {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(file) => Box::new(io::BufWriter::with_capacity(256 * 1024, file)),
-            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
-        },
-        None => Box::new(io::BufWriter::new(io::stdout())),
+    // A file is replaced only once the merge is complete: a corrupt input leaves it as it was.
+    let merged = match output {
+        Some(path) => {
+            let mut file = match Output::create(path) {
+                Ok(file) => file,
+                Err(e) => return replace_error(&e),
+            };
+            match crate::resume::merge(files, Some(path), &mut file) {
+                Ok(report) => match file.finish() {
+                    Ok(()) => Ok(report),
+                    Err(e) => return replace_error(&e),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        None => crate::resume::merge(files, None, &mut io::BufWriter::new(io::stdout())),
     };
-    let report = match crate::resume::merge(files, &mut sink) {
+    let report = match merged {
         Ok(report) => report,
+        Err(e) if e.is_write_error() => {
+            let quiet = matches!(&e, crate::resume::ResumeError::Write { source, .. }
+                if source.kind() == io::ErrorKind::BrokenPipe);
+            if !quiet {
+                eprintln!("poolfetch: {e}");
+            }
+            return EXIT_WRITE;
+        }
         Err(e) => return usage_error(e),
     };
     let examples = |list: &[u64], count: u64| {
@@ -191,6 +210,12 @@ fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 
 
 /// `poolfetch plot`: records in, the finish-time picture out.
 fn plot(records: &std::path::Path, output: &std::path::Path) -> i32 {
+    if crate::input::same_file(records, output) {
+        return usage_error(format!(
+            "-o {}: that is the records file; refusing to overwrite it",
+            output.display()
+        ));
+    }
     let text = match std::fs::read_to_string(records) {
         Ok(text) => text,
         Err(e) => return usage_error(format!("cannot read {}: {e}", records.display())),
@@ -222,12 +247,36 @@ fn plot(records: &std::path::Path, output: &std::path::Path) -> i32 {
         records.display(),
         parsed.len()
     );
-    match crate::bench::plot::write_records_svg(output, &parsed, &title) {
+    let svg = match crate::bench::plot::records_svg(&parsed, &title) {
+        Ok(svg) => svg,
+        Err(e) => return usage_error(e),
+    };
+    let written = Output::create(output).and_then(|mut file| {
+        file.write_all(svg.as_bytes())
+            .map_err(|source| ReplaceError::Write {
+                path: output.to_path_buf(),
+                source,
+            })?;
+        file.finish()
+    });
+    match written {
         Ok(()) => {
             eprintln!("poolfetch: plot written to {}", output.display());
             EXIT_OK
         }
-        Err(e) => usage_error(e),
+        Err(e) => replace_error(&e),
+    }
+}
+
+/// An output file that may not be replaced is a usage error (2); one that could not be
+/// written is a write error (3).
+fn replace_error(error: &ReplaceError) -> i32 {
+    match error {
+        ReplaceError::Refused { .. } => usage_error(error),
+        ReplaceError::Write { .. } => {
+            eprintln!("poolfetch: {error}");
+            EXIT_WRITE
+        }
     }
 }
 

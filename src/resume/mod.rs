@@ -1,0 +1,268 @@
+//! Earlier outputs: `--resume` compaction and `poolfetch merge`, one sorted read of record
+//! files ([`sorted`]) serving both. Whatever order the records were written in (input order,
+//! `--order completion`, a resume appended after a run, a thousand shards), memory and open
+//! files stay bounded, and the result is one record per index in input order.
+
+mod sorted;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::record::Record;
+use crate::replace::{ReplaceError, Replacement};
+use sorted::Entry;
+
+/// What a merge found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Records written.
+    pub written: u64,
+    /// Indices met more than once (the first record is kept), the first few.
+    pub duplicates: Vec<u64>,
+    /// How many duplicates in all.
+    pub duplicate_count: u64,
+    /// Indices absent between 0 and the highest one, the first few.
+    pub missing: Vec<u64>,
+    /// How many missing in all.
+    pub missing_count: u64,
+    /// Files whose last line was cut off (a killed run): the line is left out.
+    pub torn: Vec<PathBuf>,
+}
+
+/// How many examples of missing or duplicate indices a report keeps.
+const EXAMPLES: usize = 10;
+
+/// Why a merge or a `--resume` cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    /// Reading an earlier output failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Writing the result failed (a full disk, say); nothing was replaced.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file written.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The output file may not be replaced (not a regular file, hard links, read-only…).
+    #[error(transparent)]
+    Refused(ReplaceError),
+    /// A line in the middle of an earlier output is not a record.
+    #[error("{path} line {line}: not a poolfetch record: {why}")]
+    NotARecord {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The parser's complaint.
+        why: String,
+    },
+    /// The inputs are not the ones the earlier output was made from.
+    #[error(
+        "{path} has input {index} as {found}, but the inputs give {expected}: not the same inputs; {path} is left as it was"
+    )]
+    Mismatch {
+        /// The earlier output.
+        path: PathBuf,
+        /// The index that differs.
+        index: u64,
+        /// The URL in the earlier output.
+        found: String,
+        /// The URL the inputs give (or that they end before it).
+        expected: String,
+    },
+}
+
+impl ResumeError {
+    /// Whether writing failed (exit 3), rather than the inputs or the file being wrong (2).
+    pub fn is_write_error(&self) -> bool {
+        matches!(
+            self,
+            ResumeError::Write { .. } | ResumeError::Refused(ReplaceError::Write { .. })
+        )
+    }
+}
+
+impl From<ReplaceError> for ResumeError {
+    fn from(error: ReplaceError) -> Self {
+        ResumeError::Refused(error)
+    }
+}
+
+/// The full record of an entry, or why its line is not one.
+fn record_of(entry: &Entry, paths: &[PathBuf]) -> Result<Record, ResumeError> {
+    serde_json::from_slice(&entry.line).map_err(|e| ResumeError::NotARecord {
+        path: paths[entry.source as usize].clone(),
+        line: entry.line_number,
+        why: e.to_string(),
+    })
+}
+
+/// Where temporary sort files go: beside the output, else beside the first input.
+fn spill_dir(near: &Path) -> PathBuf {
+    match near.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Merge the records of `inputs` (in any order) into `out` in input order, the first record
+/// of each index kept; temporary sort files, if needed, go in `spill_dir`.
+pub fn merge(
+    inputs: &[PathBuf],
+    spill_near: Option<&Path>,
+    out: &mut impl Write,
+) -> Result<MergeReport, ResumeError> {
+    let dir = spill_dir(
+        spill_near
+            .or(inputs.first().map(PathBuf::as_path))
+            .unwrap_or(Path::new(".")),
+    );
+    let (mut merger, scan) = sorted::sorted(inputs, &dir)?;
+    let mut report = MergeReport {
+        torn: scan.torn,
+        ..MergeReport::default()
+    };
+    let write_error = |source| ResumeError::Write {
+        path: PathBuf::from("the output"),
+        source,
+    };
+    let mut expected = 0u64;
+    while let Some(group) = merger.next_group()? {
+        for entry in &group {
+            record_of(entry, inputs)?;
+        }
+        let index = group[0].index;
+        let extra = group.len() as u64 - 1;
+        if extra > 0 {
+            report.duplicate_count += extra;
+            if report.duplicates.len() < EXAMPLES {
+                report.duplicates.push(index);
+            }
+        }
+        if index > expected {
+            report.missing_count += index - expected;
+            let room = EXAMPLES.saturating_sub(report.missing.len()) as u64;
+            report
+                .missing
+                .extend(expected..expected + (index - expected).min(room));
+        }
+        out.write_all(&group[0].line).map_err(write_error)?;
+        out.write_all(b"\n").map_err(write_error)?;
+        report.written += 1;
+        expected = index + 1;
+    }
+    out.flush().map_err(write_error)?;
+    Ok(report)
+}
+
+/// What an earlier output holds, once compacted.
+#[derive(Debug, Default)]
+pub struct Compacted {
+    /// Inputs with a final record: not to be fetched again.
+    pub done: crate::run::IndexSet,
+    /// Records kept (one per index).
+    pub records: u64,
+    /// Records kept that are not ok.
+    pub not_ok: u64,
+}
+
+fn is_cancelled(record: &Record) -> bool {
+    record
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == crate::ErrorKind::Cancelled)
+}
+
+/// A record is final (its input is not fetched again) unless it was cancelled — never sent, or
+/// interrupted — or, with `retry_failed`, unless it is not ok.
+fn is_final(record: &Record, retry_failed: bool) -> bool {
+    !is_cancelled(record) && (record.ok || !retry_failed)
+}
+
+/// The record an index keeps from its candidates (in the order they were written): the first
+/// ok one; else the latest one that was answered or failed for good; else the latest. So a
+/// retry that succeeded is never lost to the failure it retried, whatever flags the next
+/// resume runs with.
+fn best(candidates: Vec<(Entry, Record)>) -> Option<(Entry, Record)> {
+    let rank = |record: &Record| match (record.ok, is_cancelled(record)) {
+        (true, _) => 2,
+        (false, false) => 1,
+        (false, true) => 0,
+    };
+    let top = candidates.iter().map(|(_, r)| rank(r)).max()?;
+    let mut chosen = candidates.into_iter().filter(|(_, r)| rank(r) == top);
+    if top == 2 {
+        chosen.next()
+    } else {
+        chosen.next_back()
+    }
+}
+
+/// Rewrite `path` as one run in input order holding, for every index, its best record (see
+/// [`best`]), and return which inputs are done. Any order of records is taken (a killed run,
+/// a resume appended after it, `--order completion`). With `inputs`, every record's URL is
+/// checked against the input at its index first. The result replaces `path` only when
+/// complete ([`Replacement`]): a kill at any moment leaves the old file or the new one, and a
+/// mismatch leaves the old one untouched.
+pub fn compact(
+    path: &Path,
+    mut inputs: Option<&mut dyn Iterator<Item = crate::Request>>,
+    retry_failed: bool,
+) -> Result<Compacted, ResumeError> {
+    let mut out = Replacement::begin(path)?;
+    let paths = [path.to_path_buf()];
+    let (mut merger, _) = sorted::sorted(&paths, &spill_dir(path))?;
+    let mut compacted = Compacted::default();
+    let mut position = 0u64;
+    let write_error = |source| ResumeError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    while let Some(group) = merger.next_group()? {
+        let index = group[0].index;
+        let candidates = group
+            .into_iter()
+            .map(|entry| record_of(&entry, &paths).map(|record| (entry, record)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some((entry, record)) = best(candidates) else {
+            continue;
+        };
+        if let Some(inputs) = inputs.as_deref_mut() {
+            let mut expected = None;
+            while position <= index {
+                expected = inputs.next();
+                position += 1;
+                if expected.is_none() {
+                    break;
+                }
+            }
+            let expected = expected.map(|r| r.display_url());
+            if expected.as_deref() != Some(record.url.as_str()) {
+                return Err(ResumeError::Mismatch {
+                    path: path.to_path_buf(),
+                    index,
+                    found: record.url.clone(),
+                    expected: expected
+                        .unwrap_or_else(|| "no input at all (the list is shorter)".into()),
+                });
+            }
+        }
+        if is_final(&record, retry_failed) {
+            compacted.done.insert(index);
+        }
+        compacted.not_ok += u64::from(!record.ok);
+        out.write_all(&entry.line).map_err(write_error)?;
+        out.write_all(b"\n").map_err(write_error)?;
+        compacted.records += 1;
+    }
+    out.commit()?;
+    Ok(compacted)
+}
