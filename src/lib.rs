@@ -30,13 +30,16 @@ mod config;
 mod engine;
 mod fetch;
 #[cfg(any(feature = "cli", feature = "fuzzing"))]
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod input;
 mod order;
 mod record;
 #[cfg(any(feature = "cli", feature = "fuzzing"))]
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod replace;
 mod request;
 #[cfg(any(feature = "cli", feature = "fuzzing"))]
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod resume;
 mod run;
 mod sink;
@@ -68,9 +71,43 @@ use run::Engine;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::input::{expand_template, parse_line, parse_range, url_lines};
-    pub use crate::request::{RequestTemplate, check_url};
+    use std::path::{Path, PathBuf};
+
+    pub use crate::input::{
+        Line, RequestTemplate, expand_template, parse_line, parse_range, url_lines,
+    };
     pub use crate::sink::file_name;
+
+    /// Whether `url` would be sent (an absolute http(s) URL with a host).
+    pub fn check_url(url: &str) -> bool {
+        crate::request::check_url(url).is_ok()
+    }
+
+    /// `--resume` compaction of `path` against plain GET inputs `urls`: the indices (below
+    /// `urls.len()`) it calls done, or the refusal.
+    pub fn compact(path: &Path, urls: &[String], retry_failed: bool) -> Result<Vec<u64>, String> {
+        let mut inputs = urls.iter().map(|url| crate::Request::get(url.clone()));
+        let inputs: Option<&mut dyn Iterator<Item = crate::Request>> = Some(&mut inputs);
+        let compacted =
+            crate::resume::compact(path, inputs, retry_failed).map_err(|e| e.to_string())?;
+        Ok((0..urls.len() as u64)
+            .filter(|i| compacted.done.contains(*i))
+            .collect())
+    }
+
+    /// The compaction at the end of a resumed run (no inputs to check against).
+    pub fn compact_unchecked(path: &Path) -> Result<u64, String> {
+        crate::resume::compact(path, None, false)
+            .map(|c| c.records)
+            .map_err(|e| e.to_string())
+    }
+
+    /// `poolfetch merge` of `inputs` into memory.
+    pub fn merge(inputs: &[PathBuf]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        crate::resume::merge(inputs, None, &mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
 }
 
 /// A configured fetcher: the shared client and the worker pool, reusable across runs.

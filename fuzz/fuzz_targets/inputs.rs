@@ -7,7 +7,7 @@ use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
 use poolfetch::fuzzing::{
-    RequestTemplate, check_url, expand_template, file_name, parse_line, parse_range, url_lines,
+    Line, RequestTemplate, check_url, expand_template, file_name, parse_range, url_lines,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -19,8 +19,10 @@ fuzz_target!(|data: &[u8]| {
         0 => {
             let template = RequestTemplate::default();
             for line in url_lines(rest).flatten() {
-                assert!(!line.is_empty() && !line.starts_with('#'));
-                let request = parse_line(&line, &template);
+                if let Line::Url(text) = &line {
+                    assert!(!text.is_empty() && !text.starts_with('#'));
+                }
+                let request = line.into_request(&template);
                 let _ = check_url(&request.url);
             }
         }

@@ -157,7 +157,7 @@ pub fn merge(
         out.write_all(&group[0].line).map_err(write_error)?;
         out.write_all(b"\n").map_err(write_error)?;
         report.written += 1;
-        expected = index + 1;
+        expected = index.saturating_add(1);
     }
     out.flush().map_err(write_error)?;
     Ok(report)

@@ -87,7 +87,7 @@ pub(super) fn sorted(paths: &[PathBuf], spill_dir: &Path) -> Result<(Merger, Sca
         }
     }
     let runs = if many {
-        spill_all(paths, spill_dir)?
+        spill_all(paths, spill_dir, CHUNK_BYTES)?
     } else {
         stretches
             .into_iter()
@@ -332,10 +332,11 @@ fn read_entry(reader: &mut impl Read) -> io::Result<Option<Entry>> {
     }))
 }
 
-/// Sort every record line of `paths` into temporary runs of [`CHUNK_BYTES`], then merge them
-/// down to at most [`FAN_IN`].
-fn spill_all(paths: &[PathBuf], dir: &Path) -> Result<Vec<Run>, ResumeError> {
-    let mut spilled: Vec<File> = Vec::new();
+/// Sort every record line of `paths` into temporary runs of `chunk_bytes`, merged [`FAN_IN`]
+/// at a time as they pile up (so at most about `FAN_IN` files per level of merging are open,
+/// a few levels for any size), and hand back at most [`FAN_IN`] runs.
+fn spill_all(paths: &[PathBuf], dir: &Path, chunk_bytes: usize) -> Result<Vec<Run>, ResumeError> {
+    let mut levels: Vec<Vec<File>> = Vec::new();
     let mut chunk: Vec<Entry> = Vec::new();
     let mut bytes = 0usize;
     for (source, path) in paths.iter().enumerate() {
@@ -351,31 +352,58 @@ fn spill_all(paths: &[PathBuf], dir: &Path) -> Result<Vec<Run>, ResumeError> {
                 line_number: line.number,
                 line: line.bytes.to_vec(),
             });
-            if bytes >= CHUNK_BYTES {
-                spilled.push(spill(&mut chunk, dir)?);
+            if bytes >= chunk_bytes {
+                let run = spill(&mut chunk, dir)?;
+                pile(&mut levels, 0, run, dir)?;
                 bytes = 0;
             }
         }
     }
     if !chunk.is_empty() {
-        spilled.push(spill(&mut chunk, dir)?);
+        let run = spill(&mut chunk, dir)?;
+        pile(&mut levels, 0, run, dir)?;
     }
-    // Merge FAN_IN runs at a time until one merge can take them all.
-    while spilled.len() > FAN_IN {
-        let group: Vec<File> = spilled.drain(..FAN_IN).collect();
-        let runs = group
-            .into_iter()
-            .map(spilled_run)
-            .collect::<Result<_, _>>()?;
-        let mut merger = Merger::new(runs)?;
-        let file = tempfile::tempfile_in(dir).map_err(spill_error)?;
-        let mut out = BufWriter::with_capacity(256 * 1024, file);
-        while let Some(entry) = merger.next_entry()? {
-            write_entry(&mut out, &entry).map_err(spill_error)?;
-        }
-        spilled.push(out.into_inner().map_err(|e| spill_error(e.into_error()))?);
+    let mut runs: Vec<File> = levels.into_iter().flatten().collect();
+    while runs.len() > FAN_IN {
+        let group: Vec<File> = runs.drain(..FAN_IN).collect();
+        runs.push(merge_files(group, dir)?);
     }
-    spilled.into_iter().map(spilled_run).collect()
+    runs.into_iter().map(spilled_run).collect()
+}
+
+/// Add a sorted temporary run at `level`; a level that reaches [`FAN_IN`] runs is merged
+/// into one run of the next level.
+fn pile(
+    levels: &mut Vec<Vec<File>>,
+    level: usize,
+    run: File,
+    dir: &Path,
+) -> Result<(), ResumeError> {
+    if levels.len() <= level {
+        levels.resize_with(level + 1, Vec::new);
+    }
+    levels[level].push(run);
+    if levels[level].len() >= FAN_IN {
+        let group = std::mem::take(&mut levels[level]);
+        let merged = merge_files(group, dir)?;
+        pile(levels, level + 1, merged, dir)?;
+    }
+    Ok(())
+}
+
+/// Merge sorted temporary runs into one.
+fn merge_files(group: Vec<File>, dir: &Path) -> Result<File, ResumeError> {
+    let runs = group
+        .into_iter()
+        .map(spilled_run)
+        .collect::<Result<_, _>>()?;
+    let mut merger = Merger::new(runs)?;
+    let file = tempfile::tempfile_in(dir).map_err(spill_error)?;
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
+    while let Some(entry) = merger.next_entry()? {
+        write_entry(&mut out, &entry).map_err(spill_error)?;
+    }
+    out.into_inner().map_err(|e| spill_error(e.into_error()))
 }
 
 fn spilled_run(mut file: File) -> Result<Run, ResumeError> {
@@ -446,5 +474,76 @@ impl Merger {
             }
         }
         Ok(Some(group))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(mut merger: Merger) -> Vec<(u64, u32, u64)> {
+        let mut keys = Vec::new();
+        while let Some(entry) = merger.next_entry().unwrap() {
+            assert_eq!(
+                entry.line,
+                format!("{{\"index\":{}}}", entry.index).into_bytes(),
+                "the line comes back whole"
+            );
+            keys.push(entry.key());
+        }
+        keys
+    }
+
+    #[test]
+    fn any_order_comes_back_sorted_by_index_then_file_then_line() {
+        let dir = tempfile::tempdir().unwrap();
+        // 3,000 lines in a scrambled order, over two files, with duplicates and a torn tail.
+        let order = |i: u64| (i * 7919) % 3000;
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let text = |range: std::ops::Range<u64>| -> String {
+            range
+                .map(|i| format!("{{\"index\":{}}}\n\n", order(i)))
+                .collect()
+        };
+        std::fs::write(&a, text(0..2000) + "{\"index\":1").unwrap();
+        std::fs::write(&b, text(1500..3000)).unwrap();
+        let paths = [a, b];
+        let mut expected: Vec<(u64, u32, u64)> = (0..2000)
+            .map(|i| (order(i), 0, 2 * i + 1))
+            .chain((1500..3000).map(|i| (order(i), 1, 2 * (i - 1500) + 1)))
+            .collect();
+        expected.sort_unstable();
+        // Through `sorted` (one chunk), and with chunks so small that the runs are merged
+        // FAN_IN at a time over several levels.
+        let (merger, scan) = sorted(&paths, dir.path()).unwrap();
+        assert_eq!(scan.torn, [paths[0].clone()]);
+        assert_eq!(entries(merger), expected);
+        let runs = spill_all(&paths, dir.path(), 64).unwrap();
+        assert!(runs.len() <= FAN_IN);
+        assert_eq!(entries(Merger::new(runs).unwrap()), expected);
+        // A few ascending stretches are read straight from the file.
+        let c = dir.path().join("c");
+        std::fs::write(
+            &c,
+            "{\"index\":2}\n{\"index\":5}\n{\"index\":1}\n{\"index\":3}\n",
+        )
+        .unwrap();
+        let (merger, _) = sorted(&[c], dir.path()).unwrap();
+        assert_eq!(
+            entries(merger),
+            [(1, 0, 3), (2, 0, 1), (3, 0, 4), (5, 0, 2)]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_no_record_is_refused_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "{\"index\":0}\nnonsense\n{\"index\":1}\n").unwrap();
+        match sorted(&[a], dir.path()) {
+            Err(ResumeError::NotARecord { line, .. }) => assert_eq!(line, 2),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
     }
 }
