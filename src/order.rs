@@ -30,6 +30,8 @@ pub enum Orderer {
         next: u64,
         /// Records waiting for a lower index to finish.
         slots: VecDeque<Slot>,
+        /// How many slots hold a record (kept, so asking costs nothing per record).
+        held: usize,
     },
     /// Completion order: records leave in the order they arrived.
     Completion(VecDeque<Record>),
@@ -43,6 +45,7 @@ impl Orderer {
                 shard: shard.unwrap_or(Shard { index: 0, count: 1 }),
                 next: 0,
                 slots: VecDeque::new(),
+                held: 0,
             },
             Order::Completion => Orderer::Completion(VecDeque::new()),
         }
@@ -55,7 +58,12 @@ impl Orderer {
     /// dispatcher hands out each index once, so this is a bug, not an input problem.
     pub fn push(&mut self, record: Record) {
         match self {
-            Orderer::Input { shard, next, slots } => {
+            Orderer::Input {
+                shard,
+                next,
+                slots,
+                held,
+            } => {
                 let offset = shard
                     .local(record.index)
                     .checked_sub(*next)
@@ -70,6 +78,7 @@ impl Orderer {
                     record.index
                 );
                 slots[offset] = Slot::Ready(record);
+                *held += 1;
             }
             Orderer::Completion(queue) => queue.push_back(record),
         }
@@ -77,7 +86,10 @@ impl Orderer {
 
     /// Input `index` will get no record in this run (an earlier run has it).
     pub fn skip(&mut self, index: u64) {
-        if let Orderer::Input { shard, next, slots } = self {
+        if let Orderer::Input {
+            shard, next, slots, ..
+        } = self
+        {
             let Some(offset) = shard.local(index).checked_sub(*next) else {
                 return;
             };
@@ -98,7 +110,9 @@ impl Orderer {
     /// The next record allowed to leave, if any.
     pub fn pop(&mut self) -> Option<Record> {
         match self {
-            Orderer::Input { next, slots, .. } => loop {
+            Orderer::Input {
+                next, slots, held, ..
+            } => loop {
                 match slots.front()? {
                     Slot::Waiting => return None,
                     Slot::Skipped => {
@@ -110,6 +124,7 @@ impl Orderer {
                             return None;
                         };
                         *next += 1;
+                        *held -= 1;
                         return Some(record);
                     }
                 }
@@ -132,9 +147,7 @@ impl Orderer {
     /// Records held, waiting to leave (the buffer's memory, in records).
     pub fn held(&self) -> usize {
         match self {
-            Orderer::Input { slots, .. } => {
-                slots.iter().filter(|s| matches!(s, Slot::Ready(_))).count()
-            }
+            Orderer::Input { held, .. } => *held,
             Orderer::Completion(queue) => queue.len(),
         }
     }

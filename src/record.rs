@@ -75,6 +75,14 @@ impl FetchError {
             message: message.into(),
         }
     }
+
+    /// A request still running when the cancel grace ran out.
+    pub(crate) fn interrupted() -> Self {
+        FetchError::new(
+            ErrorKind::Cancelled,
+            "interrupted mid-transfer: still running when the cancel grace ran out",
+        )
+    }
 }
 
 /// One line of output: everything known about one input URL.

@@ -6,16 +6,19 @@
 //! inside the pool, because receiving there would take a worker and could deadlock.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::iter::Fuse;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use futures_util::FutureExt;
 
 use crate::cancel::CancelToken;
 use crate::config::{Config, Shard};
-use crate::fetch::Outcome;
+use crate::fetch::{Core, Outcome, Transport};
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
@@ -72,6 +75,32 @@ impl Ticket {
     /// Send a `cancelled` record: the request was never sent.
     pub fn cancelled(mut self) {
         self.send(Outcome::cancelled(0), None, Instant::now());
+    }
+
+    /// Run this ticket — the one envelope both engines use: a cancelled run sends nothing;
+    /// otherwise the fetch core runs the request on `transport`, a panic in it becomes an
+    /// `internal` record instead of a lost input, `after` runs (the async engine hands its
+    /// permit back there), and the record goes out. `worker` is named only if the request
+    /// was sent.
+    pub(crate) async fn run<T: Transport>(
+        self,
+        core: &Core,
+        transport: &T,
+        worker: Option<usize>,
+        after: impl Future<Output = ()>,
+    ) {
+        if self.is_cancelled() {
+            return self.cancelled();
+        }
+        let started = Instant::now();
+        let fetch = core.fetch(transport, self.index, &self.request, self.cancel_token());
+        let outcome = AssertUnwindSafe(fetch)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Outcome::internal(&*panic));
+        after.await;
+        let worker = worker.filter(|_| outcome.attempts > 0);
+        self.finish(outcome, worker, started);
     }
 
     fn send(&mut self, outcome: Outcome, worker: Option<usize>, started: Instant) {
@@ -435,11 +464,11 @@ where
                 ctx: Arc::clone(&self.ctx),
                 done: None,
             };
-            let error = FetchError::new(
-                ErrorKind::Cancelled,
-                "interrupted mid-transfer: still running when the cancel grace ran out",
+            let record = ticket.record(
+                Outcome::failed(1, FetchError::interrupted()),
+                None,
+                Instant::now(),
             );
-            let record = ticket.record(Outcome::failed(1, error), None, Instant::now());
             self.orderer.push(record);
         }
     }

@@ -7,10 +7,9 @@
 //! blocks inside it, so a worker runs exactly one blocking request at a time.
 
 use std::io::{self, Read};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, SendError, Sender};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
@@ -21,7 +20,7 @@ use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
 use crate::fetch::resolver::CachingResolver;
 use crate::fetch::tls::load_ca_certs;
-use crate::fetch::{BodyStream, Core, Head, Live, Outcome, Outgoing, Transport};
+use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
@@ -252,25 +251,11 @@ fn worker_pool(worker: usize, job: impl FnOnce() + Send + 'static) -> Option<ray
         .ok()
 }
 
-/// Run one ticket on worker number `worker`: the core driven to completion on this thread.
+/// Run one ticket on worker number `worker`: the core driven to completion on this thread
+/// (the transport blocks inside the future, so a worker runs one request at a time).
 fn run_ticket(shared: &Shared, ticket: Ticket, worker: usize) {
-    if ticket.is_cancelled() {
-        return ticket.cancelled();
-    }
-    let started = Instant::now();
     let (core, transport) = &**shared;
-    let fetch = core.fetch(
-        transport,
-        ticket.index,
-        &ticket.request,
-        ticket.cancel_token(),
-    );
-    // A panic in a rayon job aborts the process: turn it into a record instead.
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| pollster::block_on(fetch)))
-        .unwrap_or_else(|panic| Outcome::internal(&*panic));
-    // A request never sent (a bad URL) ran on no worker.
-    let worker = (outcome.attempts > 0).then_some(worker);
-    ticket.finish(outcome, worker, started);
+    pollster::block_on(ticket.run(core, transport, Some(worker), async {}));
 }
 
 /// The shared agent as the core's transport.

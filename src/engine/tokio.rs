@@ -5,11 +5,9 @@
 //! same [`Engine`] seam, so ordering, windows, batches, retries, limits, redirects,
 //! cancellation, error kinds and records are shared; only how one request travels differs.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::FutureExt;
 use futures_util::future::{Either, select};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
@@ -18,7 +16,7 @@ use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, Panicked, classify};
 use crate::fetch::resolver::CachingResolver;
-use crate::fetch::{BodyStream, Core, Head, Live, Outcome, Outgoing, Transport, panic_message};
+use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Transport, panic_message};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
@@ -121,29 +119,15 @@ async fn dispatch(
 }
 
 async fn run(ticket: Ticket, shared: Arc<Shared>, permit: Option<OwnedSemaphorePermit>) {
-    if ticket.is_cancelled() {
-        return ticket.cancelled();
-    }
-    let started = Instant::now();
-    // A panic in the fetch is caught here and becomes a record, instead of losing the
-    // ticket; the fetch runs inside this one task (no second task per request).
     let Shared { core, transport } = &*shared;
-    let fetch = core.fetch(
-        transport,
-        ticket.index,
-        &ticket.request,
-        ticket.cancel_token(),
-    );
-    let outcome = AssertUnwindSafe(fetch)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|panic| Outcome::internal(&*panic));
     // hyper hands a finished connection back to its pool from the connection's own task;
     // one yield lets that happen before the next request takes the permit and looks for an
     // idle connection (without it a debug build opened a 6th connection for a pool of 5).
-    tokio::task::yield_now().await;
-    drop(permit);
-    ticket.finish(outcome, None, started);
+    let release = async move {
+        tokio::task::yield_now().await;
+        drop(permit);
+    };
+    ticket.run(core, transport, None, release).await;
 }
 
 /// The shared `reqwest::Client` as the core's transport.

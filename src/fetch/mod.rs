@@ -362,12 +362,7 @@ impl Core {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(self.max_time_error());
         }
-        cancel.past_grace().then(|| {
-            FetchError::new(
-                ErrorKind::Cancelled,
-                "interrupted mid-transfer: still running when the cancel grace ran out",
-            )
-        })
+        cancel.past_grace().then(FetchError::interrupted)
     }
 
     fn max_time_error(&self) -> FetchError {
