@@ -11,26 +11,20 @@ const MARGIN: u64 = 64;
 /// Raise the soft limit to the hard one; warn once if `config` still needs more descriptors
 /// than that (even with `--quiet`: it predicts failures).
 pub(super) fn raise_open_files(config: &Config) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let Some(mut soft) = limit.current else {
+        return; // unlimited
     };
-    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a local struct.
-    let soft = unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return;
+    if let Some(hard) = limit.maximum.filter(|hard| soft < *hard) {
+        let raised = rustix::process::Rlimit {
+            current: Some(hard),
+            maximum: Some(hard),
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            soft = hard;
         }
-        if limit.rlim_cur < limit.rlim_max {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit.rlim_cur = limit.rlim_max;
-            }
-        }
-        limit.rlim_cur
-    };
+    }
     let per_request = if config.output_dir.is_some() { 2 } else { 1 };
     let in_flight = match config.pool {
         0 => return, // unbounded: nothing to compare with

@@ -17,7 +17,6 @@
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -296,19 +295,13 @@ impl Transport for LeanTcp {
             self.unchecked = true;
             return true;
         }
-        let mut byte = 0u8;
-        // SAFETY: recv(2) on our own open socket into a 1-byte local buffer.
-        let read = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&raw mut byte).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        // Nothing to read is the healthy state of an idle connection; bytes nobody asked for
-        // or an end of stream mean it must not be reused.
-        read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+        let mut byte = [0u8; 1];
+        let read = rustix::net::recv(
+            &self.stream,
+            &mut byte[..],
+            rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT,
+        );
+        matches!(read, Err(rustix::io::Errno::AGAIN))
     }
 }
 
