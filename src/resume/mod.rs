@@ -96,13 +96,17 @@ impl From<ReplaceError> for ResumeError {
     }
 }
 
-/// The full record of an entry, or why its line is not one.
+/// The full record of an entry, or why its line is not one. The whole line must be UTF-8:
+/// serde_json does not look inside the strings of fields it skips, so a record with invalid
+/// bytes in an unknown field would otherwise pass (found by the `outputs` fuzz target).
 fn record_of(entry: &Entry, paths: &[PathBuf]) -> Result<Record, ResumeError> {
-    serde_json::from_slice(&entry.line).map_err(|e| ResumeError::NotARecord {
+    let not_a_record = |why: String| ResumeError::NotARecord {
         path: paths[entry.source as usize].clone(),
         line: entry.line_number,
-        why: e.to_string(),
-    })
+        why,
+    };
+    let text = std::str::from_utf8(&entry.line).map_err(|e| not_a_record(e.to_string()))?;
+    serde_json::from_str(text).map_err(|e| not_a_record(e.to_string()))
 }
 
 /// Where temporary sort files go: beside the output, else beside the first input.
