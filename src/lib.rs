@@ -29,16 +29,13 @@ mod cancel;
 mod config;
 mod engine;
 mod fetch;
-#[cfg(any(feature = "cli", feature = "fuzzing"))]
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod input;
 mod order;
 mod record;
-#[cfg(any(feature = "cli", feature = "fuzzing"))]
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod replace;
 mod request;
-#[cfg(any(feature = "cli", feature = "fuzzing"))]
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod resume;
 mod run;
@@ -60,7 +57,8 @@ pub use config::{
 pub use fetch::Resolve;
 pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
 pub use request::{Body, Request};
-pub use run::Run;
+pub use resume::IndexSet;
+pub use run::{Run, RunOptions};
 
 use std::sync::Arc;
 
@@ -203,25 +201,41 @@ impl Fetcher {
 
     /// Start fetching `requests`; the returned iterator yields each record as soon as it may
     /// leave (in input order by default), so output streams while the run goes on.
-    pub fn stream<I>(&self, requests: I) -> Run<'_, I::IntoIter>
+    pub fn stream<'a, I>(&'a self, requests: I) -> Run<'a>
     where
         I: IntoIterator,
+        I::IntoIter: 'a,
         I::Item: Into<Request>,
     {
-        Run::new(self.engine.as_ref(), requests.into_iter(), &self.config)
+        self.stream_with(requests, RunOptions::default())
     }
 
-    /// A run fed through a queue by an input thread (the CLI's URL lists): dispatch never
+    /// [`stream`](Self::stream) with a cancel token, inputs to skip, or an expected count.
+    pub fn stream_with<'a, I>(&'a self, requests: I, options: RunOptions) -> Run<'a>
+    where
+        I: IntoIterator,
+        I::IntoIter: 'a,
+        I::Item: Into<Request>,
+    {
+        Run::new(
+            self.engine.as_ref(),
+            requests.into_iter(),
+            &self.config,
+            options,
+        )
+    }
+
+    /// A run fed through a queue by an input thread (the job's URL lists): dispatch never
     /// blocks on input. With `stop_on_cancel`, a cancel ends the input at once.
-    #[cfg(feature = "cli")]
-    pub(crate) fn stream_feed(
+    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
+    pub(crate) fn stream_queue(
         &self,
         requests: crossbeam_channel::Receiver<Request>,
-        expected: Option<usize>,
         stop_on_cancel: bool,
-    ) -> Run<'_, std::iter::Empty<Request>> {
+        options: RunOptions,
+    ) -> Run<'_> {
         let engine = self.engine.as_ref();
-        Run::from_feed(engine, requests, expected, stop_on_cancel, &self.config)
+        Run::from_queue(engine, requests, stop_on_cancel, &self.config, options)
     }
 
     /// Fetch every request and return one record per input, in the configured order.

@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::iter::Fuse;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,13 +21,16 @@ use crate::fetch::{Core, Outcome, Transport};
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
+use crate::resume::IndexSet;
 use crate::sink::{part_path, validator_of};
 
-/// What every job of one run shares: the clock's zero and the cancel flag.
+/// What every job of one run shares: the clock's zero, the cancel flag, and how many
+/// requests the run expects (an engine starts no more workers than that).
 #[derive(Debug)]
 pub(crate) struct RunContext {
     epoch: Instant,
     cancel: CancelToken,
+    expected: Option<usize>,
 }
 
 impl RunContext {
@@ -65,6 +67,11 @@ impl Ticket {
     /// The run's cancel flag (a retry is not attempted once it is set).
     pub fn cancel_token(&self) -> &CancelToken {
         &self.ctx.cancel
+    }
+
+    /// How many requests this ticket's run expects at most, when known.
+    pub fn run_size(&self) -> Option<usize> {
+        self.ctx.expected
     }
 
     /// Send the record for a finished request.
@@ -154,48 +161,42 @@ impl Drop for Ticket {
 
 /// Something that runs tickets with bounded concurrency: the thread pool, or the async engine.
 pub(crate) trait Engine: Send + Sync {
-    /// A run is about to start with at most `inputs` requests (when known), so the engine
-    /// need not start more workers than that.
-    fn expect(&self, _inputs: Option<usize>) {}
-
     /// Start `ticket`; it must end in exactly one record on the ticket's channel.
     fn start(&self, ticket: Ticket);
 }
 
-/// A set of input indices in one bit each (100 million inputs: 12.5 MB).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct IndexSet(Vec<u64>);
+/// How a run goes: one small value instead of a builder to call in the right order.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Cancels the run: nothing more is sent, inputs not yet sent get `cancelled` records,
+    /// requests in flight get [`GRACE`](crate::cancel::GRACE) to finish and are then recorded
+    /// as `cancelled` ("interrupted mid-transfer") without waiting for them.
+    pub cancel: CancelToken,
+    /// Inputs an earlier run already has (`--resume`): not fetched, and no record from this
+    /// run. Input order only.
+    pub skip: Option<IndexSet>,
+    /// How many requests the run will have at most, when known (a large pool then starts no
+    /// more workers than that); by default the input iterator's upper size hint.
+    pub expected: Option<usize>,
+}
 
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
-impl IndexSet {
-    /// Add `index`.
-    pub(crate) fn insert(&mut self, index: u64) {
-        let (word, bit) = ((index / 64) as usize, index % 64);
-        if self.0.len() <= word {
-            self.0.resize(word + 1, 0);
+impl RunOptions {
+    /// Options with `cancel` as the run's cancel token.
+    pub fn cancelled_by(cancel: CancelToken) -> Self {
+        RunOptions {
+            cancel,
+            ..RunOptions::default()
         }
-        self.0[word] |= 1 << bit;
-    }
-
-    /// Whether `index` is in the set.
-    pub(crate) fn contains(&self, index: u64) -> bool {
-        let (word, bit) = ((index / 64) as usize, index % 64);
-        self.0.get(word).is_some_and(|w| w & (1 << bit) != 0)
-    }
-
-    /// How many indices are in the set.
-    pub(crate) fn len(&self) -> u64 {
-        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
     }
 }
 
 /// Where a run's requests come from.
-enum Source<I> {
+enum Source<'a> {
     /// A caller's iterator, pulled on the caller's thread (it may block).
-    Iter(Fuse<I>),
-    /// A queue filled by an input thread (the CLI's URL lists): never blocks dispatch, so
+    Iter(Box<dyn Iterator<Item = Request> + 'a>),
+    /// A queue filled by an input thread (the job's URL lists): never blocks dispatch, so
     /// records leave as soon as they are done and a cancel is seen at once.
-    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     Feed {
         requests: Receiver<Request>,
         /// From a pipe or terminal: on cancel, lines not yet queued get no record.
@@ -208,9 +209,9 @@ const CANCEL_POLL: Duration = Duration::from_millis(200);
 
 /// A run in progress: an iterator that dispatches lazily and yields records as they may
 /// leave (input or completion order). Dropping it stops dispatch.
-pub struct Run<'a, I: Iterator> {
+pub struct Run<'a> {
     engine: &'a dyn Engine,
-    source: Source<I>,
+    source: Source<'a>,
     /// The source has nothing more (or, after a cancel, nothing more will be taken).
     exhausted: bool,
     /// A request taken from the feed while waiting, dispatched next.
@@ -234,18 +235,44 @@ pub struct Run<'a, I: Iterator> {
     max_held: usize,
 }
 
-impl<'a, I> Run<'a, I>
-where
-    I: Iterator,
-    I::Item: Into<Request>,
-{
+impl<'a> Run<'a> {
     /// Start a run of `requests` on `engine` with `config`'s order, window and batches.
-    pub(crate) fn new(engine: &'a dyn Engine, requests: I, config: &Config) -> Self {
-        engine.expect(requests.size_hint().1);
-        Self::with_source(engine, Source::Iter(requests.fuse()), config)
+    pub(crate) fn new<I>(
+        engine: &'a dyn Engine,
+        requests: I,
+        config: &Config,
+        mut options: RunOptions,
+    ) -> Self
+    where
+        I: Iterator + 'a,
+        I::Item: Into<Request>,
+    {
+        options.expected = options.expected.or(requests.size_hint().1);
+        let requests = Box::new(requests.fuse().map(Into::into));
+        Self::with_source(engine, Source::Iter(requests), config, options)
     }
 
-    fn with_source(engine: &'a dyn Engine, source: Source<I>, config: &Config) -> Self {
+    /// A run fed by an input thread through `requests`; see [`Source::Feed`].
+    pub(crate) fn from_queue(
+        engine: &'a dyn Engine,
+        requests: Receiver<Request>,
+        stop_on_cancel: bool,
+        config: &Config,
+        options: RunOptions,
+    ) -> Self {
+        let source = Source::Feed {
+            requests,
+            stop_on_cancel,
+        };
+        Self::with_source(engine, source, config, options)
+    }
+
+    fn with_source(
+        engine: &'a dyn Engine,
+        source: Source<'a>,
+        config: &Config,
+        options: RunOptions,
+    ) -> Self {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Run {
             engine,
@@ -254,7 +281,8 @@ where
             pending: None,
             ctx: Arc::new(RunContext {
                 epoch: Instant::now(),
-                cancel: CancelToken::new(),
+                cancel: options.cancel,
+                expected: options.expected,
             }),
             done_tx,
             done_rx,
@@ -265,32 +293,11 @@ where
             next_index: 0,
             position: 0,
             shard: config.shard,
-            done: None,
+            done: options.skip,
             in_flight: HashMap::new(),
             output_dir: config.output_dir.clone(),
             max_held: 0,
         }
-    }
-
-    /// Use `token` to cancel this run (call before the first record is taken).
-    ///
-    /// After a cancel nothing more is sent: inputs not yet sent get `cancelled` records,
-    /// requests in flight get [`GRACE`](crate::cancel::GRACE) to finish and are then
-    /// recorded as `cancelled` ("interrupted mid-transfer") without waiting for them.
-    pub fn with_cancel(mut self, token: CancelToken) -> Self {
-        self.ctx = Arc::new(RunContext {
-            epoch: self.ctx.epoch,
-            cancel: token,
-        });
-        self
-    }
-
-    /// Do not fetch the inputs in `done` (an earlier run has their records); they get no
-    /// record from this run. Input order only.
-    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
-    pub(crate) fn skipping(mut self, done: IndexSet) -> Self {
-        self.done = Some(done);
-        self
     }
 
     /// The most records the reorder buffer ever held at once (bounded by the window).
@@ -356,7 +363,7 @@ where
         }
         let cancelled = self.ctx.cancel.is_cancelled();
         let next = match &mut self.source {
-            Source::Iter(requests) => requests.next().map(Into::into).ok_or(true),
+            Source::Iter(requests) => requests.next().ok_or(true),
             Source::Feed {
                 requests,
                 stop_on_cancel,
@@ -474,30 +481,7 @@ where
     }
 }
 
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
-impl<'a> Run<'a, std::iter::Empty<Request>> {
-    /// A run fed by an input thread through `requests`; see [`Source::Feed`].
-    pub(crate) fn from_feed(
-        engine: &'a dyn Engine,
-        requests: Receiver<Request>,
-        expected: Option<usize>,
-        stop_on_cancel: bool,
-        config: &Config,
-    ) -> Self {
-        engine.expect(expected);
-        let source = Source::Feed {
-            requests,
-            stop_on_cancel,
-        };
-        Self::with_source(engine, source, config)
-    }
-}
-
-impl<I> Iterator for Run<'_, I>
-where
-    I: Iterator,
-    I::Item: Into<Request>,
-{
+impl Iterator for Run<'_> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
@@ -535,7 +519,8 @@ mod tests {
     #[test]
     fn a_lost_ticket_still_yields_one_record_and_never_hangs_the_run() {
         let urls = (0..6).map(|i| format!("http://127.0.0.1:9/{i}"));
-        let records: Vec<Record> = Run::new(&Leaky, urls, &Config::default()).collect();
+        let records: Vec<Record> =
+            Run::new(&Leaky, urls, &Config::default(), RunOptions::default()).collect();
         assert_eq!(
             records.iter().map(|r| r.index).collect::<Vec<_>>(),
             [0, 1, 2, 3, 4, 5]

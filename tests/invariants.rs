@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{LoopbackOnlyResolver, closed_port, indices, kind, server};
-use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Order};
+use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Order, RunOptions};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
@@ -262,7 +262,7 @@ fn cancelling_gives_every_unsent_input_a_cancelled_record() {
         let fetcher = Fetcher::new(config(engine, 4)).unwrap();
         let cancel = CancelToken::new();
         let mut records = Vec::new();
-        for record in fetcher.stream(urls).with_cancel(cancel.clone()) {
+        for record in fetcher.stream_with(urls, RunOptions::cancelled_by(cancel.clone())) {
             if records.len() == 4 {
                 cancel.cancel();
             }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{closed_port, https_server, server};
-use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Record, Resolve};
+use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Record, Resolve, RunOptions};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
@@ -107,8 +107,7 @@ fn records_of_every_kind_match_the_schema() {
         cancel.cancel();
         let cancelled: Vec<Record> = Fetcher::new(base.clone())
             .unwrap()
-            .stream([server.url("/todos/2")])
-            .with_cancel(cancel)
+            .stream_with([server.url("/todos/2")], RunOptions::cancelled_by(cancel))
             .collect();
         assert_eq!(
             cancelled[0].error.as_ref().unwrap().kind,

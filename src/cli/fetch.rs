@@ -26,7 +26,7 @@ use crate::input::RequestTemplate;
 use crate::input::{self, InputError};
 use crate::record::JsonLinesWriter;
 use crate::request::{Body, Request};
-use crate::run::IndexSet;
+use crate::resume::IndexSet;
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
@@ -305,12 +305,12 @@ pub(super) fn fetch(args: FetchArgs) -> i32 {
     let expected = total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok());
     let tally = Mutex::new(Tally::default());
     let finished = AtomicBool::new(false);
-    let mut run = fetcher
-        .stream_feed(feed.requests, expected, feed.stop_on_cancel)
-        .with_cancel(cancel.clone());
-    if let Some(done) = done.clone() {
-        run = run.skipping(done);
-    }
+    let options = crate::RunOptions {
+        cancel: cancel.clone(),
+        skip: done.clone(),
+        expected,
+    };
+    let mut run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
     let outcome = std::thread::scope(|scope| {
         if progress.is_visible() {
             // Lines of regular files are counted in the background for the total and ETA.

@@ -66,8 +66,6 @@ struct Crews {
     started: Arc<AtomicUsize>,
     /// Threads running a ticket.
     busy: Arc<AtomicUsize>,
-    /// The most threads this run may start: the pool, capped by the run's input count.
-    limit: AtomicUsize,
     pool: usize,
     core: Arc<Core>,
     /// What each crew's own agent is built from.
@@ -109,7 +107,6 @@ impl ThreadEngine {
                 pools: Arc::new(Mutex::new(Vec::new())),
                 started: Arc::new(AtomicUsize::new(0)),
                 busy: Arc::new(AtomicUsize::new(0)),
-                limit: AtomicUsize::new(config.pool),
                 pool: config.pool,
                 core,
                 agent_config: agent_config(config, CREW)?,
@@ -137,14 +134,6 @@ fn agent(
 }
 
 impl Engine for ThreadEngine {
-    fn expect(&self, inputs: Option<usize>) {
-        if let Workers::Crews(crews) = &self.workers {
-            let started = crews.started.load(Ordering::SeqCst);
-            let limit = inputs.map_or(crews.pool, |n| n.max(started).min(crews.pool));
-            crews.limit.store(limit, Ordering::SeqCst);
-        }
-    }
-
     fn start(&self, ticket: Ticket) {
         match &self.workers {
             Workers::Plain(pool, shared) => {
@@ -155,10 +144,11 @@ impl Engine for ThreadEngine {
                 });
             }
             Workers::Crews(crews) => {
+                let run_size = ticket.run_size();
                 if let Err(SendError(ticket)) = crews.tickets.send(ticket) {
                     return ticket.cancelled();
                 }
-                crews.grow();
+                crews.grow(run_size);
             }
         }
     }
@@ -166,10 +156,11 @@ impl Engine for ThreadEngine {
 
 impl Crews {
     /// Start more workers when tickets wait and no started worker is free: as many as wait,
-    /// but at least as many as run already (so a burst needs few pools), at most a crew.
-    fn grow(&self) {
+    /// but at least as many as run already (so a burst needs few pools), at most a crew, and
+    /// never more than the pool or the run's size (`run_size` requests, when known).
+    fn grow(&self, run_size: Option<usize>) {
         let started = self.started.load(Ordering::SeqCst);
-        let limit = self.limit.load(Ordering::SeqCst);
+        let limit = run_size.map_or(self.pool, |n| n.max(started).min(self.pool));
         let free = started.saturating_sub(self.busy.load(Ordering::SeqCst));
         let waiting = self.queue.len();
         if started >= limit || waiting <= free {
