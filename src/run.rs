@@ -22,7 +22,7 @@ use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
 use crate::resume::IndexSet;
-use crate::sink::{part_path, validator_of};
+use crate::sink;
 
 /// What every job of one run shares: the clock's zero, the cancel flag, and how many
 /// requests the run expects (an engine starts no more workers than that).
@@ -460,9 +460,7 @@ impl<'a> Run<'a> {
                 continue;
             };
             if let Some(dir) = &self.output_dir {
-                let part = part_path(dir, index, &request.url);
-                let _ = std::fs::remove_file(validator_of(&part));
-                let _ = std::fs::remove_file(part);
+                sink::discard_part(dir, index, &request.url);
             }
             let ticket = Ticket {
                 index,

@@ -381,13 +381,21 @@ fn part_name(name: &str) -> String {
     format!(".{name}.part")
 }
 
+/// Remove what a request still running left of input `index`'s download (its part file and
+/// validator), when the run gives up on it: the worker may never drop its sink.
+pub fn discard_part(dir: &Path, index: u64, url: &str) {
+    let part = part_path(dir, index, url);
+    let _ = std::fs::remove_file(validator_of(&part));
+    let _ = std::fs::remove_file(part);
+}
+
 /// The part file of input `index` fetched from `url` under `dir`.
-pub fn part_path(dir: &Path, index: u64, url: &str) -> PathBuf {
+fn part_path(dir: &Path, index: u64, url: &str) -> PathBuf {
     dir.join(part_name(&file_name(index, url)))
 }
 
 /// Where a part file's validator (the ETag or Last-Modified of its response) is kept.
-pub fn validator_of(part: &Path) -> PathBuf {
+fn validator_of(part: &Path) -> PathBuf {
     let mut name = part.as_os_str().to_owned();
     name.push(".validator");
     PathBuf::from(name)
