@@ -46,6 +46,7 @@ pub mod bench;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
+pub mod job;
 #[cfg(feature = "server")]
 pub mod server;
 
@@ -55,9 +56,11 @@ pub use config::{
     Shard,
 };
 pub use fetch::Resolve;
+pub use input::{InputError, RequestTemplate};
 pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
+pub use replace::ReplaceError;
 pub use request::{Body, Request};
-pub use resume::IndexSet;
+pub use resume::{IndexSet, ResumeError};
 pub use run::{Run, RunOptions};
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! `poolfetch` binary: everything lives in the library; this only hands over the exit code.
 
-fn main() {
-    std::process::exit(poolfetch::cli::main());
+fn main() -> std::process::ExitCode {
+    poolfetch::cli::main()
 }

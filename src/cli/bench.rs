@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::parse::{parse_duration, parse_header, parse_method};
 use super::values::{EngineArg, OrderArg};
-use super::{EXIT_FAILED, EXIT_OK, progress, usage_error};
+use super::{CliError, EXIT_FAILED, EXIT_OK, progress, usage};
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
 
@@ -87,10 +87,10 @@ pub(super) struct BenchArgs {
     export_markdown: Option<PathBuf>,
 }
 
-pub(super) fn bench(args: BenchArgs) -> i32 {
+pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
     let template = match super::fetch::request_template(args.method, args.json, &[], args.data) {
         Ok(template) => template,
-        Err(e) => return usage_error(e),
+        Err(e) => return Err(usage(e)),
     };
     let plan = BenchPlan {
         method: template.method,
@@ -109,7 +109,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         timeout: args.timeout,
     };
     if let Err(e) = plan.validate() {
-        return usage_error(e);
+        return Err(usage(e));
     }
     // Every output path is checked before minutes of measuring, not after.
     let plot = (!args.no_plot).then_some(&args.plot);
@@ -126,7 +126,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
             .truncate(false)
             .open(path);
         if let Err(e) = opened {
-            return usage_error(format!("cannot write {}: {e}", path.display()));
+            return Err(usage(format!("cannot write {}: {e}", path.display())));
         }
     }
     let target = plan
@@ -152,10 +152,10 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
     bar.finish_and_clear();
     let results = match results {
         Ok(results) => results,
-        Err(e) if e.is_usage() => return usage_error(e),
+        Err(e) if e.is_usage() => return Err(usage(e)),
         Err(e) => {
             eprintln!("poolfetch: {e}");
-            return EXIT_FAILED;
+            return Ok(EXIT_FAILED);
         }
     };
     let runs = results.iter().flat_map(|r| &r.runs);
@@ -166,7 +166,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
             .next()
             .unwrap_or("unknown");
         eprintln!("poolfetch: every request failed, so nothing was measured; the first: {why}");
-        return EXIT_FAILED;
+        return Ok(EXIT_FAILED);
     }
     print!("{}", report::table(&results));
     let advice = report::pool_advice(&results);
@@ -184,7 +184,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
     };
     if let Err(e) = exports.write(&results) {
         eprintln!("poolfetch: {e}");
-        return EXIT_FAILED;
+        return Ok(EXIT_FAILED);
     }
     if !args.no_plot {
         let title = plot_title(&plan, &target);
@@ -192,7 +192,7 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
             Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
             Err(e) => {
                 eprintln!("poolfetch: {e}");
-                return EXIT_FAILED;
+                return Ok(EXIT_FAILED);
             }
         }
     }
@@ -203,9 +203,9 @@ pub(super) fn bench(args: BenchArgs) -> i32 {
         .sum();
     if failed > 0 {
         eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
-        return EXIT_FAILED;
+        return Ok(EXIT_FAILED);
     }
-    EXIT_OK
+    Ok(EXIT_OK)
 }
 
 /// The plot's title: the workload and the machine, so a shared picture explains itself.

@@ -1,12 +1,10 @@
-//! `poolfetch fetch`: flags to a `Config` and lazily read requests, the run with its progress
-//! bar, Ctrl-C handling and JSON Lines output, and the summary line.
+//! `poolfetch fetch`: flags to a [`Config`] and a [`JobSpec`]; the job's report to the
+//! summary and an exit code. The run itself is the library's [`Job`].
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -14,19 +12,16 @@ use super::parse::{
     parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
     parse_size,
 };
-use super::progress::{self, Progress, Tally};
+use super::progress::{self, Progress};
 use super::signals;
 use super::values::{BodyArg, EngineArg, OrderArg};
-use super::{EXIT_FAILED, EXIT_OK, EXIT_WRITE, limits, usage_error};
+use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
 use crate::Fetcher;
 use crate::cancel::CancelToken;
-use crate::config::RetryPolicy;
-use crate::config::{Config, DEFAULT_POOL, Shard};
+use crate::config::{Config, DEFAULT_POOL, RetryPolicy, Shard};
 use crate::input::RequestTemplate;
-use crate::input::{self, InputError};
-use crate::record::JsonLinesWriter;
-use crate::request::{Body, Request};
-use crate::resume::IndexSet;
+use crate::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
+use crate::request::Body;
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
@@ -147,320 +142,101 @@ pub(super) struct FetchArgs {
     quiet: bool,
 }
 
-pub(super) fn fetch(args: FetchArgs) -> i32 {
-    let config = Config {
-        pool: args.pool,
-        window: args.window,
-        order: args.order.into(),
-        batch_size: args.batch_size,
-        timeout: args.timeout,
-        max_time: args.max_time,
-        body: args.body.into(),
-        max_body: args.max_body,
-        output_dir: args.output_dir.clone(),
-        continue_parts: args.continue_parts,
-        headers: args.headers,
-        engine: args.engine.into(),
-        retry: RetryPolicy {
-            retries: args.retries,
-            backoff: args.retry_backoff,
-            max_wait: args.retry_max_wait,
-            all_methods: args.retry_all_methods,
-        },
-        max_redirects: args.max_redirects,
-        cacert: args.cacert,
-        insecure: args.insecure,
-        rate: args.rate,
-        per_host: args.per_host,
-        proxy: args.proxy,
-        no_proxy: args.noproxy,
-        shard: args.shard,
-    };
-    if let Err(e) = config.validate() {
-        return usage_error(e);
-    }
-    let template = match request_template(args.method, args.json, &args.form, args.data) {
-        Ok(template) => template,
-        Err(e) => return usage_error(e),
-    };
-    let shard = args.shard;
-    let total = match (&args.range, args.files.is_empty()) {
-        (Some(range), true) => Some(args.urls.len() as u64 + (range.end() - range.start() + 1)),
-        (None, true) if !args.urls.is_empty() => Some(args.urls.len() as u64),
-        _ => None,
-    }
-    .map(|total| shard.map_or(total, |s| s.size_of(total)));
-    let stdin_default = args.files.is_empty() && args.urls.is_empty() && args.template.is_none();
-    let files_given = !args.files.is_empty() || stdin_default;
-    let files = if stdin_default {
-        vec![PathBuf::from("-")]
-    } else {
-        args.files
-    };
-    let sources = match input::open_all(&files) {
-        Ok(sources) => sources,
-        Err(e) => return usage_error(e),
-    };
-    // Regular files can be counted up front (in the background) for the bar's total.
-    let counted_files =
-        (!stdin_default && sources.iter().all(input::Source::is_regular)).then(|| files.clone());
-    let inline_count = args.urls.len() as u64
-        + args
-            .range
-            .as_ref()
-            .map_or(0, |range| range.end() - range.start() + 1);
-    if let Some(path) = &args.output
-        && let Some(source) = sources.iter().find(|source| source.is(path))
-    {
-        return usage_error(format!(
-            "-o {}: that is an input ({}); refusing to overwrite it",
-            path.display(),
-            source.name()
-        ));
-    }
-    if args.resume {
-        if matches!(args.order, OrderArg::Completion) {
-            return usage_error("--resume keeps records in input order: drop --order completion");
-        }
-        if stdin_default || files.iter().any(|f| f.as_os_str() == "-") {
-            return usage_error(
-                "--resume reads the inputs twice: give files, --url or --template, not stdin",
-            );
-        }
-        // A pipe, FIFO or terminal cannot be read a second time.
-        if let Some(source) = sources.iter().find(|source| !source.is_regular()) {
-            return usage_error(format!(
-                "--resume reads the inputs twice, and {} is not a regular file (a pipe or FIFO); save the list to a file first (e.g. cmd > list.txt) and give that",
-                source.name()
-            ));
+impl FetchArgs {
+    /// The fetcher's settings.
+    fn config(&self) -> Config {
+        Config {
+            pool: self.pool,
+            window: self.window,
+            order: self.order.into(),
+            batch_size: self.batch_size,
+            timeout: self.timeout,
+            max_time: self.max_time,
+            body: self.body.into(),
+            max_body: self.max_body,
+            output_dir: self.output_dir.clone(),
+            continue_parts: self.continue_parts,
+            headers: self.headers.clone(),
+            engine: self.engine.into(),
+            retry: RetryPolicy {
+                retries: self.retries,
+                backoff: self.retry_backoff,
+                max_wait: self.retry_max_wait,
+                all_methods: self.retry_all_methods,
+            },
+            max_redirects: self.max_redirects,
+            cacert: self.cacert.clone(),
+            insecure: self.insecure,
+            rate: self.rate,
+            per_host: self.per_host,
+            proxy: self.proxy.clone(),
+            no_proxy: self.noproxy.clone(),
+            shard: self.shard,
         }
     }
-    let first = match first_requests(
-        args.urls.clone(),
-        args.template.clone(),
-        args.range.clone(),
-        &template,
-    ) {
-        Ok(first) => first,
-        Err(e) => return usage_error(e),
-    };
-    // Every setting is checked (proxies included) before FILE is touched.
+
+    /// The job: inputs (stdin when none is given), output, resume; a bad `--json`/`--data`
+    /// is a usage error.
+    fn job_spec(self, cancel: &CancelToken) -> Result<JobSpec, String> {
+        let request = request_template(self.method, self.json, &self.form, self.data)?;
+        let stdin_default =
+            self.files.is_empty() && self.urls.is_empty() && self.template.is_none();
+        let inputs = Inputs {
+            urls: self.urls,
+            template: self.template.zip(self.range),
+            files: if stdin_default {
+                vec![PathBuf::from("-")]
+            } else {
+                self.files
+            },
+            request,
+        };
+        let output = match self.output {
+            Some(path) => JobOutput::File(path),
+            None => JobOutput::Writer(Box::new(io::stdout())),
+        };
+        let mut spec = JobSpec::new(inputs, output).resume(self.resume);
+        spec.retry_failed = self.retry_failed;
+        spec.cancel = cancel.clone();
+        Ok(spec)
+    }
+}
+
+/// `poolfetch fetch`: the exit code of a run that ran; an error for one that could not.
+pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
+    let (quiet, to_stdout) = (args.quiet, args.output.is_none());
     // Never dropped: the process exits when this returns, and waking thousands of idle
     // workers one by one only for the kernel to end them anyway took 30 ms at a pool of 5,000.
-    let fetcher = match Fetcher::new(config) {
-        Ok(fetcher) => std::mem::ManuallyDrop::new(fetcher),
-        Err(e) => return usage_error(e),
-    };
-    // --resume: compact the earlier output (checking it against the inputs) before anything
-    // is sent, and learn which inputs are done.
-    let done = match (&args.output, args.resume) {
-        (Some(path), true) if path.exists() => {
-            let again = first_requests(args.urls, args.template, args.range, &template)
-                .and_then(|first| Ok((first, input::open_all(&files)?)));
-            let (again, sources) = match again {
-                Ok(parts) => parts,
-                Err(e) => return usage_error(e),
-            };
-            let lines = sources.into_iter().flat_map(|source| {
-                let template = template.clone();
-                input::lines_of(source).map(move |line| line.into_request(&template))
-            });
-            let mut inputs = again.chain(lines);
-            match crate::resume::compact(path, Some(&mut inputs), args.retry_failed) {
-                Ok(compacted) => Some(compacted.done),
-                Err(e) => return resume_error(&e),
-            }
-        }
-        (Some(_), true) => Some(IndexSet::default()),
-        (None, true) => return usage_error("--resume needs -o FILE (the output to resume)"),
-        _ => None,
-    };
-    limits::raise_open_files(fetcher.config());
-    let out: Box<dyn Write + Send> = match &args.output {
-        // A resumed output is appended to, then compacted again at the end.
-        Some(path) if done.is_some() => {
-            match File::options().append(true).create(true).open(path) {
-                Ok(file) => Box::new(BufWriter::with_capacity(64 * 1024, file)),
-                Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
-            }
-        }
-        Some(path) => match File::create(path) {
-            Ok(file) => Box::new(BufWriter::with_capacity(64 * 1024, file)),
-            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
-        },
-        None => Box::new(BufWriter::with_capacity(64 * 1024, io::stdout())),
-    };
+    let fetcher = std::mem::ManuallyDrop::new(Fetcher::new(args.config()).map_err(usage)?);
     let cancel = CancelToken::new();
-    // Shared with the signal handler, so a hard exit waits for the line being written.
-    let writer = Arc::new(Mutex::new(JsonLinesWriter::new(out)));
-    let signal = signals::install(&cancel, &writer);
-    let feed = match input::feed(first, sources, template, cancel.clone()) {
-        Ok(feed) => feed,
-        Err(e) => return usage_error(e),
-    };
-
-    let started = Instant::now();
-    let progress = Progress::new(total, args.quiet, args.output.is_none());
-    let already = done.as_ref().map_or(0, IndexSet::len);
-    let expected = total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok());
-    let tally = Mutex::new(Tally::default());
-    let finished = AtomicBool::new(false);
-    let options = crate::RunOptions {
-        cancel: cancel.clone(),
-        skip: done.clone(),
-        expected,
-    };
-    let mut run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
-    let outcome = std::thread::scope(|scope| {
-        if progress.is_visible() {
-            // Lines of regular files are counted in the background for the total and ETA.
-            if total.is_none() && counted_files.is_some() {
-                let (progress, inline) = (&progress, inline_count);
-                scope.spawn(move || {
-                    if let Some(lines) = counted_files.as_deref().and_then(input::count_url_lines) {
-                        let all = inline + lines;
-                        progress.set_total(shard.map_or(all, |s| s.size_of(all)));
-                    }
-                });
-            }
-            // Elapsed time, requests in flight and bytes move while no request finishes.
-            let (progress, tally, finished, fetcher) = (&progress, &tally, &finished, &fetcher);
-            scope.spawn(move || {
-                while !finished.load(Ordering::Relaxed) {
-                    if let Ok(tally) = tally.lock() {
-                        progress.update(&tally, fetcher.live());
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            });
-        }
-        // Records are buffered and flushed when none is ready, and at least every
-        // FLUSH_EVERY: one write per burst instead of one per record, and a pipe still sees
-        // them promptly.
-        let mut flushed = Instant::now();
-        let mut outcome = Ok(());
-        while let Some(record) = run.next() {
-            if let Ok(mut tally) = tally.lock() {
-                tally.add(&record);
-            }
-            let written = match writer.lock() {
-                Ok(mut writer) => writer.write(&record).and_then(|()| {
-                    if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
-                        flushed = Instant::now();
-                        writer.flush()
-                    } else {
-                        Ok(())
-                    }
-                }),
-                Err(_) => Err(io::Error::other("the output lock was poisoned")),
-            };
-            if let Err(e) = written {
-                outcome = Err(e);
-                break;
-            }
-        }
-        if outcome.is_ok()
-            && let Ok(mut writer) = writer.lock()
-        {
-            outcome = writer.flush();
-        }
-        finished.store(true, Ordering::Relaxed);
-        outcome
-    });
-    let wall = started.elapsed();
+    let mut spec = args.job_spec(&cancel).map_err(usage)?;
+    let progress = Arc::new(Progress::new(quiet, to_stdout));
+    if progress.is_visible() {
+        let bar = Arc::clone(&progress);
+        spec.progress = Some(Arc::new(move |now: &JobProgress| bar.update(now)));
+    }
+    let job = Job::new(&fetcher, spec)?;
+    limits::raise_open_files(fetcher.config());
+    let signal = signals::install(&cancel, job.flush_handle());
+    let report = job.run();
     progress.finish();
-    if let Err(e) = outcome {
-        // A closed pipe (`| head`) is the reader's choice: stop quietly.
-        if e.kind() != io::ErrorKind::BrokenPipe {
-            eprintln!("poolfetch: cannot write records: {e}");
-        }
-        return EXIT_WRITE;
-    }
-    let tally = tally.into_inner().unwrap_or_default();
-    if !args.quiet {
-        eprintln!(
-            "{}",
-            progress::summary(&tally, wall, fetcher.config(), fetcher.live())
-        );
-        if feed.stopped.load(Ordering::Relaxed) {
-            let read = feed.read.load(Ordering::Relaxed);
-            // Every input counts here, other shards' too: compare with all of them.
-            let unread = if files_given {
-                "the rest of the inputs".to_string()
-            } else {
-                format!("{} inputs", inline_count.saturating_sub(read))
-            };
-            eprintln!(
-                "poolfetch: stopped reading at the cancel after {read} inputs: {unread} never read (no record)"
-            );
-        }
-    }
-    // One run of records in input order again: the earlier ones and this run's, merged. The
-    // exit status then describes FILE, not only what this run fetched.
-    let mut failed = tally.ok < tally.done;
-    if let (Some(path), Some(_)) = (&args.output, &done) {
-        match crate::resume::compact(path, None, args.retry_failed) {
-            Ok(compacted) => {
-                failed = compacted.not_ok > 0;
-                if !args.quiet {
-                    eprintln!(
-                        "poolfetch: {} holds {} records, {} not ok",
-                        path.display(),
-                        compacted.records,
-                        compacted.not_ok
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!("poolfetch: cannot compact {}: {e}", path.display());
-                return EXIT_WRITE;
-            }
-        }
+    let report = report?;
+    if !quiet {
+        eprintln!("{}", progress::summary(&report, fetcher.config()));
     }
     if let Some(number) = signal.received() {
-        return 128 + number;
+        return Ok(128 + number);
     }
-    let input_error = feed.error.lock().ok().and_then(|mut slot| slot.take());
-    if let Some(e) = input_error {
-        return usage_error(format!(
+    if let Some(e) = report.input_error {
+        return Err(usage(format!(
             "{e} (records for the lines before it were written)"
-        ));
+        )));
     }
-    if failed { EXIT_FAILED } else { EXIT_OK }
-}
-
-/// The exit for a `--resume` that cannot start: 3 when writing failed, 2 otherwise.
-fn resume_error(error: &crate::resume::ResumeError) -> i32 {
-    if error.is_write_error() {
-        eprintln!("poolfetch: {error}");
-        EXIT_WRITE
+    Ok(if report.all_ok() {
+        EXIT_OK
     } else {
-        usage_error(error)
-    }
-}
-
-/// The longest records wait in the output buffer while more keep coming.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
-
-/// The requests before the files' lines: `--url`s, then the template's, lazily. Plain URLs
-/// take `template`'s method and body.
-fn first_requests(
-    inline: Vec<String>,
-    url_template: Option<String>,
-    range: Option<std::ops::RangeInclusive<u64>>,
-    template: &RequestTemplate,
-) -> Result<impl Iterator<Item = Request> + Send + 'static, InputError> {
-    let expanded: Box<dyn Iterator<Item = String> + Send> = match (url_template, range) {
-        (Some(url_template), Some(range)) => {
-            Box::new(input::expand_template(&url_template, range)?)
-        }
-        _ => Box::new(std::iter::empty()),
-    };
-    let plain = template.clone();
-    Ok(inline
-        .into_iter()
-        .chain(expanded)
-        .map(move |url| plain.request(url)))
+        EXIT_FAILED
+    })
 }
 
 /// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.

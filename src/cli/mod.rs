@@ -13,11 +13,15 @@ mod values;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::job::JobError;
 use crate::replace::{Output, ReplaceError};
+use crate::resume::ResumeError;
 use crate::server::{Server, ServerConfig};
 pub use parse::{parse_duration, parse_size};
 
@@ -97,18 +101,93 @@ struct ServeArgs {
     latency: Duration,
 }
 
-/// Parse `std::env::args`, run the command, and return the process exit code.
-pub fn main() -> i32 {
+/// Why a command could not do its work. Each kind has one exit code, decided in
+/// [`CliError::exit_code`], and one message, printed in [`main`].
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad flags or inputs, or an output that may not be replaced: nothing (more) was sent.
+    Usage(String),
+    /// Records or a file could not be written (a full disk, a closed pipe).
+    Write(String),
+    /// A closed pipe: the reader's choice (`| head`), said nothing about.
+    BrokenPipe,
+}
+
+impl CliError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Write(_) | CliError::BrokenPipe => EXIT_WRITE,
+        }
+    }
+}
+
+/// A usage error with `message`.
+fn usage(message: impl std::fmt::Display) -> CliError {
+    CliError::Usage(message.to_string())
+}
+
+impl From<JobError> for CliError {
+    fn from(error: JobError) -> Self {
+        if error.is_broken_pipe() {
+            CliError::BrokenPipe
+        } else if error.is_write_error() {
+            CliError::Write(error.to_string())
+        } else {
+            CliError::Usage(error.to_string())
+        }
+    }
+}
+
+impl From<ReplaceError> for CliError {
+    fn from(error: ReplaceError) -> Self {
+        match error {
+            ReplaceError::Refused { .. } => CliError::Usage(error.to_string()),
+            ReplaceError::Write { .. } => CliError::Write(error.to_string()),
+        }
+    }
+}
+
+impl From<ResumeError> for CliError {
+    fn from(error: ResumeError) -> Self {
+        match &error {
+            ResumeError::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe => {
+                CliError::BrokenPipe
+            }
+            _ if error.is_write_error() => CliError::Write(error.to_string()),
+            _ => CliError::Usage(error.to_string()),
+        }
+    }
+}
+
+/// Parse `std::env::args`, run the command, and turn its outcome into the exit code.
+pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             // clap's whole message: the usage, "a similar argument exists", the possible
             // values. Help and version go to stdout and succeed; everything else is exit 2.
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK } as u8);
         }
     };
-    match cli.command {
+    let code = match run(cli.command) {
+        Ok(code) => code,
+        Err(error) => {
+            match &error {
+                CliError::Usage(message) | CliError::Write(message) => {
+                    eprintln!("poolfetch: {message}");
+                }
+                CliError::BrokenPipe => {}
+            }
+            error.exit_code()
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(u8::MAX))
+}
+
+fn run(command: Command) -> Result<i32, CliError> {
+    match command {
         Command::Fetch(args) => fetch::fetch(*args),
         Command::Bench(args) => bench::bench(*args),
         Command::Serve(args) => serve(args),
@@ -122,53 +201,34 @@ pub fn main() -> i32 {
         }
         Command::Man => {
             let mut page = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
-                Ok(()) => print_out(&page),
-                Err(e) => usage_error(format!("cannot render the manual: {e}")),
-            }
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| usage(format!("cannot render the manual: {e}")))?;
+            print_out(&page)
         }
     }
 }
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
-fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 {
+fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
     if let Some(out) = output
         && let Some(input) = files.iter().find(|f| crate::input::same_file(f, out))
     {
-        return usage_error(format!(
+        return Err(usage(format!(
             "-o {}: that is an input ({}); refusing to overwrite it",
             out.display(),
             input.display()
-        ));
+        )));
     }
     // A file is replaced only once the merge is complete: a corrupt input leaves it as it was.
-    let merged = match output {
+    let report = match output {
         Some(path) => {
-            let mut file = match Output::create(path) {
-                Ok(file) => file,
-                Err(e) => return replace_error(&e),
-            };
-            match crate::resume::merge(files, Some(path), &mut file) {
-                Ok(report) => match file.finish() {
-                    Ok(()) => Ok(report),
-                    Err(e) => return replace_error(&e),
-                },
-                Err(e) => Err(e),
-            }
+            let mut file = Output::create(path)?;
+            let report = crate::resume::merge(files, Some(path), &mut file)?;
+            file.finish()?;
+            report
         }
-        None => crate::resume::merge(files, None, &mut io::BufWriter::new(io::stdout())),
-    };
-    let report = match merged {
-        Ok(report) => report,
-        Err(e) if e.is_write_error() => {
-            let quiet = matches!(&e, crate::resume::ResumeError::Write { source, .. }
-                if source.kind() == io::ErrorKind::BrokenPipe);
-            if !quiet {
-                eprintln!("poolfetch: {e}");
-            }
-            return EXIT_WRITE;
-        }
-        Err(e) => return usage_error(e),
+        None => crate::resume::merge(files, None, &mut io::BufWriter::new(io::stdout()))?,
     };
     let examples = |list: &[u64], count: u64| {
         let shown: Vec<String> = list.iter().map(u64::to_string).collect();
@@ -205,40 +265,36 @@ fn merge(files: &[std::path::PathBuf], output: Option<&std::path::Path>) -> i32 
         );
         code = EXIT_FAILED;
     }
-    code
+    Ok(code)
 }
 
 /// `poolfetch plot`: records in, the finish-time picture out.
-fn plot(records: &std::path::Path, output: &std::path::Path) -> i32 {
+fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
     if crate::input::same_file(records, output) {
-        return usage_error(format!(
+        return Err(usage(format!(
             "-o {}: that is the records file; refusing to overwrite it",
             output.display()
-        ));
+        )));
     }
-    let text = match std::fs::read_to_string(records) {
-        Ok(text) => text,
-        Err(e) => return usage_error(format!("cannot read {}: {e}", records.display())),
-    };
+    let text = std::fs::read_to_string(records)
+        .map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
     let mut parsed = Vec::new();
     for (number, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
-        match serde_json::from_str::<crate::Record>(line) {
-            Ok(record) => parsed.push(record),
-            Err(e) => {
-                return usage_error(format!(
-                    "{} line {}: not a poolfetch record: {e}",
-                    records.display(),
-                    number + 1
-                ));
-            }
-        }
+        let record = serde_json::from_str::<crate::Record>(line).map_err(|e| {
+            usage(format!(
+                "{} line {}: not a poolfetch record: {e}",
+                records.display(),
+                number + 1
+            ))
+        })?;
+        parsed.push(record);
     }
     if parsed.is_empty() {
-        return usage_error(format!("{}: no records", records.display()));
+        return Err(usage(format!("{}: no records", records.display())));
     }
     let wall = parsed.iter().map(|r| r.finished_ms).fold(0.0, f64::max) / 1000.0;
     let ok = parsed.iter().filter(|r| r.ok).count();
@@ -247,49 +303,25 @@ fn plot(records: &std::path::Path, output: &std::path::Path) -> i32 {
         records.display(),
         parsed.len()
     );
-    let svg = match crate::bench::plot::records_svg(&parsed, &title) {
-        Ok(svg) => svg,
-        Err(e) => return usage_error(e),
-    };
-    let written = Output::create(output).and_then(|mut file| {
-        file.write_all(svg.as_bytes())
-            .map_err(|source| ReplaceError::Write {
-                path: output.to_path_buf(),
-                source,
-            })?;
-        file.finish()
-    });
-    match written {
-        Ok(()) => {
-            eprintln!("poolfetch: plot written to {}", output.display());
-            EXIT_OK
-        }
-        Err(e) => replace_error(&e),
-    }
+    let svg = crate::bench::plot::records_svg(&parsed, &title).map_err(usage)?;
+    let mut file = Output::create(output)?;
+    file.write_all(svg.as_bytes())
+        .map_err(|source| ReplaceError::Write {
+            path: output.to_path_buf(),
+            source,
+        })?;
+    file.finish()?;
+    eprintln!("poolfetch: plot written to {}", output.display());
+    Ok(EXIT_OK)
 }
 
-/// An output file that may not be replaced is a usage error (2); one that could not be
-/// written is a write error (3).
-fn replace_error(error: &ReplaceError) -> i32 {
-    match error {
-        ReplaceError::Refused { .. } => usage_error(error),
-        ReplaceError::Write { .. } => {
-            eprintln!("poolfetch: {error}");
-            EXIT_WRITE
-        }
-    }
-}
-
-/// Write `bytes` to stdout; a closed pipe is quiet, other failures say so (exit 3).
-fn print_out(bytes: &[u8]) -> i32 {
+/// Write `bytes` to stdout.
+fn print_out(bytes: &[u8]) -> Result<i32, CliError> {
     let mut stdout = io::stdout();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => EXIT_OK,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_WRITE,
-        Err(e) => {
-            eprintln!("poolfetch: cannot write to stdout: {e}");
-            EXIT_WRITE
-        }
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(CliError::BrokenPipe),
+        Err(e) => Err(CliError::Write(format!("cannot write to stdout: {e}"))),
     }
 }
 
@@ -309,21 +341,14 @@ fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("{text} does not resolve to a loopback address; give an IP"))
 }
 
-fn usage_error(message: impl std::fmt::Display) -> i32 {
-    eprintln!("poolfetch: {message}");
-    EXIT_USAGE
-}
-
-fn serve(args: ServeArgs) -> i32 {
+fn serve(args: ServeArgs) -> Result<i32, CliError> {
     let config = ServerConfig {
         addr: args.addr,
         latency: args.latency,
         ..ServerConfig::default()
     };
-    let server = match Server::start(config) {
-        Ok(server) => server,
-        Err(e) => return usage_error(format!("cannot listen on {}: {e}", args.addr)),
-    };
+    let server =
+        Server::start(config).map_err(|e| usage(format!("cannot listen on {}: {e}", args.addr)))?;
     let mut stdout = io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", server.addr());
     let _ = writeln!(stdout, "faults on http://{}", server.fault_addr());

@@ -4,16 +4,13 @@
 //! they arrive), not only when a request finishes. It is drawn only when stderr is a terminal
 //! that records are not also written to, so frames never land between JSON lines.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::LiveCounts;
 use crate::config::Config;
-use crate::record::{ErrorKind, Record};
+use crate::job::{JobProgress, JobReport};
 
 /// The bar of `poolfetch bench` on stderr (indicatif hides it when stderr is not a terminal).
 pub fn bench_bar() -> ProgressBar {
@@ -24,65 +21,6 @@ pub fn bench_bar() -> ProgressBar {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     )
-}
-
-/// Everything counted about a run's records, for the bar and the summary.
-#[derive(Debug)]
-pub struct Tally {
-    /// Records written.
-    pub done: u64,
-    /// Records that were ok.
-    pub ok: u64,
-    /// Records of requests never sent (a cancel).
-    pub cancelled: u64,
-    /// Responses received (records with a status).
-    pub responses: u64,
-    statuses: BTreeMap<u16, u64>,
-    errors: BTreeMap<&'static str, u64>,
-    /// Microseconds from start to finish of each request that was sent.
-    latency_us: Histogram<u64>,
-}
-
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            done: 0,
-            ok: 0,
-            cancelled: 0,
-            responses: 0,
-            statuses: BTreeMap::new(),
-            errors: BTreeMap::new(),
-            // 3 significant digits, auto-resizing: a few KiB whatever the run's length.
-            latency_us: Histogram::new(3).unwrap_or_else(|_| Histogram::new(2).expect("2 digits")),
-        }
-    }
-}
-
-impl Tally {
-    /// Count one record.
-    pub fn add(&mut self, record: &Record) {
-        self.done += 1;
-        self.ok += u64::from(record.ok);
-        if let Some(status) = record.status {
-            self.responses += 1;
-            *self.statuses.entry(status).or_default() += 1;
-        }
-        if let Some(error) = &record.error {
-            if error.kind == ErrorKind::Cancelled && record.attempts == 0 {
-                self.cancelled += 1;
-            }
-            *self.errors.entry(error.kind.as_str()).or_default() += 1;
-        }
-        if record.attempts > 0 {
-            let micros = ((record.finished_ms - record.started_ms).max(0.0) * 1000.0) as u64;
-            let _ = self.latency_us.record(micros.max(1));
-        }
-    }
-
-    /// Records that were sent and are not ok.
-    pub fn failed(&self) -> u64 {
-        self.done - self.ok - self.cancelled
-    }
 }
 
 /// The live bar, or nothing.
@@ -100,9 +38,9 @@ fn style(template: &str) -> ProgressStyle {
 }
 
 impl Progress {
-    /// A bar for `total` inputs (a counter while the total is unknown). Drawn when stderr is a
+    /// A counter, which becomes a bar once the job knows its total. Drawn when stderr is a
     /// terminal, not `quiet`, and records do not go to that same terminal.
-    pub fn new(total: Option<u64>, quiet: bool, records_to_stdout: bool) -> Self {
+    pub fn new(quiet: bool, records_to_stdout: bool) -> Self {
         let records_on_terminal = records_to_stdout && std::io::stdout().is_terminal();
         let visible = !quiet && std::io::stderr().is_terminal() && !records_on_terminal;
         let target = if visible {
@@ -110,8 +48,7 @@ impl Progress {
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(total, target)
-            .with_style(style(if total.is_some() { BAR } else { COUNTER }));
+        let bar = ProgressBar::with_draw_target(None, target).with_style(style(COUNTER));
         if visible {
             // Drawn now and redrawn by itself: a long first request is not a blank screen.
             bar.enable_steady_tick(Duration::from_millis(100));
@@ -124,48 +61,47 @@ impl Progress {
         !self.bar.is_hidden()
     }
 
-    /// The total became known (lines counted in the background).
-    pub fn set_total(&self, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_style(style(BAR));
-    }
-
-    /// Redraw with the tally so far and what is in flight now.
-    pub fn update(&self, tally: &Tally, live: LiveCounts) {
+    /// Redraw with what the job reports now.
+    pub fn update(&self, now: &JobProgress) {
         if !self.is_visible() {
             return;
         }
-        self.bar.set_position(tally.done);
+        if let Some(total) = now.total
+            && self.bar.length() != Some(total)
+        {
+            self.bar.set_length(total);
+            self.bar.set_style(style(BAR));
+        }
+        self.bar.set_position(now.done);
         let secs = self.bar.elapsed().as_secs_f64();
         // The average over the whole run: a per-second estimate swings wildly when requests
         // finish in waves.
         let rate = if secs > 0.0 {
-            tally.done as f64 / secs
+            now.done as f64 / secs
         } else {
             0.0
         };
         let mut message = format!(
             "· {} in flight · {} ok · {} failed",
-            live.in_flight,
-            tally.ok,
-            tally.failed()
+            now.live.in_flight, now.ok, now.failed
         );
-        if tally.cancelled > 0 {
-            message.push_str(&format!(" · {} cancelled", tally.cancelled));
+        if now.cancelled > 0 {
+            message.push_str(&format!(" · {} cancelled", now.cancelled));
         }
         message.push_str(&format!(" · {rate:.1}/s"));
-        if live.bytes > 0 {
+        let bytes = now.live.bytes;
+        if bytes > 0 {
             message.push_str(&format!(
                 " · {} at {}/s",
-                size(live.bytes),
-                size((live.bytes as f64 / secs.max(1e-3)) as u64)
+                size(bytes),
+                size((bytes as f64 / secs.max(1e-3)) as u64)
             ));
         }
-        if let Some(total) = self.bar.length()
+        if let Some(total) = now.total
             && rate > 0.0
-            && tally.done < total
+            && now.done < total
         {
-            let eta = (total - tally.done) as f64 / rate;
+            let eta = (total - now.done) as f64 / rate;
             message.push_str(&format!(" · ETA {}", clock(eta)));
         }
         message.push_str(" ·");
@@ -205,8 +141,9 @@ fn clock(secs: f64) -> String {
 
 /// The lines printed on stderr after a run: the counts (cancelled apart), then the status
 /// histogram, error kinds, latency percentiles, bytes and connections, as oha prints them.
-pub fn summary(tally: &Tally, wall: Duration, config: &Config, live: LiveCounts) -> String {
-    let secs = wall.as_secs_f64();
+pub fn summary(report: &JobReport, config: &Config) -> String {
+    let (tally, live) = (&report.tally, report.live);
+    let secs = report.wall.as_secs_f64();
     let rate = if secs > 0.0 {
         tally.done as f64 / secs
     } else {
@@ -241,14 +178,14 @@ pub fn summary(tally: &Tally, wall: Duration, config: &Config, live: LiveCounts)
         let errors = tally.errors.iter().map(|(k, n)| format!("{k} ×{n}"));
         out.push_str(&format!("\n  errors     {}", join(errors.collect())));
     }
-    if !tally.latency_us.is_empty() {
-        let ms = |q: f64| tally.latency_us.value_at_quantile(q) as f64 / 1000.0;
+    if let (Some(p50), Some(p90), Some(p99), Some(max)) = (
+        tally.latency_ms(0.5),
+        tally.latency_ms(0.9),
+        tally.latency_ms(0.99),
+        tally.max_latency_ms(),
+    ) {
         out.push_str(&format!(
-            "\n  latency    p50 {:.1} ms · p90 {:.1} ms · p99 {:.1} ms · max {:.1} ms",
-            ms(0.5),
-            ms(0.9),
-            ms(0.99),
-            tally.latency_us.max() as f64 / 1000.0
+            "\n  latency    p50 {p50:.1} ms · p90 {p90:.1} ms · p99 {p99:.1} ms · max {max:.1} ms"
         ));
     }
     out.push_str(&format!("\n  received   {}", size(live.bytes)));
@@ -256,6 +193,21 @@ pub fn summary(tally: &Tally, wall: Duration, config: &Config, live: LiveCounts)
         let reused = tally.responses.saturating_sub(opened);
         out.push_str(&format!(
             " · connections {opened} opened, {reused} responses on reused ones"
+        ));
+    }
+    if let Some((read, unread)) = report.never_read {
+        let unread = match unread {
+            Some(unread) => format!("{unread} inputs"),
+            None => "the rest of the inputs".to_string(),
+        };
+        out.push_str(&format!(
+            "\npoolfetch: stopped reading at the cancel after {read} inputs: {unread} never read (no record)"
+        ));
+    }
+    if let Some(file) = report.file {
+        out.push_str(&format!(
+            "\npoolfetch: the output holds {} records, {} not ok",
+            file.records, file.not_ok
         ));
     }
     out

@@ -4,18 +4,14 @@
 //! the process then exits with 128 + that signal. A second signal exits at once, after the line
 //! being written.
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::cancel::CancelToken;
-use crate::record::JsonLinesWriter;
-
-/// The record writer, shared between the collector and the signal thread.
-pub(super) type SharedWriter = Arc<Mutex<JsonLinesWriter<Box<dyn Write + Send>>>>;
+use crate::job::FlushHandle;
 
 /// Which signal stopped the run, if any.
 pub(super) struct Received(Arc<AtomicI32>);
@@ -28,7 +24,7 @@ impl Received {
 }
 
 /// Handle the three signals on a thread of their own (no work in a signal handler).
-pub(super) fn install(cancel: &CancelToken, writer: &SharedWriter) -> Received {
+pub(super) fn install(cancel: &CancelToken, records: FlushHandle) -> Received {
     let first = Arc::new(AtomicI32::new(0));
     let received = Received(Arc::clone(&first));
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
@@ -39,7 +35,6 @@ pub(super) fn install(cancel: &CancelToken, writer: &SharedWriter) -> Received {
         }
     };
     let cancel = cancel.clone();
-    let writer = Arc::clone(writer);
     let spawned = std::thread::Builder::new()
         .name("poolfetch-signals".into())
         .spawn(move || {
@@ -48,9 +43,7 @@ pub(super) fn install(cancel: &CancelToken, writer: &SharedWriter) -> Received {
                     .compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst)
                     .is_err()
                 {
-                    if let Ok(mut writer) = writer.lock() {
-                        let _ = writer.flush();
-                    }
+                    records.flush();
                     std::process::exit(128 + first.load(Ordering::SeqCst));
                 }
                 cancel.cancel();

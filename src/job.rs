@@ -1,0 +1,635 @@
+//! A whole run as the library offers it — "this list, resumable, into this file": a
+//! [`JobSpec`] (inputs, output, resume, cancel token, progress callback) becomes a [`Job`],
+//! whose [`run`](Job::run) gives a [`JobReport`]. The job owns what the command line used to
+//! do itself: opening and checking the inputs, `--resume` compaction before and after, the
+//! record writer and its flushing, and typed errors ([`JobError`]).
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use poolfetch::job::{Inputs, Job, JobOutput, JobSpec};
+//! use poolfetch::server::{Server, ServerConfig};
+//! use poolfetch::{Config, Fetcher};
+//!
+//! let server = Server::start(ServerConfig::default())?;
+//! let dir = tempfile::tempdir()?;
+//! let out = dir.path().join("todos.jsonl");
+//! let fetcher = Fetcher::new(Config::builder().pool(4).build()?)?;
+//! let inputs = Inputs {
+//!     template: Some((server.url("/todos/{}"), 1..=20)),
+//!     ..Inputs::default()
+//! };
+//! let spec = JobSpec::new(inputs, JobOutput::File(out.clone())).resume(true);
+//! let report = Job::new(&fetcher, spec)?.run()?;
+//! assert_eq!(report.tally.ok, 20);
+//! // Run again with resume: everything is done, nothing is sent.
+//! let again = JobSpec::new(Inputs { template: Some((server.url("/todos/{}"), 1..=20)), ..Inputs::default() },
+//!     JobOutput::File(out.clone())).resume(true);
+//! let report = Job::new(&fetcher, again)?.run()?;
+//! assert_eq!((report.tally.done, report.file.map(|f| f.records)), (0, Some(20)));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::cancel::CancelToken;
+use crate::config::Order;
+use crate::input::{self, InputError, RequestTemplate, Source};
+use crate::record::{ErrorKind, JsonLinesWriter, Record};
+use crate::request::Request;
+use crate::resume::{IndexSet, ResumeError};
+use crate::{Fetcher, LiveCounts, RunOptions};
+
+/// Where a job's URLs come from, in this order: `urls`, then `template` with `{}` replaced by
+/// every number of its range, then the lines of `files` (`-` is stdin).
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Inline URLs (`--url`).
+    pub urls: Vec<String>,
+    /// A URL template and the inclusive range its `{}` takes (`--template`, `--range`).
+    pub template: Option<(String, RangeInclusive<u64>)>,
+    /// URL list files, one URL (or `METHOD URL [BODY]`) per line; `-` is stdin.
+    pub files: Vec<PathBuf>,
+    /// Method and body of plain URLs (`-X`, `--json`, `--form`, `--data`).
+    pub request: RequestTemplate,
+}
+
+impl Inputs {
+    /// How many inputs there are without reading a file: the inline ones, when there are no
+    /// files.
+    pub fn known_count(&self) -> Option<u64> {
+        self.files.is_empty().then(|| self.inline_count())
+    }
+
+    /// `--url`s and the template's numbers.
+    fn inline_count(&self) -> u64 {
+        let range = self
+            .template
+            .as_ref()
+            .map_or(0, |(_, range)| range.end() - range.start() + 1);
+        self.urls.len() as u64 + range
+    }
+
+    /// The requests before the files' lines, lazily.
+    fn first(&self) -> Result<impl Iterator<Item = Request> + Send + 'static, InputError> {
+        let expanded: Box<dyn Iterator<Item = String> + Send> = match &self.template {
+            Some((template, range)) => Box::new(input::expand_template(template, range.clone())?),
+            None => Box::new(std::iter::empty()),
+        };
+        let plain = self.request.clone();
+        Ok(self
+            .urls
+            .clone()
+            .into_iter()
+            .chain(expanded)
+            .map(move |url| plain.request(url)))
+    }
+
+    /// Every request, read again from the start (for `--resume`'s check of FILE).
+    fn all_again(&self) -> Result<impl Iterator<Item = Request>, InputError> {
+        let first = self.first()?;
+        let sources = input::open_all(&self.files)?;
+        let template = self.request.clone();
+        Ok(first.chain(sources.into_iter().flat_map(move |source| {
+            let template = template.clone();
+            input::lines_of(source).map(move |line| line.into_request(&template))
+        })))
+    }
+}
+
+/// Where a job's records go.
+pub enum JobOutput {
+    /// A file (created, or continued with [`JobSpec::resume`]).
+    File(PathBuf),
+    /// Any writer (stdout, a pipe, memory).
+    Writer(Box<dyn Write + Send>),
+}
+
+impl std::fmt::Debug for JobOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobOutput::File(path) => f.debug_tuple("File").field(path).finish(),
+            JobOutput::Writer(_) => f.write_str("Writer(..)"),
+        }
+    }
+}
+
+/// What a job reports while it runs (to a [`JobSpec::progress`] callback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct JobProgress {
+    /// Records written so far.
+    pub done: u64,
+    /// Of them, ok.
+    pub ok: u64,
+    /// Of them, sent and not ok.
+    pub failed: u64,
+    /// Of them, never sent (a cancel).
+    pub cancelled: u64,
+    /// All the inputs this run will fetch, once known (regular files are counted in the
+    /// background).
+    pub total: Option<u64>,
+    /// Requests in flight and bytes received now.
+    pub live: LiveCounts,
+}
+
+/// A progress callback: called after every record and about every 100 ms.
+pub type ProgressFn = Arc<dyn Fn(&JobProgress) + Send + Sync>;
+
+/// A whole run: inputs, where records go, and how.
+pub struct JobSpec {
+    /// The URLs.
+    pub inputs: Inputs,
+    /// Where records go.
+    pub output: JobOutput,
+    /// Continue an earlier run that wrote the output file: fetch only inputs without a final
+    /// record in it; it then holds one record per input, in input order.
+    pub resume: bool,
+    /// With `resume`, also fetch again the inputs whose record is not ok.
+    pub retry_failed: bool,
+    /// Stops the run (the command line cancels it on Ctrl-C).
+    pub cancel: CancelToken,
+    /// Told after every record and about every 100 ms.
+    pub progress: Option<ProgressFn>,
+}
+
+impl JobSpec {
+    /// `inputs` into `output`, not resumed, with a fresh cancel token and no progress.
+    pub fn new(inputs: Inputs, output: JobOutput) -> Self {
+        JobSpec {
+            inputs,
+            output,
+            resume: false,
+            retry_failed: false,
+            cancel: CancelToken::new(),
+            progress: None,
+        }
+    }
+
+    /// With `resume` set.
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+}
+
+/// Why a job cannot run, or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// A combination of settings that cannot work; nothing was sent.
+    #[error("{0}")]
+    Usage(String),
+    /// The inputs cannot be read (before any request).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// `--resume` cannot go on: FILE or the inputs are not what it needs, or rewriting FILE
+    /// failed.
+    #[error(transparent)]
+    Resume(#[from] ResumeError),
+    /// Records could not be written (a full disk, a closed pipe).
+    #[error("cannot write records: {source}")]
+    Output {
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl JobError {
+    /// Whether writing failed (a full disk, a closed pipe), rather than the settings, the
+    /// inputs or an earlier output being wrong.
+    pub fn is_write_error(&self) -> bool {
+        match self {
+            JobError::Output { .. } => true,
+            JobError::Resume(e) => e.is_write_error(),
+            _ => false,
+        }
+    }
+
+    /// A closed pipe: the reader's choice, not worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, JobError::Output { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Everything counted about a run's records.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    /// Records written.
+    pub done: u64,
+    /// Records that were ok.
+    pub ok: u64,
+    /// Records of requests never sent (a cancel).
+    pub cancelled: u64,
+    /// Responses received (records with a status).
+    pub responses: u64,
+    /// Records by status code.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Records by error kind (its wire name, `"timeout"`).
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Microseconds from start to finish of each request that was sent.
+    latency_us: Histogram<u64>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            done: 0,
+            ok: 0,
+            cancelled: 0,
+            responses: 0,
+            statuses: BTreeMap::new(),
+            errors: BTreeMap::new(),
+            // 3 significant digits, auto-resizing: a few KiB whatever the run's length.
+            latency_us: Histogram::new(3).unwrap_or_else(|_| Histogram::new(2).expect("2 digits")),
+        }
+    }
+}
+
+impl Tally {
+    /// Count one record.
+    pub fn add(&mut self, record: &Record) {
+        self.done += 1;
+        self.ok += u64::from(record.ok);
+        if let Some(status) = record.status {
+            self.responses += 1;
+            *self.statuses.entry(status).or_default() += 1;
+        }
+        if let Some(error) = &record.error {
+            if error.kind == ErrorKind::Cancelled && record.attempts == 0 {
+                self.cancelled += 1;
+            }
+            *self.errors.entry(error.kind.as_str()).or_default() += 1;
+        }
+        if record.attempts > 0 {
+            let micros = ((record.finished_ms - record.started_ms).max(0.0) * 1000.0) as u64;
+            let _ = self.latency_us.record(micros.max(1));
+        }
+    }
+
+    /// Records that were sent and are not ok.
+    pub fn failed(&self) -> u64 {
+        self.done - self.ok - self.cancelled
+    }
+
+    /// The latency (start to finish) at quantile `q` of the requests sent, in ms.
+    pub fn latency_ms(&self, q: f64) -> Option<f64> {
+        (!self.latency_us.is_empty()).then(|| self.latency_us.value_at_quantile(q) as f64 / 1000.0)
+    }
+
+    /// The longest latency, in ms.
+    pub fn max_latency_ms(&self) -> Option<f64> {
+        (!self.latency_us.is_empty()).then(|| self.latency_us.max() as f64 / 1000.0)
+    }
+
+    fn progress(&self, total: Option<u64>, live: LiveCounts) -> JobProgress {
+        JobProgress {
+            done: self.done,
+            ok: self.ok,
+            failed: self.failed(),
+            cancelled: self.cancelled,
+            total,
+            live,
+        }
+    }
+}
+
+/// What the output file holds after a resumed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Records (one per input it has).
+    pub records: u64,
+    /// Of them, not ok.
+    pub not_ok: u64,
+}
+
+/// What a finished job did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct JobReport {
+    /// This run's records, counted.
+    pub tally: Tally,
+    /// From the first dispatch to the last record.
+    pub wall: Duration,
+    /// Bytes received and connections opened.
+    pub live: LiveCounts,
+    /// The cancel token stopped the run.
+    pub cancelled: bool,
+    /// Reading the inputs stopped at the cancel: how many were read, and how many were never
+    /// read when that is known (`--url`/`--range` only).
+    pub never_read: Option<(u64, Option<u64>)>,
+    /// With `resume`: what the output file holds now.
+    pub file: Option<FileCounts>,
+    /// An input that could not be read part-way (the records before it were written).
+    pub input_error: Option<InputError>,
+}
+
+impl JobReport {
+    /// Whether everything the run is answerable for is ok: every record of the output file
+    /// after a resume, else every record of this run.
+    pub fn all_ok(&self) -> bool {
+        match self.file {
+            Some(file) => file.not_ok == 0,
+            None => self.tally.ok == self.tally.done,
+        }
+    }
+}
+
+/// The record writer, shared with whoever must flush it on a hard exit.
+type SharedWriter = Arc<Mutex<JsonLinesWriter<Box<dyn Write + Send>>>>;
+
+/// Flushes a job's records from another thread (a second Ctrl-C exits at once, after the
+/// line being written).
+#[derive(Clone)]
+pub struct FlushHandle(SharedWriter);
+
+impl FlushHandle {
+    /// Flush what is written so far; waits for a line being written.
+    pub fn flush(&self) {
+        if let Ok(mut writer) = self.0.lock() {
+            let _ = writer.flush();
+        }
+    }
+}
+
+/// A job whose inputs are open and checked, whose earlier output (with `resume`) is
+/// compacted, and whose writer is open: nothing has been sent yet.
+pub struct Job<'a> {
+    fetcher: &'a Fetcher,
+    inputs: Inputs,
+    sources: Vec<Source>,
+    output: Option<PathBuf>,
+    resume: bool,
+    retry_failed: bool,
+    cancel: CancelToken,
+    progress: Option<ProgressFn>,
+    done: Option<IndexSet>,
+    writer: SharedWriter,
+}
+
+/// The longest records wait in the output buffer while more keep coming.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+impl<'a> Job<'a> {
+    /// Check `spec` and prepare it on `fetcher`: every refusal comes here, before any request.
+    pub fn new(fetcher: &'a Fetcher, spec: JobSpec) -> Result<Self, JobError> {
+        let JobSpec {
+            inputs,
+            output,
+            resume,
+            retry_failed,
+            cancel,
+            progress,
+        } = spec;
+        let sources = input::open_all(&inputs.files)?;
+        inputs.first().map(drop)?; // the template is checked now, before any request
+        let path = match &output {
+            JobOutput::File(path) => Some(path.clone()),
+            JobOutput::Writer(_) => None,
+        };
+        if let Some(path) = &path
+            && let Some(source) = sources.iter().find(|source| source.is(path))
+        {
+            return Err(JobError::Usage(format!(
+                "-o {}: that is an input ({}); refusing to overwrite it",
+                path.display(),
+                source.name()
+            )));
+        }
+        if retry_failed && !resume {
+            return Err(JobError::Usage("--retry-failed needs --resume".into()));
+        }
+        let done = match (&path, resume) {
+            (None, true) => {
+                return Err(JobError::Usage(
+                    "--resume needs -o FILE (the output to resume)".into(),
+                ));
+            }
+            (Some(path), true) => {
+                check_resumable(fetcher, &inputs, &sources)?;
+                if path.exists() {
+                    let mut again = inputs.all_again()?;
+                    let compacted = crate::resume::compact(path, Some(&mut again), retry_failed)?;
+                    Some(compacted.done)
+                } else {
+                    Some(IndexSet::default())
+                }
+            }
+            _ => None,
+        };
+        let out: Box<dyn Write + Send> = match output {
+            // A resumed output is appended to, then compacted again at the end.
+            JobOutput::File(path) => {
+                let opened = if resume {
+                    File::options().append(true).create(true).open(&path)
+                } else {
+                    File::create(&path)
+                };
+                let file = opened.map_err(|e| {
+                    JobError::Usage(format!("cannot write {}: {e}", path.display()))
+                })?;
+                Box::new(BufWriter::with_capacity(64 * 1024, file))
+            }
+            JobOutput::Writer(writer) => Box::new(BufWriter::with_capacity(64 * 1024, writer)),
+        };
+        Ok(Job {
+            fetcher,
+            inputs,
+            sources,
+            output: path,
+            resume,
+            retry_failed,
+            cancel,
+            progress,
+            done,
+            writer: Arc::new(Mutex::new(JsonLinesWriter::new(out))),
+        })
+    }
+
+    /// A handle that flushes this job's records from another thread.
+    pub fn flush_handle(&self) -> FlushHandle {
+        FlushHandle(Arc::clone(&self.writer))
+    }
+
+    /// How many inputs this run will fetch, if known before reading any file.
+    pub fn total(&self) -> Option<u64> {
+        let shard = self.fetcher.config().shard;
+        self.inputs
+            .known_count()
+            .map(|total| shard.map_or(total, |s| s.size_of(total)))
+    }
+
+    /// Fetch every input not done yet, writing each record as it may leave.
+    pub fn run(self) -> Result<JobReport, JobError> {
+        let Job {
+            fetcher,
+            inputs,
+            sources,
+            output,
+            resume,
+            retry_failed,
+            cancel,
+            progress,
+            done,
+            writer,
+        } = self;
+        let shard = fetcher.config().shard;
+        let total = inputs
+            .known_count()
+            .map(|total| shard.map_or(total, |s| s.size_of(total)));
+        // Regular files can be counted up front (in the background) for a progress total.
+        let counted_files =
+            (progress.is_some() && total.is_none() && sources.iter().all(Source::is_regular))
+                .then(|| inputs.files.clone());
+        let inline = inputs.inline_count();
+        let feed = input::feed(
+            inputs.first()?,
+            sources,
+            inputs.request.clone(),
+            cancel.clone(),
+        )?;
+        let already = done.as_ref().map_or(0, IndexSet::len);
+        let options = RunOptions {
+            cancel: cancel.clone(),
+            skip: done,
+            expected: total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok()),
+        };
+        let started = Instant::now();
+        let mut run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
+        let tally = Mutex::new(Tally::default());
+        let total_now = Mutex::new(total);
+        let finished = AtomicBool::new(false);
+        let written = std::thread::scope(|scope| {
+            if let Some(progress) = &progress {
+                if let Some(files) = counted_files {
+                    let total_now = &total_now;
+                    scope.spawn(move || {
+                        if let Some(lines) = input::count_url_lines(&files) {
+                            let all = inline + lines;
+                            if let Ok(mut total) = total_now.lock() {
+                                *total = Some(shard.map_or(all, |s| s.size_of(all)));
+                            }
+                        }
+                    });
+                }
+                // Elapsed time, requests in flight and bytes move while no request finishes.
+                let (tally, total_now, finished) = (&tally, &total_now, &finished);
+                scope.spawn(move || {
+                    while !finished.load(Ordering::Relaxed) {
+                        report_progress(progress, tally, total_now, fetcher);
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                });
+            }
+            // Records are buffered and flushed when none is ready, and at least every
+            // FLUSH_EVERY: one write per burst instead of one per record, and a pipe still
+            // sees them promptly.
+            let mut flushed = Instant::now();
+            let mut outcome = Ok(());
+            while let Some(record) = run.next() {
+                if let Ok(mut tally) = tally.lock() {
+                    tally.add(&record);
+                }
+                if let Some(progress) = &progress {
+                    report_progress(progress, &tally, &total_now, fetcher);
+                }
+                let write = match writer.lock() {
+                    Ok(mut writer) => writer.write(&record).and_then(|()| {
+                        if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
+                            flushed = Instant::now();
+                            writer.flush()
+                        } else {
+                            Ok(())
+                        }
+                    }),
+                    Err(_) => Err(io::Error::other("the output lock was poisoned")),
+                };
+                if let Err(e) = write {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+            if outcome.is_ok()
+                && let Ok(mut writer) = writer.lock()
+            {
+                outcome = writer.flush();
+            }
+            finished.store(true, Ordering::Relaxed);
+            outcome
+        });
+        let wall = started.elapsed();
+        written.map_err(|source| JobError::Output { source })?;
+        // One run of records in input order again: the earlier ones and this run's, merged.
+        let file = match (&output, resume) {
+            (Some(path), true) => {
+                let compacted = crate::resume::compact(path, None, retry_failed)?;
+                Some(FileCounts {
+                    records: compacted.records,
+                    not_ok: compacted.not_ok,
+                })
+            }
+            _ => None,
+        };
+        let never_read = feed.stopped.load(Ordering::Relaxed).then(|| {
+            let read = feed.read.load(Ordering::Relaxed);
+            // Every input counts in `read`, other shards' too: compare with all of them.
+            (
+                read,
+                inputs.known_count().map(|all| all.saturating_sub(read)),
+            )
+        });
+        let input_error = feed.error.lock().ok().and_then(|mut slot| slot.take());
+        Ok(JobReport {
+            tally: tally.into_inner().unwrap_or_default(),
+            wall,
+            live: fetcher.live(),
+            cancelled: cancel.is_cancelled(),
+            never_read,
+            file,
+            input_error,
+        })
+    }
+}
+
+fn report_progress(
+    progress: &ProgressFn,
+    tally: &Mutex<Tally>,
+    total: &Mutex<Option<u64>>,
+    fetcher: &Fetcher,
+) {
+    let total = total.lock().ok().and_then(|t| *t);
+    if let Ok(tally) = tally.lock() {
+        progress(&tally.progress(total, fetcher.live()));
+    }
+}
+
+/// `--resume` reads the inputs twice and keeps input order: refuse what cannot work.
+fn check_resumable(fetcher: &Fetcher, inputs: &Inputs, sources: &[Source]) -> Result<(), JobError> {
+    if fetcher.config().order == Order::Completion {
+        return Err(JobError::Usage(
+            "--resume keeps records in input order: drop --order completion".into(),
+        ));
+    }
+    if inputs.files.iter().any(|f| f.as_os_str() == "-") {
+        return Err(JobError::Usage(
+            "--resume reads the inputs twice: give files, --url or --template, not stdin".into(),
+        ));
+    }
+    // A pipe, FIFO or terminal cannot be read a second time.
+    if let Some(source) = sources.iter().find(|source| !source.is_regular()) {
+        return Err(JobError::Usage(format!(
+            "--resume reads the inputs twice, and {} is not a regular file (a pipe or FIFO); save the list to a file first (e.g. cmd > list.txt) and give that",
+            source.name()
+        )));
+    }
+    Ok(())
+}
