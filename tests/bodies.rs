@@ -4,13 +4,13 @@
 
 mod common;
 
+use common::per_engine;
+
 use std::path::{Path, PathBuf};
 
 use common::{kind, server};
 use poolfetch::Body;
 use poolfetch::{BodyMode, Config, EngineKind, ErrorKind, Fetcher, Request};
-
-const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn post(url: String, body: Body) -> Request {
     Request::new("POST", url).with_body(body)
@@ -33,45 +33,43 @@ fn all_files(root: &Path) -> Vec<PathBuf> {
     found
 }
 
-#[test]
-fn form_and_json_bodies_arrive_byte_exact() {
+per_engine!(form_and_json_bodies_arrive_byte_exact);
+fn form_and_json_bodies_arrive_byte_exact(engine: EngineKind) {
     let server = server();
     let json = r#"{"name":"poolfetch","tags":["a","b"],"n":1.5,"u":"é"}"#;
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .headers(vec![("X-Trace".into(), "t-1".into())])
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all([
-            post(
-                server.url("/post"),
-                Body::form([("a", "1"), ("b", "x y&z=é")]),
-            ),
-            post(server.url("/post"), Body::json(json).unwrap()),
-            post(server.url("/post"), Body::data(b"raw\x01bytes".to_vec())),
-        ]);
-        let echo = |i: usize| records[i].body.as_ref().expect("echo body").clone();
-        assert_eq!(echo(0)["data"], "a=1&b=x+y%26z%3D%C3%A9", "{engine:?}");
-        assert_eq!(echo(0)["form"]["b"], "x y&z=é");
-        assert_eq!(echo(0)["content_type"], "application/x-www-form-urlencoded");
-        assert_eq!(echo(1)["data"], json, "{engine:?}");
-        assert_eq!(echo(1)["bytes"], json.len());
-        assert_eq!(echo(1)["content_type"], "application/json");
-        assert_eq!(echo(2)["data"], "raw\u{1}bytes");
-        assert_eq!(echo(2)["headers"]["x-trace"], "t-1");
-        assert!(records.iter().all(|r| r.ok && r.method == "POST"));
-    }
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .headers(vec![("X-Trace".into(), "t-1".into())])
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([
+        post(
+            server.url("/post"),
+            Body::form([("a", "1"), ("b", "x y&z=é")]),
+        ),
+        post(server.url("/post"), Body::json(json).unwrap()),
+        post(server.url("/post"), Body::data(b"raw\x01bytes".to_vec())),
+    ]);
+    let echo = |i: usize| records[i].body.as_ref().expect("echo body").clone();
+    assert_eq!(echo(0)["data"], "a=1&b=x+y%26z%3D%C3%A9", "{engine:?}");
+    assert_eq!(echo(0)["form"]["b"], "x y&z=é");
+    assert_eq!(echo(0)["content_type"], "application/x-www-form-urlencoded");
+    assert_eq!(echo(1)["data"], json, "{engine:?}");
+    assert_eq!(echo(1)["bytes"], json.len());
+    assert_eq!(echo(1)["content_type"], "application/json");
+    assert_eq!(echo(2)["data"], "raw\u{1}bytes");
+    assert_eq!(echo(2)["headers"]["x-trace"], "t-1");
+    assert!(records.iter().all(|r| r.ok && r.method == "POST"));
 }
 
+per_engine!(long_heads_and_big_bodies_fit_through_buffers_that_start_small);
 /// Connection buffers start small and grow: a long URL, a long header, a head of many
 /// headers, a big request body and a response head of several KiB all arrive whole, on a
 /// connection first used by a small request.
-#[test]
-fn long_heads_and_big_bodies_fit_through_buffers_that_start_small() {
+fn long_heads_and_big_bodies_fit_through_buffers_that_start_small(engine: EngineKind) {
     let server = server();
     let long_value = "v".repeat(7_000);
     let many: Vec<(String, String)> = (0..40)
@@ -79,39 +77,37 @@ fn long_heads_and_big_bodies_fit_through_buffers_that_start_small() {
         .chain([("x-long".to_string(), long_value.clone())])
         .collect();
     let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(1)
-                .headers(many.clone())
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let long_path = format!("/anything/{}", "p".repeat(6_000));
-        let records = fetcher.fetch_all([
-            Request::get(server.url("/todos/1")),
-            Request::get(server.url(&long_path)),
-            post(server.url("/post"), Body::data(body.clone())),
-            Request::get(server.url("/big-header/12000")),
-        ]);
-        for record in &records {
-            assert!(record.ok, "{engine:?}: {:?}", record.error);
-        }
-        assert_eq!(
-            records[1].body.as_ref().unwrap().as_str(),
-            Some(long_path.as_str())
-        );
-        let echo = records[2].body.as_ref().expect("echo body");
-        assert_eq!(echo["bytes"], body.len(), "{engine:?}");
-        assert_eq!(echo["headers"]["x-long"], long_value.as_str());
-        assert_eq!(echo["headers"]["x-many-39"], "m".repeat(200).as_str());
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(1)
+            .headers(many.clone())
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let long_path = format!("/anything/{}", "p".repeat(6_000));
+    let records = fetcher.fetch_all([
+        Request::get(server.url("/todos/1")),
+        Request::get(server.url(&long_path)),
+        post(server.url("/post"), Body::data(body.clone())),
+        Request::get(server.url("/big-header/12000")),
+    ]);
+    for record in &records {
+        assert!(record.ok, "{engine:?}: {:?}", record.error);
     }
+    assert_eq!(
+        records[1].body.as_ref().unwrap().as_str(),
+        Some(long_path.as_str())
+    );
+    let echo = records[2].body.as_ref().expect("echo body");
+    assert_eq!(echo["bytes"], body.len(), "{engine:?}");
+    assert_eq!(echo["headers"]["x-long"], long_value.as_str());
+    assert_eq!(echo["headers"]["x-many-39"], "m".repeat(200).as_str());
 }
 
-#[test]
-fn file_names_from_hostile_urls_never_escape_the_output_dir() {
+per_engine!(file_names_from_hostile_urls_never_escape_the_output_dir);
+fn file_names_from_hostile_urls_never_escape_the_output_dir(engine: EngineKind) {
     let server = server();
     let paths = [
         "/anything/../../../../tmp/escape-1",
@@ -125,159 +121,149 @@ fn file_names_from_hostile_urls_never_escape_the_output_dir() {
         "/anything/same",
         "/anything/same",
     ];
-    for engine in ENGINES {
-        let root = tempfile::tempdir().unwrap();
-        let out = root.path().join("a").join("out");
-        std::fs::create_dir_all(&out).unwrap();
-        let long = format!("/anything/{}", "x".repeat(3000));
-        let urls: Vec<String> = paths
-            .iter()
-            .copied()
-            .chain([long.as_str()])
-            .map(|p| server.url(p))
-            .collect();
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .output_dir(Some(out.clone()))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all(urls.clone());
-        assert_eq!(records.len(), urls.len());
-        for file in all_files(root.path()) {
-            assert_eq!(
-                file.parent(),
-                Some(out.as_path()),
-                "{engine:?} wrote {}",
-                file.display()
-            );
-            let name = file.file_name().unwrap().to_string_lossy().to_string();
-            assert!(!name.starts_with('.'), "a part file stayed: {name}");
-        }
-        for record in records.iter().filter(|r| r.ok) {
-            let file = PathBuf::from(record.file.as_ref().expect("an ok download names its file"));
-            assert_eq!(file.parent(), Some(out.as_path()));
-            assert_eq!(std::fs::metadata(&file).unwrap().len(), record.bytes);
-        }
-        // The two identical URLs got two files.
-        let same: Vec<_> = records[8..10].iter().map(|r| r.file.clone()).collect();
-        assert!(
-            same[0].is_some() && same[0] != same[1],
-            "{engine:?}: {same:?}"
-        );
-    }
-}
-
-#[test]
-fn too_large_fires_at_the_cap_and_leaves_no_partial_file() {
-    let server = server();
-    for engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .max_body(Some(100_000))
-                .output_dir(Some(dir.path().to_path_buf()))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all([server.url("/bytes/100000"), server.url("/bytes/100001")]);
-        assert!(records[0].ok, "{engine:?}: exactly the cap is fine");
-        assert_eq!(kind(&records[1]), Some(ErrorKind::TooLarge), "{engine:?}");
-        assert!(records[1].file.is_none());
-        let names: Vec<String> = all_files(dir.path())
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
-            .collect();
-        assert_eq!(names, ["000000-100000"], "{engine:?}");
-    }
-}
-
-#[test]
-fn a_reset_mid_download_leaves_no_file_and_a_typed_error() {
-    let server = server();
-    for engine in ENGINES {
-        let dir = tempfile::tempdir().unwrap();
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .output_dir(Some(dir.path().to_path_buf()))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all([
-            server.url("/fault/reset-body/300000"),
-            server.url("/bytes/10"),
-        ]);
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("a").join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let long = format!("/anything/{}", "x".repeat(3000));
+    let urls: Vec<String> = paths
+        .iter()
+        .copied()
+        .chain([long.as_str()])
+        .map(|p| server.url(p))
+        .collect();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .output_dir(Some(out.clone()))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all(urls.clone());
+    assert_eq!(records.len(), urls.len());
+    for file in all_files(root.path()) {
         assert_eq!(
-            kind(&records[0]),
-            Some(ErrorKind::Io),
-            "{engine:?}: {:?}",
-            records[0].error
+            file.parent(),
+            Some(out.as_path()),
+            "{engine:?} wrote {}",
+            file.display()
         );
-        assert!(records[0].file.is_none());
-        assert!(records[1].ok);
-        let files = all_files(dir.path());
-        assert_eq!(files.len(), 1, "{engine:?}: {files:?}");
-        assert!(files[0].ends_with("000001-10"));
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "a part file stayed: {name}");
     }
+    for record in records.iter().filter(|r| r.ok) {
+        let file = PathBuf::from(record.file.as_ref().expect("an ok download names its file"));
+        assert_eq!(file.parent(), Some(out.as_path()));
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), record.bytes);
+    }
+    // The two identical URLs got two files.
+    let same: Vec<_> = records[8..10].iter().map(|r| r.file.clone()).collect();
+    assert!(
+        same[0].is_some() && same[0] != same[1],
+        "{engine:?}: {same:?}"
+    );
 }
 
-#[test]
-fn gzip_is_decoded_and_the_cap_applies_to_the_decoded_size() {
+per_engine!(too_large_fires_at_the_cap_and_leaves_no_partial_file);
+fn too_large_fires_at_the_cap_and_leaves_no_partial_file(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .body(BodyMode::Text)
-                .max_body(Some(50_000))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all([server.url("/gzip/40000"), server.url("/gzip/60000")]);
-        assert!(records[0].ok, "{engine:?}");
-        assert_eq!(records[0].bytes, 40_000);
-        assert_eq!(
-            records[0].body.as_ref().unwrap().as_str().unwrap().len(),
-            40_000
-        );
-        assert_eq!(
-            kind(&records[1]),
-            Some(ErrorKind::TooLarge),
-            "{engine:?}: compressed it is tiny"
-        );
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .max_body(Some(100_000))
+            .output_dir(Some(dir.path().to_path_buf()))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([server.url("/bytes/100000"), server.url("/bytes/100001")]);
+    assert!(records[0].ok, "{engine:?}: exactly the cap is fine");
+    assert_eq!(kind(&records[1]), Some(ErrorKind::TooLarge), "{engine:?}");
+    assert!(records[1].file.is_none());
+    let names: Vec<String> = all_files(dir.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(names, ["000000-100000"], "{engine:?}");
 }
 
-#[test]
-fn discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default() {
+per_engine!(a_reset_mid_download_leaves_no_file_and_a_typed_error);
+fn a_reset_mid_download_leaves_no_file_and_a_typed_error(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let none = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .body(BodyMode::None)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = none.fetch_all([server.url("/bytes/20000000")]);
-        assert!(records[0].ok && records[0].body.is_none());
-        assert_eq!(records[0].bytes, 20_000_000);
-        let kept = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = kept.fetch_all([server.url("/bytes/20000000")]);
-        assert_eq!(kind(&records[0]), Some(ErrorKind::TooLarge), "{engine:?}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .output_dir(Some(dir.path().to_path_buf()))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([
+        server.url("/fault/reset-body/300000"),
+        server.url("/bytes/10"),
+    ]);
+    assert_eq!(
+        kind(&records[0]),
+        Some(ErrorKind::Io),
+        "{engine:?}: {:?}",
+        records[0].error
+    );
+    assert!(records[0].file.is_none());
+    assert!(records[1].ok);
+    let files = all_files(dir.path());
+    assert_eq!(files.len(), 1, "{engine:?}: {files:?}");
+    assert!(files[0].ends_with("000001-10"));
+}
+
+per_engine!(gzip_is_decoded_and_the_cap_applies_to_the_decoded_size);
+fn gzip_is_decoded_and_the_cap_applies_to_the_decoded_size(engine: EngineKind) {
+    let server = server();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .body(BodyMode::Text)
+            .max_body(Some(50_000))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([server.url("/gzip/40000"), server.url("/gzip/60000")]);
+    assert!(records[0].ok, "{engine:?}");
+    assert_eq!(records[0].bytes, 40_000);
+    assert_eq!(
+        records[0].body.as_ref().unwrap().as_str().unwrap().len(),
+        40_000
+    );
+    assert_eq!(
+        kind(&records[1]),
+        Some(ErrorKind::TooLarge),
+        "{engine:?}: compressed it is tiny"
+    );
+}
+
+per_engine!(discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default);
+fn discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default(engine: EngineKind) {
+    let server = server();
+    let none = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .body(BodyMode::None)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = none.fetch_all([server.url("/bytes/20000000")]);
+    assert!(records[0].ok && records[0].body.is_none());
+    assert_eq!(records[0].bytes, 20_000_000);
+    let kept = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = kept.fetch_all([server.url("/bytes/20000000")]);
+    assert_eq!(kind(&records[0]), Some(ErrorKind::TooLarge), "{engine:?}");
 }

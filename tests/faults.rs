@@ -3,16 +3,16 @@
 
 mod common;
 
+use common::per_engine;
+
 use std::time::Duration;
 
 use common::{closed_port, indices, kind, server};
 use poolfetch::RetryPolicy;
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
 
-const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
-
-#[test]
-fn each_fault_gives_one_record_with_its_kind() {
+per_engine!(each_fault_gives_one_record_with_its_kind);
+fn each_fault_gives_one_record_with_its_kind(engine: EngineKind) {
     let server = server();
     let matrix: Vec<(&str, String, Option<ErrorKind>)> = vec![
         (
@@ -73,100 +73,94 @@ fn each_fault_gives_one_record_with_its_kind() {
         ("three redirects", server.url("/redirect/3"), None),
         ("healthy", server.url("/todos/1"), None),
     ];
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(4)
-                .timeout(Duration::from_millis(400))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all(matrix.iter().map(|(_, url, _)| url.clone()));
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(4)
+            .timeout(Duration::from_millis(400))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all(matrix.iter().map(|(_, url, _)| url.clone()));
+    assert_eq!(
+        indices(&records),
+        (0..matrix.len() as u64).collect::<Vec<_>>()
+    );
+    for ((fault, _, expected), record) in matrix.iter().zip(&records) {
         assert_eq!(
-            indices(&records),
-            (0..matrix.len() as u64).collect::<Vec<_>>()
+            kind(record),
+            *expected,
+            "{engine:?}, {fault}: {:?}",
+            record.error
         );
-        for ((fault, _, expected), record) in matrix.iter().zip(&records) {
-            assert_eq!(
-                kind(record),
-                *expected,
-                "{engine:?}, {fault}: {:?}",
-                record.error
-            );
-            assert_eq!(record.ok, expected.is_none());
-        }
+        assert_eq!(record.ok, expected.is_none());
     }
 }
 
-#[test]
-fn retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok() {
+per_engine!(retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok);
+fn retries_turn_a_twenty_percent_fail_mix_into_at_least_99_percent_ok(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(16)
-                .retry(RetryPolicy {
-                    retries: 3,
-                    backoff: Duration::from_millis(1),
-                    max_wait: Duration::from_millis(20),
-                    all_methods: false,
-                })
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let urls: Vec<String> = (0..2000)
-            .map(|i| server.url(&format!("/mix/20?n={i}")))
-            .collect();
-        let records = fetcher.fetch_all(urls);
-        assert_eq!(records.len(), 2000);
-        let ok = records.iter().filter(|r| r.ok).count();
-        assert!(ok >= 1980, "{engine:?}: only {ok} of 2000 ok");
-        assert!(
-            records.iter().any(|r| r.attempts > 1),
-            "some needed a retry"
-        );
-        assert!(records.iter().all(|r| (1..=4).contains(&r.attempts)));
-    }
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(16)
+            .retry(RetryPolicy {
+                retries: 3,
+                backoff: Duration::from_millis(1),
+                max_wait: Duration::from_millis(20),
+                all_methods: false,
+            })
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let urls: Vec<String> = (0..2000)
+        .map(|i| server.url(&format!("/mix/20?n={i}")))
+        .collect();
+    let records = fetcher.fetch_all(urls);
+    assert_eq!(records.len(), 2000);
+    let ok = records.iter().filter(|r| r.ok).count();
+    assert!(ok >= 1980, "{engine:?}: only {ok} of 2000 ok");
+    assert!(
+        records.iter().any(|r| r.attempts > 1),
+        "some needed a retry"
+    );
+    assert!(records.iter().all(|r| (1..=4).contains(&r.attempts)));
 }
 
-#[test]
-fn retry_after_is_waited_for_and_attempts_are_counted() {
+per_engine!(retry_after_is_waited_for_and_attempts_are_counted);
+fn retry_after_is_waited_for_and_attempts_are_counted(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .retry(RetryPolicy {
-                    retries: 2,
-                    backoff: Duration::from_millis(1),
-                    ..RetryPolicy::default()
-                })
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all([server.url("/retry-after/1"), server.url("/status/404")]);
-        let storm = &records[0];
-        assert_eq!(storm.attempts, 3, "{engine:?}");
-        assert_eq!(storm.status, Some(429));
-        // Two waits of Retry-After: 1 s each (a lower bound, so timing-safe).
-        assert!(
-            storm.finished_ms - storm.started_ms >= 2000.0,
-            "{engine:?}: {storm:?}"
-        );
-        assert_eq!(records[1].attempts, 1, "a 404 is not retried");
-        // Retry-After as an HTTP date is honoured too (whole seconds, so no lower bound).
-        let dated = fetcher.fetch_all([server.url("/retry-after-date/1")]);
-        assert_eq!(
-            (dated[0].attempts, dated[0].status),
-            (3, Some(429)),
-            "{engine:?}"
-        );
-    }
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .retry(RetryPolicy {
+                retries: 2,
+                backoff: Duration::from_millis(1),
+                ..RetryPolicy::default()
+            })
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([server.url("/retry-after/1"), server.url("/status/404")]);
+    let storm = &records[0];
+    assert_eq!(storm.attempts, 3, "{engine:?}");
+    assert_eq!(storm.status, Some(429));
+    // Two waits of Retry-After: 1 s each (a lower bound, so timing-safe).
+    assert!(
+        storm.finished_ms - storm.started_ms >= 2000.0,
+        "{engine:?}: {storm:?}"
+    );
+    assert_eq!(records[1].attempts, 1, "a 404 is not retried");
+    // Retry-After as an HTTP date is honoured too (whole seconds, so no lower bound).
+    let dated = fetcher.fetch_all([server.url("/retry-after-date/1")]);
+    assert_eq!(
+        (dated[0].attempts, dated[0].status),
+        (3, Some(429)),
+        "{engine:?}"
+    );
 }
 
 #[test]
@@ -191,86 +185,80 @@ fn post_is_not_retried_unless_asked() {
     }
 }
 
-#[test]
-fn redirects_follow_the_limit() {
+per_engine!(redirects_follow_the_limit);
+fn redirects_follow_the_limit(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let limited = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .max_redirects(2)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = limited.fetch_all([server.url("/redirect/2"), server.url("/redirect/3")]);
-        assert!(records[0].ok, "{engine:?}");
-        assert_eq!(kind(&records[1]), Some(ErrorKind::Redirect), "{engine:?}");
-        let none = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .max_redirects(0)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = none.fetch_all([server.url("/redirect/1")]);
-        assert_eq!(
-            records[0].status,
-            Some(302),
-            "{engine:?}: with 0 the 3xx comes back"
-        );
-    }
+    let limited = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .max_redirects(2)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = limited.fetch_all([server.url("/redirect/2"), server.url("/redirect/3")]);
+    assert!(records[0].ok, "{engine:?}");
+    assert_eq!(kind(&records[1]), Some(ErrorKind::Redirect), "{engine:?}");
+    let none = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .max_redirects(0)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = none.fetch_all([server.url("/redirect/1")]);
+    assert_eq!(
+        records[0].status,
+        Some(302),
+        "{engine:?}: with 0 the 3xx comes back"
+    );
 }
 
-#[test]
-fn per_host_caps_requests_in_flight_to_one_host() {
+per_engine!(per_host_caps_requests_in_flight_to_one_host);
+fn per_host_caps_requests_in_flight_to_one_host(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        server.reset_stats();
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(8)
-                .per_host(Some(3))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all((0..24).map(|i| server.url(&format!("/delay/30?n={i}"))));
-        assert!(records.iter().all(|r| r.ok));
-        let peak = server.stats().max_in_flight;
-        assert!(
-            (1..=3).contains(&peak),
-            "{engine:?}: {peak} in flight to one host"
-        );
-    }
+    server.reset_stats();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(8)
+            .per_host(Some(3))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all((0..24).map(|i| server.url(&format!("/delay/30?n={i}"))));
+    assert!(records.iter().all(|r| r.ok));
+    let peak = server.stats().max_in_flight;
+    assert!(
+        (1..=3).contains(&peak),
+        "{engine:?}: {peak} in flight to one host"
+    );
 }
 
-#[test]
-fn the_rate_cap_spaces_out_requests() {
+per_engine!(the_rate_cap_spaces_out_requests);
+fn the_rate_cap_spaces_out_requests(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(8)
-                .rate(std::num::NonZeroU32::new(40))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = fetcher.fetch_all((0..21).map(|i| server.url(&format!("/todos/{}", i + 1))));
-        let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();
-        starts.sort_by(f64::total_cmp);
-        // 21 requests at 40/s: 20 gaps of 25 ms at least between the first and last start.
-        let last = records.iter().map(|r| r.finished_ms).fold(0.0, f64::max);
-        assert!(
-            last - starts[0] >= 20.0 * 25.0 - 1.0,
-            "{engine:?}: {} ms",
-            last - starts[0]
-        );
-    }
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(8)
+            .rate(std::num::NonZeroU32::new(40))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all((0..21).map(|i| server.url(&format!("/todos/{}", i + 1))));
+    let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();
+    starts.sort_by(f64::total_cmp);
+    // 21 requests at 40/s: 20 gaps of 25 ms at least between the first and last start.
+    let last = records.iter().map(|r| r.finished_ms).fold(0.0, f64::max);
+    assert!(
+        last - starts[0] >= 20.0 * 25.0 - 1.0,
+        "{engine:?}: {} ms",
+        last - starts[0]
+    );
 }
 
 #[test]
@@ -336,31 +324,29 @@ fn a_response_head_too_large_for_the_thread_engine_is_a_protocol_error() {
     );
 }
 
+per_engine!(a_keep_alive_connection_closed_by_the_server_is_not_a_failure);
 /// A server that closes each keep-alive connection after one response: a client that takes
 /// such a connection from its pool finds it dead, and must send the request again on a new
 /// one instead of failing it (the thread engine takes recently used connections unchecked).
-#[test]
-fn a_keep_alive_connection_closed_by_the_server_is_not_a_failure() {
+fn a_keep_alive_connection_closed_by_the_server_is_not_a_failure(engine: EngineKind) {
     let server = server();
-    for engine in ENGINES {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .pool(1)
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-        server.reset_stats();
-        let urls = vec![server.fault_url("/keep-alive-then-close"); 6];
-        let records = fetcher.fetch_all(urls);
-        assert_eq!(indices(&records), [0, 1, 2, 3, 4, 5], "{engine:?}");
-        for record in &records {
-            assert!(record.ok, "{engine:?}: {record:?}");
-            assert_eq!(record.attempts, 1, "{engine:?}: {record:?}");
-        }
-        // Every request needed a connection of its own.
-        assert!(server.stats().connections >= 6, "{engine:?}");
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(1)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    server.reset_stats();
+    let urls = vec![server.fault_url("/keep-alive-then-close"); 6];
+    let records = fetcher.fetch_all(urls);
+    assert_eq!(indices(&records), [0, 1, 2, 3, 4, 5], "{engine:?}");
+    for record in &records {
+        assert!(record.ok, "{engine:?}: {record:?}");
+        assert_eq!(record.attempts, 1, "{engine:?}: {record:?}");
     }
+    // Every request needed a connection of its own.
+    assert!(server.stats().connections >= 6, "{engine:?}");
 }

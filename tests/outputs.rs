@@ -561,9 +561,8 @@ fn kills_and_resumes_in_any_order_end_in_true_records_and_true_files() {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        // SAFETY: kill(2) on our own child with a valid signal number.
-        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-        child.wait().unwrap();
+        common::signal(&child, signal);
+        common::wait_bounded(&mut child, Duration::from_secs(30));
     }
     let status = run(&["--resume"]).status().unwrap();
     assert_eq!(status.code(), Some(0));

@@ -5,6 +5,9 @@
 
 mod common;
 
+use common::per_engine;
+use poolfetch::EngineKind;
+
 use std::process::Output;
 
 use assert_cmd::Command;
@@ -39,39 +42,38 @@ fn fetch_with(env: &[(&str, &str)], engine: &str, url: &str, extra: &[&str]) -> 
         .unwrap()
 }
 
-#[test]
-fn the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request() {
+per_engine!(the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request);
+fn the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request(engine: EngineKind) {
+    let engine = engine.name();
     let server = server();
     let url = server.url("/todos/1");
     let dead_proxy = format!("http://127.0.0.1:{}", closed_port());
     let proxied = [("http_proxy", dead_proxy.as_str())];
-    for engine in ["threads", "async"] {
-        let output = fetch_with(&proxied, engine, &url, &[]);
-        assert_eq!(output.status.code(), Some(1), "{engine}");
-        let record = &records(&output.stdout)[0];
-        let error = record.error.as_ref().unwrap();
-        assert_eq!(error.kind, ErrorKind::Connect, "{engine}: {error:?}");
-        assert!(
-            error.message.contains(&dead_proxy),
-            "{engine}: {}",
-            error.message
-        );
+    let output = fetch_with(&proxied, engine, &url, &[]);
+    assert_eq!(output.status.code(), Some(1), "{engine}");
+    let record = &records(&output.stdout)[0];
+    let error = record.error.as_ref().unwrap();
+    assert_eq!(error.kind, ErrorKind::Connect, "{engine}: {error:?}");
+    assert!(
+        error.message.contains(&dead_proxy),
+        "{engine}: {}",
+        error.message
+    );
 
-        for bypass in [["--noproxy", "*"], ["--noproxy", "127.0.0.1"]] {
-            let output = fetch_with(&proxied, engine, &url, &bypass);
-            assert_eq!(output.status.code(), Some(0), "{engine} {bypass:?}");
-        }
-        let exempt = [
-            ("http_proxy", dead_proxy.as_str()),
-            ("no_proxy", "localhost,127.0.0.1"),
-        ];
-        let output = fetch_with(&exempt, engine, &url, &[]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{engine}: no_proxy from the environment"
-        );
+    for bypass in [["--noproxy", "*"], ["--noproxy", "127.0.0.1"]] {
+        let output = fetch_with(&proxied, engine, &url, &bypass);
+        assert_eq!(output.status.code(), Some(0), "{engine} {bypass:?}");
     }
+    let exempt = [
+        ("http_proxy", dead_proxy.as_str()),
+        ("no_proxy", "localhost,127.0.0.1"),
+    ];
+    let output = fetch_with(&exempt, engine, &url, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{engine}: no_proxy from the environment"
+    );
 }
 
 #[test]

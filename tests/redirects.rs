@@ -3,10 +3,10 @@
 
 mod common;
 
+use common::per_engine;
+
 use common::{kind, server};
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher, Request};
-
-const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn fetcher(engine: EngineKind, headers: Vec<(String, String)>) -> Fetcher {
     let config = Config::builder()
@@ -22,81 +22,77 @@ fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-#[test]
-fn only_http_targets_are_followed_and_a_3xx_without_location_is_returned() {
-    for engine in ENGINES {
-        let server = server();
-        let hostile = [
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-            "ftp://127.0.0.1/x",
-        ];
-        let mut urls: Vec<String> = hostile
-            .iter()
-            .map(|target| server.url(&format!("/redirect-to?location={}", encode(target))))
-            .collect();
-        urls.push(server.url("/redirect-to?status=302"));
-        urls.push(server.url(&format!(
-            "/redirect-to?status=301&location={}",
-            encode("/todos/4")
-        )));
-        let records = fetcher(engine, Vec::new()).fetch_all(urls);
-        for record in &records[..3] {
-            assert_eq!(
-                kind(record),
-                Some(ErrorKind::Redirect),
-                "{engine:?} {record:?}"
-            );
-            assert!(!record.ok);
-        }
+per_engine!(only_http_targets_are_followed_and_a_3xx_without_location_is_returned);
+fn only_http_targets_are_followed_and_a_3xx_without_location_is_returned(engine: EngineKind) {
+    let server = server();
+    let hostile = [
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "ftp://127.0.0.1/x",
+    ];
+    let mut urls: Vec<String> = hostile
+        .iter()
+        .map(|target| server.url(&format!("/redirect-to?location={}", encode(target))))
+        .collect();
+    urls.push(server.url("/redirect-to?status=302"));
+    urls.push(server.url(&format!(
+        "/redirect-to?status=301&location={}",
+        encode("/todos/4")
+    )));
+    let records = fetcher(engine, Vec::new()).fetch_all(urls);
+    for record in &records[..3] {
         assert_eq!(
-            (records[3].status, records[3].ok, kind(&records[3])),
-            (Some(302), true, None),
-            "{engine:?}: a 3xx without Location is returned as it is"
+            kind(record),
+            Some(ErrorKind::Redirect),
+            "{engine:?} {record:?}"
         );
-        assert_eq!(records[4].status, Some(200), "{engine:?}");
-        assert_eq!(records[4].body.as_ref().unwrap()["id"], 4);
-        // The hostile targets were never requested (not even from this host): 5 requests
-        // for the 5 inputs, plus the one followed redirect.
-        assert_eq!(server.stats().requests, 6, "{engine:?}");
+        assert!(!record.ok);
     }
+    assert_eq!(
+        (records[3].status, records[3].ok, kind(&records[3])),
+        (Some(302), true, None),
+        "{engine:?}: a 3xx without Location is returned as it is"
+    );
+    assert_eq!(records[4].status, Some(200), "{engine:?}");
+    assert_eq!(records[4].body.as_ref().unwrap()["id"], 4);
+    // The hostile targets were never requested (not even from this host): 5 requests
+    // for the 5 inputs, plus the one followed redirect.
+    assert_eq!(server.stats().requests, 6, "{engine:?}");
 }
 
-#[test]
-fn see_other_becomes_a_get_and_credentials_stay_with_their_origin() {
-    for engine in ENGINES {
-        let server = server();
-        let other = common::server();
-        let headers = vec![
-            ("Authorization".to_string(), "Bearer s3cret".to_string()),
-            ("X-Trace".to_string(), "7".to_string()),
-        ];
-        let fetcher = fetcher(engine, headers);
-        let mut post = Request::get(server.url(&format!(
-            "/redirect-to?status=303&location={}",
-            encode("/echo")
-        )));
-        post.method = "POST".into();
-        post.body = Some(std::sync::Arc::new(
-            poolfetch::Body::json("{\"a\":1}").unwrap(),
-        ));
-        let cross = Request::get(server.url(&format!(
-            "/redirect-to?status=307&location={}",
-            encode(&other.url("/echo"))
-        )));
-        let records = fetcher.fetch_all([post, cross]);
-        let same = records[0].body.as_ref().unwrap();
-        assert_eq!(
-            same["method"], "GET",
-            "{engine:?}: 303 turns a POST into a GET"
-        );
-        assert_eq!(same["headers"]["authorization"], "Bearer s3cret");
-        let moved = records[1].body.as_ref().unwrap();
-        assert_eq!(moved["method"], "GET");
-        assert!(
-            moved["headers"].get("authorization").is_none(),
-            "{engine:?}: credentials were sent to another origin: {moved}"
-        );
-        assert_eq!(moved["headers"]["x-trace"], "7");
-    }
+per_engine!(see_other_becomes_a_get_and_credentials_stay_with_their_origin);
+fn see_other_becomes_a_get_and_credentials_stay_with_their_origin(engine: EngineKind) {
+    let server = server();
+    let other = common::server();
+    let headers = vec![
+        ("Authorization".to_string(), "Bearer s3cret".to_string()),
+        ("X-Trace".to_string(), "7".to_string()),
+    ];
+    let fetcher = fetcher(engine, headers);
+    let mut post = Request::get(server.url(&format!(
+        "/redirect-to?status=303&location={}",
+        encode("/echo")
+    )));
+    post.method = "POST".into();
+    post.body = Some(std::sync::Arc::new(
+        poolfetch::Body::json("{\"a\":1}").unwrap(),
+    ));
+    let cross = Request::get(server.url(&format!(
+        "/redirect-to?status=307&location={}",
+        encode(&other.url("/echo"))
+    )));
+    let records = fetcher.fetch_all([post, cross]);
+    let same = records[0].body.as_ref().unwrap();
+    assert_eq!(
+        same["method"], "GET",
+        "{engine:?}: 303 turns a POST into a GET"
+    );
+    assert_eq!(same["headers"]["authorization"], "Bearer s3cret");
+    let moved = records[1].body.as_ref().unwrap();
+    assert_eq!(moved["method"], "GET");
+    assert!(
+        moved["headers"].get("authorization").is_none(),
+        "{engine:?}: credentials were sent to another origin: {moved}"
+    );
+    assert_eq!(moved["headers"]["x-trace"], "7");
 }

@@ -35,13 +35,8 @@ fn stop_after(mut child: Child, path: &Path, count: usize, signal: i32) {
         assert!(Instant::now() < deadline, "the run made no progress");
         std::thread::sleep(Duration::from_millis(5));
     }
-    // SAFETY: kill(2) on our own child with a valid signal number.
-    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "no exit after signal {signal}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::signal(&child, signal);
+    common::wait_bounded(&mut child, Duration::from_secs(30));
 }
 
 #[test]

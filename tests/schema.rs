@@ -4,13 +4,13 @@
 
 mod common;
 
+use common::per_engine;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{closed_port, https_server, server};
 use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Record, Resolve, RunOptions};
-
-const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 /// `panic.invalid` panics (an `internal` record), every other name fails (`dns`).
 struct TestResolver;
@@ -38,93 +38,92 @@ fn check(validator: &jsonschema::Validator, record: &Record) -> serde_json::Valu
     value
 }
 
-#[test]
-fn records_of_every_kind_match_the_schema() {
+per_engine!(records_of_every_kind_match_the_schema);
+fn records_of_every_kind_match_the_schema(engine: EngineKind) {
     let validator = validator();
     let server = server();
     let (tls_server, _ca) = https_server();
     let dir = tempfile::tempdir().unwrap();
-    for engine in ENGINES {
-        let base = Config::builder()
-            .engine(engine)
-            .pool(4)
-            .timeout(Duration::from_millis(400))
-            .build()
-            .unwrap();
-        let fetcher = Fetcher::with_resolver(base.clone(), TestResolver).unwrap();
-        let inputs = [
-            (server.url("/todos/1"), None),
-            ("not a url".to_string(), Some(ErrorKind::InvalidUrl)),
-            ("http://nowhere.invalid/".to_string(), Some(ErrorKind::Dns)),
-            (
-                format!("http://127.0.0.1:{}/", closed_port()),
-                Some(ErrorKind::Connect),
-            ),
-            (server.fault_url("/hang"), Some(ErrorKind::Timeout)),
-            (tls_server.url("/todos/1"), Some(ErrorKind::Tls)),
-            (server.url("/status/503"), Some(ErrorKind::Status)),
-            (
-                server.fault_url("/malformed-status"),
-                Some(ErrorKind::Protocol),
-            ),
-            (server.url("/redirect-loop"), Some(ErrorKind::Redirect)),
-            (
-                server.fault_url("/reset-before-headers"),
-                Some(ErrorKind::Io),
-            ),
-            (
-                "http://panic.invalid/".to_string(),
-                Some(ErrorKind::Internal),
-            ),
-        ];
-        let records = fetcher.fetch_all(inputs.iter().map(|(url, _)| url.clone()));
-        let mut seen = BTreeSet::new();
-        for (record, (url, expected)) in records.iter().zip(&inputs) {
-            assert_eq!(
-                record.error.as_ref().map(|e| e.kind),
-                *expected,
-                "{engine:?} {url}: {record:?}"
-            );
-            seen.insert(format!("{:?}", record.error.as_ref().map(|e| e.kind)));
-            check(&validator, record);
-        }
-        assert_eq!(seen.len(), inputs.len(), "every kind once");
-
-        let capped = poolfetch::ConfigBuilder::from(base.clone())
-            .max_body(Some(10))
-            .build()
-            .unwrap();
-        let too_large = Fetcher::new(capped)
-            .unwrap()
-            .fetch_all([server.url("/bytes/100")]);
+    let base = Config::builder()
+        .engine(engine)
+        .pool(4)
+        // Long enough for every other request on a loaded machine; only /hang waits for it.
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let fetcher = Fetcher::with_resolver(base.clone(), TestResolver).unwrap();
+    let inputs = [
+        (server.url("/todos/1"), None),
+        ("not a url".to_string(), Some(ErrorKind::InvalidUrl)),
+        ("http://nowhere.invalid/".to_string(), Some(ErrorKind::Dns)),
+        (
+            format!("http://127.0.0.1:{}/", closed_port()),
+            Some(ErrorKind::Connect),
+        ),
+        (server.fault_url("/hang"), Some(ErrorKind::Timeout)),
+        (tls_server.url("/todos/1"), Some(ErrorKind::Tls)),
+        (server.url("/status/503"), Some(ErrorKind::Status)),
+        (
+            server.fault_url("/malformed-status"),
+            Some(ErrorKind::Protocol),
+        ),
+        (server.url("/redirect-loop"), Some(ErrorKind::Redirect)),
+        (
+            server.fault_url("/reset-before-headers"),
+            Some(ErrorKind::Io),
+        ),
+        (
+            "http://panic.invalid/".to_string(),
+            Some(ErrorKind::Internal),
+        ),
+    ];
+    let records = fetcher.fetch_all(inputs.iter().map(|(url, _)| url.clone()));
+    let mut seen = BTreeSet::new();
+    for (record, (url, expected)) in records.iter().zip(&inputs) {
         assert_eq!(
-            too_large[0].error.as_ref().unwrap().kind,
-            ErrorKind::TooLarge
+            record.error.as_ref().map(|e| e.kind),
+            *expected,
+            "{engine:?} {url}: {record:?}"
         );
-        check(&validator, &too_large[0]);
-
-        let cancel = CancelToken::new();
-        cancel.cancel();
-        let cancelled: Vec<Record> = Fetcher::new(base.clone())
-            .unwrap()
-            .stream_with([server.url("/todos/2")], RunOptions::cancelled_by(cancel))
-            .collect();
-        assert_eq!(
-            cancelled[0].error.as_ref().unwrap().kind,
-            ErrorKind::Cancelled
-        );
-        check(&validator, &cancelled[0]);
-
-        let downloads = poolfetch::ConfigBuilder::from(base)
-            .output_dir(Some(dir.path().join(format!("{engine:?}"))))
-            .build()
-            .unwrap();
-        let saved = Fetcher::new(downloads)
-            .unwrap()
-            .fetch_all([server.url("/bytes/1000")]);
-        assert!(saved[0].ok && saved[0].file.is_some(), "{:?}", saved[0]);
-        check(&validator, &saved[0]);
+        seen.insert(format!("{:?}", record.error.as_ref().map(|e| e.kind)));
+        check(&validator, record);
     }
+    assert_eq!(seen.len(), inputs.len(), "every kind once");
+
+    let capped = poolfetch::ConfigBuilder::from(base.clone())
+        .max_body(Some(10))
+        .build()
+        .unwrap();
+    let too_large = Fetcher::new(capped)
+        .unwrap()
+        .fetch_all([server.url("/bytes/100")]);
+    assert_eq!(
+        too_large[0].error.as_ref().unwrap().kind,
+        ErrorKind::TooLarge
+    );
+    check(&validator, &too_large[0]);
+
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let cancelled: Vec<Record> = Fetcher::new(base.clone())
+        .unwrap()
+        .stream_with([server.url("/todos/2")], RunOptions::cancelled_by(cancel))
+        .collect();
+    assert_eq!(
+        cancelled[0].error.as_ref().unwrap().kind,
+        ErrorKind::Cancelled
+    );
+    check(&validator, &cancelled[0]);
+
+    let downloads = poolfetch::ConfigBuilder::from(base)
+        .output_dir(Some(dir.path().join(format!("{engine:?}"))))
+        .build()
+        .unwrap();
+    let saved = Fetcher::new(downloads)
+        .unwrap()
+        .fetch_all([server.url("/bytes/1000")]);
+    assert!(saved[0].ok && saved[0].file.is_some(), "{:?}", saved[0]);
+    check(&validator, &saved[0]);
 }
 
 #[test]

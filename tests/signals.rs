@@ -28,24 +28,12 @@ fn start(url_template: &str, inputs: u32) -> Child {
 }
 
 fn interrupt(child: &Child) {
-    // SAFETY: kill(2) with a pid we own and a valid signal number.
-    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    assert_eq!(rc, 0);
+    common::signal(child, libc::SIGINT);
 }
 
 /// Wait for the process, bounded, killing it if it overstays.
 fn wait(mut child: Child, limit: Duration) -> i32 {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("poolfetch did not exit within {limit:?} of Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_bounded(&mut child, limit).0
 }
 
 #[test]

@@ -4,13 +4,13 @@
 
 mod common;
 
+use common::per_engine;
+
 use std::path::Path;
 
 use assert_cmd::Command;
 use common::{https_server, kind};
 use poolfetch::{Config, EngineKind, ErrorKind, Fetcher};
-
-const ENGINES: [EngineKind; 2] = [EngineKind::Threads, EngineKind::Async];
 
 fn write_ca(dir: &Path, pem: &str) -> std::path::PathBuf {
     let path = dir.join("ca.pem");
@@ -18,51 +18,49 @@ fn write_ca(dir: &Path, pem: &str) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca() {
+per_engine!(verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca);
+fn verification_is_on_by_default_and_a_cacert_adds_a_trusted_ca(engine: EngineKind) {
     let (server, ca_pem) = https_server();
     let dir = tempfile::tempdir().unwrap();
     let ca = write_ca(dir.path(), &ca_pem);
     let url = server.url("/todos/9");
     assert!(url.starts_with("https://"));
-    for engine in ENGINES {
-        let default = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = default.fetch_all([url.clone()]);
-        assert_eq!(
-            kind(&records[0]),
-            Some(ErrorKind::Tls),
-            "{engine:?}: {:?}",
-            records[0].error
-        );
+    let default = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = default.fetch_all([url.clone()]);
+    assert_eq!(
+        kind(&records[0]),
+        Some(ErrorKind::Tls),
+        "{engine:?}: {:?}",
+        records[0].error
+    );
 
-        let trusting = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .cacert(Some(ca.clone()))
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        let records = trusting.fetch_all([url.clone()]);
-        assert!(records[0].ok, "{engine:?}: {:?}", records[0].error);
-        assert_eq!(records[0].body.as_ref().unwrap()["id"], 9);
+    let trusting = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .cacert(Some(ca.clone()))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let records = trusting.fetch_all([url.clone()]);
+    assert!(records[0].ok, "{engine:?}: {:?}", records[0].error);
+    assert_eq!(records[0].body.as_ref().unwrap()["id"], 9);
 
-        let insecure = Fetcher::new(
-            Config::builder()
-                .engine(engine)
-                .insecure(true)
-                .build()
-                .expect("a valid config"),
-        )
-        .unwrap();
-        assert!(insecure.fetch_all([url.clone()])[0].ok, "{engine:?}");
-    }
+    let insecure = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .insecure(true)
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    assert!(insecure.fetch_all([url.clone()])[0].ok, "{engine:?}");
 }
 
 #[test]

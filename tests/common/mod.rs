@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: an in-process server and small record queries.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros, unused_imports)]
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -105,4 +105,49 @@ pub fn https_server() -> (Server, String) {
     })
     .unwrap();
     (server, ca_cert.pem())
+}
+
+/// `per_engine!(name)` runs `fn name(engine: EngineKind)` as two tests, `name::threads` and
+/// `name::async_engine`, so a failure on one engine never hides the other.
+macro_rules! per_engine {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn threads() {
+                super::$name(poolfetch::EngineKind::Threads);
+            }
+
+            #[test]
+            fn async_engine() {
+                super::$name(poolfetch::EngineKind::Async);
+            }
+        }
+    )+};
+}
+pub(crate) use per_engine;
+
+/// Send signal `number` to `child`, a process this test started.
+pub fn signal(child: &std::process::Child, number: i32) {
+    // SAFETY: kill(2) on a child we started, with a valid signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, number) }, 0);
+}
+
+/// Wait for `child`, at most `limit` (a generous bound: a hung process fails the test instead
+/// of hanging it); kill it and fail if it overstays. Its exit code and how long it took.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> (i32, std::time::Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            return (status.code().unwrap_or(-1), started.elapsed());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("poolfetch still ran {limit:?} later");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
