@@ -89,7 +89,7 @@ pub struct Source {
     /// A regular file (read to the end even after a cancel), not a pipe, FIFO or terminal.
     regular: bool,
     /// Device and inode, to refuse `-o` onto an input.
-    id: Option<(u64, u64)>,
+    id: Option<FileId>,
 }
 
 impl Source {
@@ -98,31 +98,56 @@ impl Source {
         self.regular
     }
 
-    /// Whether `path` (existing) is this very input.
-    pub fn is(&self, path: &Path) -> bool {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return false;
-        };
-        self.id == Some(file_id(&meta))
-    }
-
     /// How errors name this input.
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Its device and inode (stdin's too), to refuse `-o` onto an input.
+    pub fn id(&self) -> Option<FileId> {
+        self.id
+    }
 }
 
-fn file_id(meta: &std::fs::Metadata) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    (meta.dev(), meta.ino())
+/// A file's device and inode: what makes two paths (or stdin and a path) the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId(u64, u64);
+
+impl FileId {
+    fn of_meta(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileId(meta.dev(), meta.ino())
+    }
+
+    /// The identity of the existing file at `path` (links followed).
+    pub fn of(path: &Path) -> Option<Self> {
+        std::fs::metadata(path)
+            .ok()
+            .map(|meta| Self::of_meta(&meta))
+    }
+}
+
+/// Refuse to write `output` when it is one of `inputs` (named, with their identities): the
+/// one check behind `fetch -o` and `merge -o`.
+pub fn refuse_overwriting(
+    output: &Path,
+    inputs: impl IntoIterator<Item = (String, Option<FileId>)>,
+) -> Result<(), String> {
+    let Some(target) = FileId::of(output) else {
+        return Ok(());
+    };
+    match inputs.into_iter().find(|(_, id)| *id == Some(target)) {
+        Some((name, _)) => Err(format!(
+            "-o {}: that is an input ({name}); refusing to overwrite it",
+            output.display()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Whether `a` and `b` name the same existing file (links and all).
 pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => file_id(&a) == file_id(&b),
-        _ => false,
-    }
+    FileId::of(a).is_some_and(|id| FileId::of(b) == Some(id))
 }
 
 /// Open every named file now, so an unreadable one (or a directory) is a usage error before
@@ -159,7 +184,7 @@ fn open(path: &Path) -> Result<Source, InputError> {
         name,
         reader: Box::new(BufReader::with_capacity(64 * 1024, file)),
         regular: meta.is_file(),
-        id: Some(file_id(&meta)),
+        id: Some(FileId::of_meta(&meta)),
     })
 }
 

@@ -396,14 +396,9 @@ impl<'a> Job<'a> {
             JobOutput::File(path) => Some(path.clone()),
             JobOutput::Writer(_) => None,
         };
-        if let Some(path) = &path
-            && let Some(source) = sources.iter().find(|source| source.is(path))
-        {
-            return Err(JobError::Usage(format!(
-                "-o {}: that is an input ({}); refusing to overwrite it",
-                path.display(),
-                source.name()
-            )));
+        if let Some(path) = &path {
+            let named = sources.iter().map(|s| (s.name().to_string(), s.id()));
+            input::refuse_overwriting(path, named).map_err(JobError::Usage)?;
         }
         if retry_failed && !resume {
             return Err(JobError::Usage("--retry-failed needs --resume".into()));

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use crate::input::FileId;
 use crate::job::JobError;
 use crate::replace::{Output, ReplaceError};
 use crate::resume::ResumeError;
@@ -211,14 +212,11 @@ fn run(command: Command) -> Result<i32, CliError> {
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
 fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
-    if let Some(out) = output
-        && let Some(input) = files.iter().find(|f| crate::input::same_file(f, out))
-    {
-        return Err(usage(format!(
-            "-o {}: that is an input ({}); refusing to overwrite it",
-            out.display(),
-            input.display()
-        )));
+    if let Some(out) = output {
+        let named = files
+            .iter()
+            .map(|f| (f.display().to_string(), FileId::of(f)));
+        crate::input::refuse_overwriting(out, named).map_err(usage)?;
     }
     // A file is replaced only once the merge is complete: a corrupt input leaves it as it was.
     let report = match output {
