@@ -46,7 +46,8 @@ pub enum InputError {
     },
 }
 
-/// Parse `A..B` (or `A..=B`), both inclusive, into a range.
+/// Parse `A..B` (or `A..=B`), both inclusive, into a range (`--range`).
+#[cfg(any(feature = "cli", feature = "fuzzing", test))]
 pub fn parse_range(text: &str) -> Result<RangeInclusive<u64>, InputError> {
     let bad = || InputError::BadRange(text.to_string());
     let (start, end) = text.split_once("..").ok_or_else(bad)?;
@@ -143,11 +144,6 @@ pub fn refuse_overwriting(
         )),
         None => Ok(()),
     }
-}
-
-/// Whether `a` and `b` name the same existing file (links and all).
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    FileId::of(a).is_some_and(|id| FileId::of(b) == Some(id))
 }
 
 /// Open every named file now, so an unreadable one (or a directory) is a usage error before

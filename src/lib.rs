@@ -16,8 +16,25 @@
 //! # Ok::<(), poolfetch::ConfigError>(())
 //! ```
 //!
-//! Data flows through the modules in this order: `input` → `request` → `run` →
-//! `engine::{threads, tokio}` → `fetch` (the core) → `sink` → `order` → `record`.
+//! A whole run — a list, resumable, into a file — is a [`job::Job`]: what `poolfetch fetch`
+//! does, as a library call.
+//!
+//! ```no_run
+//! use poolfetch::job::{Inputs, Job, JobOutput, JobSpec};
+//! use poolfetch::{Config, Fetcher};
+//!
+//! let fetcher = Fetcher::new(Config::builder().pool(20).build()?)?;
+//! let inputs = Inputs { files: vec!["urls.txt".into()], ..Inputs::default() };
+//! // Killed part-way, the same call continues where it stopped.
+//! let spec = JobSpec::new(inputs, JobOutput::File("records.jsonl".into())).resume(true);
+//! let report = Job::new(&fetcher, spec)?.run()?;
+//! println!("{} fetched, {} ok; the file is all ok: {}", report.tally.done, report.tally.ok, report.all_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Data flows through the modules in this order: `job` → `input` → `request` → `run` →
+//! `engine::{threads, tokio}` → `fetch` (the core) → `sink` → `order` → `record` (→ `resume`
+//! and `replace` for earlier outputs).
 //!
 //! Cargo features: `async` (the tokio + reqwest engine), `server` (the embedded test server),
 //! `bench` (the pool-size sweep), `cli` (the `poolfetch` binary); all on by default. With
@@ -29,14 +46,11 @@ mod cancel;
 mod config;
 mod engine;
 mod fetch;
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod input;
 mod order;
 mod record;
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod replace;
 mod request;
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 mod resume;
 mod run;
 mod sink;
@@ -60,7 +74,7 @@ pub use input::{InputError, RequestTemplate};
 pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
 pub use replace::ReplaceError;
 pub use request::{Body, Request};
-pub use resume::{IndexSet, ResumeError};
+pub use resume::{IndexSet, MergeReport, ResumeError, merge};
 pub use run::{Run, RunOptions};
 
 use std::sync::Arc;
@@ -230,7 +244,6 @@ impl Fetcher {
 
     /// A run fed through a queue by an input thread (the job's URL lists): dispatch never
     /// blocks on input. With `stop_on_cancel`, a cancel ends the input at once.
-    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn stream_queue(
         &self,
         requests: crossbeam_channel::Receiver<Request>,
@@ -251,12 +264,24 @@ impl Fetcher {
     }
 }
 
-/// The public types can move between threads (checked at compile time).
+/// The public types can move between threads and be shared (checked at compile time); a
+/// job and its spec can move to another thread (they own their inputs and writer).
 #[allow(dead_code)]
 fn assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Fetcher>();
-    check::<Config>();
-    check::<Record>();
-    check::<CancelToken>();
+    fn shared<T: Send + Sync>() {}
+    fn sent<T: Send>() {}
+    shared::<Fetcher>();
+    shared::<Config>();
+    shared::<Record>();
+    shared::<CancelToken>();
+    shared::<RunOptions>();
+    shared::<IndexSet>();
+    shared::<LiveCounts>();
+    shared::<job::Inputs>();
+    shared::<job::JobReport>();
+    shared::<job::JobError>();
+    shared::<job::FlushHandle>();
+    shared::<MergeReport>();
+    sent::<job::JobSpec>();
+    sent::<job::Job<'static>>();
 }

@@ -193,6 +193,7 @@ pub fn kind_of(meta: &Metadata) -> &'static str {
 
 /// Where `merge -o` and `plot -o` write: a [`Replacement`] of a regular (or new) file, or
 /// straight into a device or FIFO (`/dev/stdout`, a pipe), which cannot be replaced.
+#[cfg(feature = "cli")]
 pub enum Output {
     /// A file replaced when complete.
     Replace(Replacement),
@@ -200,6 +201,7 @@ pub enum Output {
     Stream(BufWriter<File>, PathBuf),
 }
 
+#[cfg(feature = "cli")]
 impl Output {
     /// Open `path` for a whole new content.
     pub fn create(path: &Path) -> Result<Self, ReplaceError> {
@@ -238,6 +240,7 @@ impl Output {
     }
 }
 
+#[cfg(feature = "cli")]
 impl Write for Output {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {

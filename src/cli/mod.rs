@@ -268,7 +268,7 @@ fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
 
 /// `poolfetch plot`: records in, the finish-time picture out.
 fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
-    if crate::input::same_file(records, output) {
+    if FileId::of(records).is_some_and(|id| FileId::of(output) == Some(id)) {
         return Err(usage(format!(
             "-o {}: that is the records file; refusing to overwrite it",
             output.display()

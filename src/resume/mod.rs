@@ -117,8 +117,10 @@ fn spill_dir(near: &Path) -> PathBuf {
     }
 }
 
-/// Merge the records of `inputs` (in any order) into `out` in input order, the first record
-/// of each index kept; temporary sort files, if needed, go in `spill_dir`.
+/// Merge the records of `inputs` — shard outputs, or any record files, in any order — into
+/// `out` in input order, the first record of each index kept (`poolfetch merge`). Memory and
+/// open files stay bounded; temporary sort files, if needed, go beside `spill_near` (else
+/// beside the first input).
 pub fn merge(
     inputs: &[PathBuf],
     spill_near: Option<&Path>,
