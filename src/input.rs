@@ -201,12 +201,14 @@ pub enum Line {
 /// The URL lines of `reader`: trimmed, blank lines and `#` comments skipped, a UTF-8 BOM at
 /// the start ignored. Memory stays bounded whatever the input: a line is never held past
 /// [`MAX_LINE`]; a NUL byte, or no newline within [`MAX_SCAN`], is an `InvalidData` error
-/// (the input is not a text list of URLs).
+/// (the input is not a text list of URLs), and the last item: after an error the iterator
+/// ends, so `.flatten()` over it cannot spin on the same error.
 pub fn url_lines<R: BufRead>(reader: R) -> UrlLines<R> {
     UrlLines {
         reader,
         line: Vec::new(),
         first: true,
+        failed: false,
     }
 }
 
@@ -215,6 +217,8 @@ pub struct UrlLines<R> {
     reader: R,
     line: Vec<u8>,
     first: bool,
+    /// An error was returned: nothing more follows.
+    failed: bool,
 }
 
 impl<R: BufRead> UrlLines<R> {
@@ -263,11 +267,17 @@ impl<R: BufRead> Iterator for UrlLines<R> {
     type Item = io::Result<Line>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
         loop {
             let total = match self.read_line() {
                 Ok(0) => return None,
                 Ok(total) => total,
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
             };
             let mut raw = self.line.as_slice();
             if std::mem::take(&mut self.first) {
@@ -591,6 +601,7 @@ mod tests {
         );
         let error = read.next().unwrap().unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(read.next().is_none(), "an error ends the lines");
         let endless = vec![b'x'; MAX_SCAN + 100];
         let error = url_lines(&endless[..]).next().unwrap().unwrap_err();
         assert!(error.to_string().contains("no newline"), "{error}");

@@ -170,7 +170,7 @@ pub(crate) trait Engine: Send + Sync {
 #[non_exhaustive]
 pub struct RunOptions {
     /// Cancels the run: nothing more is sent, inputs not yet sent get `cancelled` records,
-    /// requests in flight get [`GRACE`](crate::cancel::GRACE) to finish and are then recorded
+    /// requests in flight get a short grace (1 s) to finish and are then recorded
     /// as `cancelled` ("interrupted mid-transfer") without waiting for them.
     pub cancel: CancelToken,
     /// Inputs an earlier run already has (`--resume`): not fetched, and no record from this

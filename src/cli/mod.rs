@@ -103,7 +103,7 @@ struct ServeArgs {
 }
 
 /// Why a command could not do its work. Each kind has one exit code, decided in
-/// [`CliError::exit_code`], and one message, printed in [`main`].
+/// `CliError::exit_code`, and one message, printed in [`main`].
 #[derive(Debug)]
 pub enum CliError {
     /// Bad flags or inputs, or an output that may not be replaced: nothing (more) was sent.
