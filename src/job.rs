@@ -465,6 +465,7 @@ impl<'a> Job<'a> {
 
     /// Fetch every input not done yet, writing each record as it may leave.
     pub fn run(self) -> Result<JobReport, JobError> {
+        let total = self.total();
         let Job {
             fetcher,
             inputs,
@@ -477,15 +478,10 @@ impl<'a> Job<'a> {
             done,
             writer,
         } = self;
-        let shard = fetcher.config().shard;
-        let total = inputs
-            .known_count()
-            .map(|total| shard.map_or(total, |s| s.size_of(total)));
         // Regular files can be counted up front (in the background) for a progress total.
         let counted_files =
             (progress.is_some() && total.is_none() && sources.iter().all(Source::is_regular))
                 .then(|| inputs.files.clone());
-        let inline = inputs.inline_count();
         let feed = input::feed(
             inputs.first()?,
             sources,
@@ -499,67 +495,26 @@ impl<'a> Job<'a> {
             expected: total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok()),
         };
         let started = Instant::now();
-        let mut run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
-        let tally = Mutex::new(Tally::default());
-        let total_now = Mutex::new(total);
-        let finished = AtomicBool::new(false);
+        let run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
+        let watch = Watch {
+            fetcher,
+            progress,
+            tally: Mutex::new(Tally::default()),
+            total: Mutex::new(total),
+            finished: AtomicBool::new(false),
+        };
         let written = std::thread::scope(|scope| {
-            if let Some(progress) = &progress {
+            if watch.progress.is_some() {
+                let watch = &watch;
                 if let Some(files) = counted_files {
-                    let total_now = &total_now;
-                    scope.spawn(move || {
-                        if let Some(lines) = input::count_url_lines(&files) {
-                            let all = inline + lines;
-                            if let Ok(mut total) = total_now.lock() {
-                                *total = Some(shard.map_or(all, |s| s.size_of(all)));
-                            }
-                        }
-                    });
+                    let (inline, shard) = (inputs.inline_count(), fetcher.config().shard);
+                    scope.spawn(move || watch.count_lines(&files, inline, shard));
                 }
-                // Elapsed time, requests in flight and bytes move while no request finishes.
-                let (tally, total_now, finished) = (&tally, &total_now, &finished);
-                scope.spawn(move || {
-                    while !finished.load(Ordering::Relaxed) {
-                        report_progress(progress, tally, total_now, fetcher);
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
-                });
+                scope.spawn(move || watch.tick());
             }
-            // Records are buffered and flushed when none is ready, and at least every
-            // FLUSH_EVERY: one write per burst instead of one per record, and a pipe still
-            // sees them promptly.
-            let mut flushed = Instant::now();
-            let mut outcome = Ok(());
-            while let Some(record) = run.next() {
-                if let Ok(mut tally) = tally.lock() {
-                    tally.add(&record);
-                }
-                if let Some(progress) = &progress {
-                    report_progress(progress, &tally, &total_now, fetcher);
-                }
-                let write = match writer.lock() {
-                    Ok(mut writer) => writer.write(&record).and_then(|()| {
-                        if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
-                            flushed = Instant::now();
-                            writer.flush()
-                        } else {
-                            Ok(())
-                        }
-                    }),
-                    Err(_) => Err(io::Error::other("the output lock was poisoned")),
-                };
-                if let Err(e) = write {
-                    outcome = Err(e);
-                    break;
-                }
-            }
-            if outcome.is_ok()
-                && let Ok(mut writer) = writer.lock()
-            {
-                outcome = writer.flush();
-            }
-            finished.store(true, Ordering::Relaxed);
-            outcome
+            let written = write_records(run, &writer, &watch);
+            watch.finished.store(true, Ordering::Relaxed);
+            written
         });
         let wall = started.elapsed();
         written.map_err(|source| JobError::Output { source })?;
@@ -584,7 +539,7 @@ impl<'a> Job<'a> {
         });
         let input_error = feed.error.lock().ok().and_then(|mut slot| slot.take());
         Ok(JobReport {
-            tally: tally.into_inner().unwrap_or_default(),
+            tally: watch.tally.into_inner().unwrap_or_default(),
             wall,
             live: fetcher.live(),
             cancelled: cancel.is_cancelled(),
@@ -595,16 +550,78 @@ impl<'a> Job<'a> {
     }
 }
 
-fn report_progress(
-    progress: &ProgressFn,
-    tally: &Mutex<Tally>,
-    total: &Mutex<Option<u64>>,
-    fetcher: &Fetcher,
-) {
-    let total = total.lock().ok().and_then(|t| *t);
-    if let Ok(tally) = tally.lock() {
-        progress(&tally.progress(total, fetcher.live()));
+/// What a running job counts, and who is told.
+struct Watch<'a> {
+    fetcher: &'a Fetcher,
+    progress: Option<ProgressFn>,
+    tally: Mutex<Tally>,
+    /// The inputs this run fetches, once known.
+    total: Mutex<Option<u64>>,
+    finished: AtomicBool,
+}
+
+impl Watch<'_> {
+    /// Count `record` and tell the progress callback.
+    fn add(&self, record: &Record) {
+        if let Ok(mut tally) = self.tally.lock() {
+            tally.add(record);
+        }
+        self.report();
     }
+
+    fn report(&self) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let total = self.total.lock().ok().and_then(|t| *t);
+        if let Ok(tally) = self.tally.lock() {
+            progress(&tally.progress(total, self.fetcher.live()));
+        }
+    }
+
+    /// Elapsed time, requests in flight and bytes move while no request finishes.
+    fn tick(&self) {
+        while !self.finished.load(Ordering::Relaxed) {
+            self.report();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Count the URL lines of `files` (regular files) for the total.
+    fn count_lines(&self, files: &[PathBuf], inline: u64, shard: Option<crate::Shard>) {
+        if let Some(lines) = input::count_url_lines(files) {
+            let all = inline + lines;
+            if let Ok(mut total) = self.total.lock() {
+                *total = Some(shard.map_or(all, |s| s.size_of(all)));
+            }
+        }
+    }
+}
+
+/// Write every record of `run` as it may leave. Records are buffered and flushed when none
+/// is ready, and at least every [`FLUSH_EVERY`]: one write per burst instead of one per
+/// record, and a pipe still sees them promptly.
+fn write_records(
+    mut run: crate::Run<'_>,
+    writer: &SharedWriter,
+    watch: &Watch<'_>,
+) -> io::Result<()> {
+    let mut flushed = Instant::now();
+    while let Some(record) = run.next() {
+        watch.add(&record);
+        let mut writer = writer
+            .lock()
+            .map_err(|_| io::Error::other("the output lock was poisoned"))?;
+        writer.write(&record)?;
+        if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
+            flushed = Instant::now();
+            writer.flush()?;
+        }
+    }
+    writer
+        .lock()
+        .map_err(|_| io::Error::other("the output lock was poisoned"))?
+        .flush()
 }
 
 /// `--resume` reads the inputs twice and keeps input order: refuse what cannot work.
