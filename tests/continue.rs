@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{assert_exit, poolfetch, records, server};
+use common::{assert_exit, per_engine, poolfetch, records, server};
+use poolfetch::EngineKind;
 
 const GIB: u64 = 1 << 30;
 
@@ -148,6 +149,23 @@ fn generated(from: u64, to: u64) -> Vec<u8> {
     (from..to).map(|o| b'a' + (o % 65_536 % 26) as u8).collect()
 }
 
+/// `fetch -q --engine ENGINE --continue --output-dir DIR --url URL`.
+fn continue_into(dir: &Path, engine: EngineKind, url: &str) -> std::process::Output {
+    poolfetch()
+        .args([
+            "fetch",
+            "-q",
+            "--engine",
+            engine.name(),
+            "--continue",
+            "--output-dir",
+        ])
+        .arg(dir)
+        .args(["--url", url])
+        .output()
+        .unwrap()
+}
+
 /// A part file holding the first `had` bytes of `/range/KIND/1000` (the right bytes, with
 /// the right validator), as a killed run would leave it, for input 0.
 fn plant_part(dir: &Path, had: u64) {
@@ -156,102 +174,69 @@ fn plant_part(dir: &Path, had: u64) {
     std::fs::write(format!("{}.validator", part.display()), "\"bytes-1000\"").unwrap();
 }
 
+per_engine!(a_206_that_does_not_continue_the_part_is_never_saved_as_the_file);
 /// A 206 that is not provably the rest of the same body — another offset, no Content-Range,
 /// another ETag — is not appended: the download starts again from zero and the file is the
 /// body. One that sends more than it announces, or a 206 nobody asked for, is an error and
 /// leaves no file. (All of them used to be saved, `ok: true`.)
-fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file(engine: &str) {
+fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file(engine: EngineKind) {
     let server = server();
     for kind in ["wrong-offset", "no-content-range", "other-etag"] {
         let dir = tempfile::tempdir().unwrap();
         plant_part(dir.path(), 300);
         server.reset_stats();
-        let output = poolfetch()
-            .args([
-                "fetch",
-                "-q",
-                "--engine",
-                engine,
-                "--continue",
-                "--output-dir",
-            ])
-            .arg(dir.path())
-            .args(["--url", &server.fault_url(&format!("/range/{kind}/1000"))])
-            .output()
-            .unwrap();
+        let output = continue_into(
+            dir.path(),
+            engine,
+            &server.fault_url(&format!("/range/{kind}/1000")),
+        );
         assert_exit(&output, 0);
         let record = records(&output.stdout).remove(0);
-        assert!(record.ok, "{engine} {kind}: {record:?}");
-        assert_eq!(record.resumed_from, None, "{engine} {kind}: restarted");
+        assert!(record.ok, "{engine:?} {kind}: {record:?}");
+        assert_eq!(record.resumed_from, None, "{engine:?} {kind}: restarted");
         let saved = std::fs::read(dir.path().join("000000-1000")).unwrap();
-        assert_eq!(saved, generated(0, 1000), "{engine} {kind}: the body, once");
-        assert!(part_of(dir.path()).is_none(), "{engine} {kind}");
+        assert_eq!(saved, generated(0, 1000), "{engine:?} {kind}: the body, once");
+        assert!(part_of(dir.path()).is_none(), "{engine:?} {kind}");
     }
     // More bytes than the Content-Range announced: an error, no file.
     let dir = tempfile::tempdir().unwrap();
     plant_part(dir.path(), 300);
-    let output = poolfetch()
-        .args([
-            "fetch",
-            "-q",
-            "--engine",
-            engine,
-            "--continue",
-            "--output-dir",
-        ])
-        .arg(dir.path())
-        .args(["--url", &server.fault_url("/range/too-many/1000")])
-        .output()
-        .unwrap();
+    let output = continue_into(
+        dir.path(),
+        engine,
+        &server.fault_url("/range/too-many/1000"),
+    );
     assert_exit(&output, 1);
     let record = records(&output.stdout).remove(0);
     assert_eq!(
         record.error.map(|e| e.kind),
         Some(poolfetch::ErrorKind::Protocol),
-        "{engine}"
+        "{engine:?}"
     );
-    assert_eq!(record.file, None, "{engine}");
-    assert!(!dir.path().join("000000-1000").exists(), "{engine}");
+    assert_eq!(record.file, None, "{engine:?}");
+    assert!(!dir.path().join("000000-1000").exists(), "{engine:?}");
     // A 206 to a GET that asked for no range (with or without a part to continue).
     for had in [None, Some(300)] {
         let dir = tempfile::tempdir().unwrap();
         if let Some(had) = had {
             plant_part(dir.path(), had);
         }
-        let output = poolfetch()
-            .args([
-                "fetch",
-                "-q",
-                "--engine",
-                engine,
-                "--continue",
-                "--output-dir",
-            ])
-            .arg(dir.path())
-            .args(["--url", &server.fault_url("/range/always-206/1000")])
-            .output()
-            .unwrap();
+        let output = continue_into(
+            dir.path(),
+            engine,
+            &server.fault_url("/range/always-206/1000"),
+        );
         assert_exit(&output, 1);
         let record = records(&output.stdout).remove(0);
         let error = record.error.expect("an error");
         assert_eq!(
             error.kind,
             poolfetch::ErrorKind::Protocol,
-            "{engine} {had:?}"
+            "{engine:?} {had:?}"
         );
-        assert!(error.message.contains("206"), "{engine}: {}", error.message);
-        assert!(!dir.path().join("000000-1000").exists(), "{engine} {had:?}");
+        assert!(error.message.contains("206"), "{engine:?}: {}", error.message);
+        assert!(!dir.path().join("000000-1000").exists(), "{engine:?} {had:?}");
     }
-}
-
-#[test]
-fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file_threads() {
-    a_206_that_does_not_continue_the_part_is_never_saved_as_the_file("threads");
-}
-
-#[test]
-fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file_async() {
-    a_206_that_does_not_continue_the_part_is_never_saved_as_the_file("async");
 }
 
 /// A validator file that is a link (to a secret, to `/dev/zero`) or a FIFO is not read: the
@@ -272,11 +257,7 @@ fn a_planted_validator_is_never_read_or_sent() {
         let validator = PathBuf::from(format!("{}.validator", part.display()));
         match target {
             Some(target) => std::os::unix::fs::symlink(target, &validator).unwrap(),
-            None => {
-                let path = std::ffi::CString::new(validator.to_str().unwrap()).unwrap();
-                // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-                assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
-            }
+            None => common::mkfifo(&validator),
         }
     };
     plant("000000-echo", Some(&secret));

@@ -127,9 +127,7 @@ fn a_resume_refuses_inputs_that_cannot_be_read_twice() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // A FIFO.
     let fifo = dir.path().join("fifo");
-    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    common::mkfifo(&fifo);
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || {
@@ -233,9 +231,7 @@ fn a_resume_onto_a_fifo_or_a_link_to_a_pipe_is_refused() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    common::mkfifo(&fifo);
     let url = server.url("/todos/1");
     let output = fetch(&fifo, &["--resume", "--url", &url]);
     assert_exit(&output, 2);

@@ -150,10 +150,12 @@ fn the_bench_never_proxies_its_own_server_and_says_when_everything_failed() {
     assert!(stderr.contains("connect"), "{stderr}");
 }
 
+per_engine!(a_proxy_with_a_bad_port_is_a_usage_error);
 /// A proxy URL whose port is out of range is a usage error before any request, on both
 /// engines, from `--proxy` and from the environment alike (it used to go direct on the async
 /// engine and to port 80 on the thread engine).
-fn a_proxy_with_a_bad_port_is_a_usage_error(engine: &str) {
+fn a_proxy_with_a_bad_port_is_a_usage_error(engine: EngineKind) {
+    let engine = engine.name();
     let server = server();
     let url = server.url("/todos/1");
     for bad in [
@@ -171,14 +173,4 @@ fn a_proxy_with_a_bad_port_is_a_usage_error(engine: &str) {
         assert_exit(&output, 2);
     }
     assert_eq!(server.stats().requests, 0, "{engine}: nothing was sent");
-}
-
-#[test]
-fn a_proxy_with_a_bad_port_is_a_usage_error_threads() {
-    a_proxy_with_a_bad_port_is_a_usage_error("threads");
-}
-
-#[test]
-fn a_proxy_with_a_bad_port_is_a_usage_error_async() {
-    a_proxy_with_a_bad_port_is_a_usage_error("async");
 }

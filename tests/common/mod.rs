@@ -151,3 +151,10 @@ pub fn wait_bounded(
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// Make a FIFO at `path`.
+pub fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.to_str().expect("a UTF-8 path")).expect("no NUL");
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
