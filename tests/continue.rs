@@ -195,7 +195,11 @@ fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file(engine: Engi
         assert!(record.ok, "{engine:?} {kind}: {record:?}");
         assert_eq!(record.resumed_from, None, "{engine:?} {kind}: restarted");
         let saved = std::fs::read(dir.path().join("000000-1000")).unwrap();
-        assert_eq!(saved, generated(0, 1000), "{engine:?} {kind}: the body, once");
+        assert_eq!(
+            saved,
+            generated(0, 1000),
+            "{engine:?} {kind}: the body, once"
+        );
         assert!(part_of(dir.path()).is_none(), "{engine:?} {kind}");
     }
     // More bytes than the Content-Range announced: an error, no file.
@@ -234,8 +238,15 @@ fn a_206_that_does_not_continue_the_part_is_never_saved_as_the_file(engine: Engi
             poolfetch::ErrorKind::Protocol,
             "{engine:?} {had:?}"
         );
-        assert!(error.message.contains("206"), "{engine:?}: {}", error.message);
-        assert!(!dir.path().join("000000-1000").exists(), "{engine:?} {had:?}");
+        assert!(
+            error.message.contains("206"),
+            "{engine:?}: {}",
+            error.message
+        );
+        assert!(
+            !dir.path().join("000000-1000").exists(),
+            "{engine:?} {had:?}"
+        );
     }
 }
 
