@@ -15,6 +15,7 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::ResumeError;
 
@@ -164,13 +165,20 @@ struct Line<'a> {
 
 impl Line<'_> {
     /// The record's index; `None` for a blank line or a cut-off last line that is no record.
+    /// A complete line is only looked at for its index here (every kept line is parsed whole
+    /// as a record later, once); a cut-off last line is kept only if it is a whole record.
     fn index(&self, path: &Path) -> Result<Option<u64>, ResumeError> {
         if self.bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
+        if self.torn {
+            return Ok(whole_record_index(self.bytes));
+        }
+        if let Some(index) = quick_index(self.bytes) {
+            return Ok(Some(index));
+        }
         match serde_json::from_slice::<IndexOnly>(self.bytes) {
             Ok(IndexOnly { index }) => Ok(Some(index)),
-            Err(_) if self.torn => Ok(None),
             Err(e) => Err(ResumeError::NotARecord {
                 path: path.to_path_buf(),
                 line: self.number,
@@ -180,9 +188,29 @@ impl Line<'_> {
     }
 }
 
+/// The index of a line as poolfetch writes it, `{"index":N,…`, without parsing the rest (a
+/// line can hold a 10 MiB body); `None` for any other shape, which then gets a real parse.
+fn quick_index(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"index\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let after = rest.get(digits)?;
+    if digits == 0 || digits > 20 || !matches!(after, b',' | b'}') {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// The index of `line` if it is a whole record (for a last line cut off without a newline).
+fn whole_record_index(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    serde_json::from_str::<crate::Record>(text)
+        .ok()
+        .map(|record| record.index)
+}
+
 /// A file's lines, one buffer reused.
 struct Lines {
-    path: PathBuf,
+    path: Arc<Path>,
     reader: BufReader<File>,
     buffer: Vec<u8>,
     number: u64,
@@ -198,7 +226,7 @@ impl Lines {
             source,
         })?;
         Ok(Lines {
-            path: path.to_path_buf(),
+            path: Arc::from(path),
             reader: BufReader::with_capacity(256 * 1024, file),
             buffer: Vec::new(),
             number: 0,
@@ -213,7 +241,7 @@ impl Lines {
             .reader
             .read_until(b'\n', &mut self.buffer)
             .map_err(|source| ResumeError::Io {
-                path: self.path.clone(),
+                path: self.path.to_path_buf(),
                 source,
             })? as u64;
         if read == 0 {
@@ -224,8 +252,8 @@ impl Lines {
         self.offset += read;
         let torn = self.buffer.last() != Some(&b'\n');
         let bytes = if torn {
-            // Kept only if it is a whole record after all (decided by the caller).
-            if serde_json::from_slice::<IndexOnly>(&self.buffer).is_ok() {
+            // Kept only if it is a whole record after all.
+            if whole_record_index(&self.buffer).is_some() {
                 self.kept_end = self.offset;
             }
             &self.buffer[..]
@@ -273,7 +301,7 @@ impl Run {
                 if lines.offset >= *end {
                     return Ok(None);
                 }
-                let path = lines.path.clone();
+                let path = Arc::clone(&lines.path);
                 let Some(line) = lines.next_line()? else {
                     return Ok(None);
                 };
