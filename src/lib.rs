@@ -156,7 +156,7 @@ pub struct LiveCounts {
     pub in_flight: usize,
     /// Body bytes received so far, counted as they arrive (not when a body completes).
     pub bytes: u64,
-    /// TCP connections opened so far; `None` on the async engine, which cannot count them.
+    /// TCP connections opened so far (both engines count them).
     pub connections: Option<u64>,
 }
 
@@ -206,8 +206,7 @@ impl Fetcher {
         LiveCounts {
             in_flight: self.live.in_flight.load(Relaxed),
             bytes: self.live.bytes.load(Relaxed),
-            connections: (self.config.engine == EngineKind::Threads)
-                .then(|| self.live.connections.load(Relaxed)),
+            connections: Some(self.live.connections.load(Relaxed)),
         }
     }
 

@@ -2,6 +2,8 @@
 //! supplies only the transport (how one request travels) and how tasks are run.
 
 mod buffers;
+#[cfg(feature = "async")]
+mod client;
 mod tcp;
 pub(crate) mod threads;
 #[cfg(feature = "async")]

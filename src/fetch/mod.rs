@@ -43,7 +43,7 @@ pub(crate) struct Live {
     pub in_flight: std::sync::atomic::AtomicUsize,
     /// Body bytes received so far, counted as they arrive.
     pub bytes: std::sync::atomic::AtomicU64,
-    /// Connections opened (the thread engine counts them; the async engine cannot).
+    /// Connections opened (both engines count them).
     pub connections: std::sync::atomic::AtomicU64,
 }
 
@@ -201,12 +201,6 @@ impl Core {
             proxies: proxy::ProxyRules::of(config)?,
             live,
         }))
-    }
-
-    /// Which requests go through which proxy.
-    #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    pub(crate) fn proxies(&self) -> &proxy::ProxyRules {
-        &self.proxies
     }
 
     /// Send `request` (input number `index`) and read its body, retrying transient failures

@@ -118,12 +118,6 @@ impl ProxyRules {
         })
     }
 
-    /// Rules that send nothing through a proxy (the bench's own loopback server).
-    #[cfg_attr(not(feature = "async"), allow(dead_code))]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.http.is_none() && self.https.is_none()
-    }
-
     /// The proxy for a request with `scheme` to `host`, if any.
     pub(crate) fn for_target(&self, scheme: &str, host: &str) -> Option<&str> {
         let proxy = match scheme {

@@ -1,0 +1,532 @@
+//! The async engine's transport: hyper's `client::conn` driven directly, the way oha drives it
+//! — a connection is a `SendRequest` handle and a task running the connection; idle HTTP/1.1
+//! handles wait in a small pool keyed by (scheme, host, port, proxy) and are reused.
+//!
+//! Written over `client::conn` rather than reqwest or hyper-util's pooled client because each
+//! of those layers (its own pool, its own timeouts, its own proxy and redirect logic) repeats
+//! what the fetch core already does once for both engines, and cost the async engine 3× the
+//! CPU per request of a bare hyper client. What is left here is only what one request needs:
+//! poolfetch's resolver, a TCP connect bounded by `--timeout`, rustls (tokio-rustls), an HTTP
+//! proxy (absolute-form requests for `http://`, a `CONNECT` tunnel for `https://`), gzip, and
+//! per-phase and whole-request deadlines.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue,
+    PROXY_AUTHORIZATION, USER_AGENT,
+};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::cancel::CancelToken;
+use crate::fetch::classify::{Hint, Panicked, classify};
+use crate::fetch::resolver::CachingResolver;
+use crate::fetch::{BodyStream, Head, Live, Outgoing, Transport, panic_message};
+use crate::record::{ErrorKind, FetchError};
+
+/// Where a connection goes: idle connections are reused only for the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    https: bool,
+    host: String,
+    port: u16,
+    /// The proxy it goes through (`http://host:port`, as the core chose it).
+    proxy: Option<String>,
+}
+
+/// Idle HTTP/1.1 connections by where they go.
+type IdlePool = Arc<Mutex<HashMap<Key, Vec<SendRequest<Full<Bytes>>>>>>;
+
+/// The shared client: TLS settings, the resolver, the idle connections.
+pub(crate) struct HyperTransport {
+    tls: tokio_rustls::TlsConnector,
+    resolver: Arc<CachingResolver>,
+    /// Connect, response head and each body read (`--timeout`).
+    timeout: Duration,
+    idle: IdlePool,
+    /// Most idle connections kept per key (the pool size: more are never in use at once).
+    max_idle: usize,
+    live: Arc<Live>,
+    user_agent: HeaderValue,
+}
+
+impl HyperTransport {
+    pub(crate) fn new(
+        tls: rustls::ClientConfig,
+        resolver: CachingResolver,
+        timeout: Duration,
+        max_idle: usize,
+        live: Arc<Live>,
+    ) -> Self {
+        HyperTransport {
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            resolver: Arc::new(resolver),
+            timeout,
+            idle: Arc::new(Mutex::new(HashMap::new())),
+            max_idle: max_idle.max(1),
+            live,
+            user_agent: HeaderValue::from_static(concat!("poolfetch/", env!("CARGO_PKG_VERSION"))),
+        }
+    }
+
+    /// An idle connection to `key` that is still open, if any.
+    fn take_idle(&self, key: &Key) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(key)?;
+        while let Some(sender) = list.pop() {
+            if !sender.is_closed() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// A new connection to `key`: resolve, connect, tunnel and TLS as needed, HTTP/1.1.
+    async fn connect(
+        &self,
+        key: &Key,
+        deadline: Option<Instant>,
+    ) -> Result<SendRequest<Full<Bytes>>, FetchError> {
+        let (host, port, proxy_auth) = match &key.proxy {
+            Some(proxy) => {
+                let uri: http::Uri = proxy
+                    .parse()
+                    .map_err(|_| FetchError::new(ErrorKind::InvalidUrl, "bad proxy URL"))?;
+                let host = uri.host().unwrap_or_default().to_string();
+                (
+                    host,
+                    uri.port_u16().unwrap_or(80),
+                    proxy_authorization(proxy),
+                )
+            }
+            None => (key.host.clone(), key.port, None),
+        };
+        let tcp = within(deadline, self.timeout, self.tcp(&host, port))
+            .await
+            .map_err(|_| timeout_error("connecting"))??;
+        self.live.connections.fetch_add(1, Ordering::Relaxed);
+        let mut io: Box<dyn Io> = Box::new(tcp);
+        // An https:// proxy is itself reached over TLS.
+        if let Some(proxy) = &key.proxy
+            && proxy.starts_with("https://")
+        {
+            io = self.tls(&host, io, deadline).await?;
+        }
+        if key.https {
+            if key.proxy.is_some() {
+                within(
+                    deadline,
+                    self.timeout,
+                    tunnel(&mut io, &key.host, key.port, proxy_auth.as_ref()),
+                )
+                .await
+                .map_err(|_| timeout_error("waiting for the proxy's CONNECT answer"))??;
+            }
+            io = self.tls(&key.host, io, deadline).await?;
+        }
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// `io` wrapped in TLS to `host`, the certificate checked as configured.
+    async fn tls(
+        &self,
+        host: &str,
+        io: Box<dyn Io>,
+        deadline: Option<Instant>,
+    ) -> Result<Box<dyn Io>, FetchError> {
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                .map_err(|e| FetchError::new(ErrorKind::InvalidUrl, e.to_string()))?;
+        let tls = within(deadline, self.timeout, self.tls.connect(name, io))
+            .await
+            .map_err(|_| timeout_error("in the TLS handshake"))?
+            .map_err(|e| classify(&e, Hint::fallback(ErrorKind::Tls)))?;
+        Ok(Box::new(tls))
+    }
+
+    /// A TCP connection to `host:port` through poolfetch's resolver (the first address that
+    /// answers).
+    async fn tcp(&self, host: &str, port: u16) -> Result<TcpStream, FetchError> {
+        let addrs = self.resolve(host, port).await?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let error = last.unwrap_or_else(|| std::io::Error::other("no address to connect to"));
+        Err(classify(&error, Hint::fallback(ErrorKind::Connect)))
+    }
+
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, FetchError> {
+        let bare = host.trim_matches(['[', ']']);
+        if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let resolver = Arc::clone(&self.resolver);
+        let host = host.to_string();
+        match tokio::task::spawn_blocking(move || resolver.lookup(&host, port)).await {
+            Ok(Ok(addrs)) => Ok(addrs),
+            Ok(Err(e)) => Err(classify(&e, Hint::default())),
+            Err(e) if e.is_panic() => {
+                let panicked = Panicked(panic_message(&*e.into_panic()));
+                Err(classify(&panicked, Hint::default()))
+            }
+            Err(e) => Err(classify(&e, Hint::default())),
+        }
+    }
+
+    /// The request hyper sends for `request` on a connection to `key`.
+    fn build(
+        &self,
+        request: &Outgoing<'_>,
+        key: &Key,
+    ) -> Result<http::Request<Full<Bytes>>, FetchError> {
+        let method = http::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+            FetchError::new(
+                ErrorKind::InvalidUrl,
+                format!("invalid method {:?}", request.method),
+            )
+        })?;
+        // Through an HTTP proxy (not tunnelled) the request line carries the whole URL.
+        let target = if key.proxy.is_some() && !key.https {
+            request.uri.clone()
+        } else {
+            request.uri.path_and_query().map_or_else(
+                || http::Uri::from_static("/"),
+                |p| http::Uri::try_from(p.as_str()).unwrap_or_else(|_| http::Uri::from_static("/")),
+            )
+        };
+        let bytes = request
+            .body
+            .map_or_else(Bytes::new, |body| Bytes::from(body.bytes.clone()));
+        let has_body = request.body.is_some();
+        let mut built = http::Request::builder()
+            .method(method)
+            .uri(target)
+            .body(Full::new(bytes))
+            .map_err(|e| FetchError::new(ErrorKind::InvalidUrl, e.to_string()))?;
+        let headers = built.headers_mut();
+        let default_port = if key.https { 443 } else { 80 };
+        let authority = if key.port == default_port {
+            key.host.clone()
+        } else {
+            format!("{}:{}", key.host, key.port)
+        };
+        if let Ok(host) = HeaderValue::from_str(&authority) {
+            headers.insert(HOST, host);
+        }
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        if let (Some(proxy), false) = (&key.proxy, key.https)
+            && let Some(auth) = proxy_authorization(proxy)
+        {
+            headers.insert(PROXY_AUTHORIZATION, auth);
+        }
+        if let Some(body) = request.body {
+            if let Some(content_type) = &body.content_type
+                && let Ok(value) = HeaderValue::from_str(content_type)
+            {
+                headers.insert(CONTENT_TYPE, value);
+            }
+            if has_body {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(body.bytes.len()));
+            }
+        }
+        for (name, value) in &request.headers {
+            let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                continue;
+            };
+            // A user's header replaces the default of the same name (User-Agent, Accept-Encoding…).
+            headers.insert(name, value);
+        }
+        Ok(built)
+    }
+}
+
+/// A stream hyper can run a connection on.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
+
+impl Transport for HyperTransport {
+    type Body = HyperBody;
+
+    async fn send(&self, request: Outgoing<'_>) -> Result<Head<HyperBody>, FetchError> {
+        let deadline = request.time_left.map(|left| Instant::now() + left);
+        let https = request.uri.scheme_str() == Some("https");
+        let key = Key {
+            https,
+            host: request.uri.host().unwrap_or_default().to_string(),
+            port: request
+                .uri
+                .port_u16()
+                .unwrap_or(if https { 443 } else { 80 }),
+            proxy: request.proxy.map(str::to_owned),
+        };
+        let mut reused = true;
+        let mut sender = match self.take_idle(&key) {
+            Some(sender) => sender,
+            None => {
+                reused = false;
+                self.connect(&key, deadline).await?
+            }
+        };
+        let response = loop {
+            let sent = async {
+                sender.ready().await.map_err(SendError::Hyper)?;
+                let built = self.build(&request, &key).map_err(SendError::Fetch)?;
+                sender.send_request(built).await.map_err(SendError::Hyper)
+            };
+            match within(deadline, self.timeout, sent).await {
+                Err(_) => return Err(timeout_error("waiting for the response head")),
+                Ok(Ok(response)) => break response,
+                // A kept-alive connection the server closed just as it was reused fails a
+                // request it never answered: one that may be sent twice goes once more, on a
+                // new connection, as the thread engine does.
+                Ok(Err(e)) if reused && request.idempotent && e.closed_before_answer() => {
+                    reused = false;
+                    sender = self.connect(&key, deadline).await?;
+                }
+                Ok(Err(e)) => return Err(e.into_fetch_error()),
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let gzip = parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        Ok(Head {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: HyperBody {
+                body,
+                chunk: Bytes::new(),
+                timeout: self.timeout,
+                deadline,
+                gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
+                back: Some((Arc::clone(&self.idle), key, sender, self.max_idle)),
+            },
+        })
+    }
+
+    async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
+        use futures_util::future::{Either, select};
+        let timer = std::pin::pin!(tokio::time::sleep(duration));
+        let stopped = std::pin::pin!(cancel.cancelled());
+        matches!(select(timer, stopped).await, Either::Left(_))
+    }
+}
+
+/// Why sending failed: hyper's error, or one of ours (building the request).
+enum SendError {
+    Hyper(hyper::Error),
+    Fetch(FetchError),
+}
+
+impl SendError {
+    fn closed_before_answer(&self) -> bool {
+        matches!(self, SendError::Hyper(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed())
+    }
+
+    fn into_fetch_error(self) -> FetchError {
+        match self {
+            SendError::Hyper(e) => classify_hyper(&e),
+            SendError::Fetch(e) => e,
+        }
+    }
+}
+
+/// A response body, frame by frame, each read bounded by `--timeout` (and what is left of
+/// `--max-time`); gzip decoded as it arrives. Read to the end, its connection goes back to
+/// the idle pool.
+pub(crate) struct HyperBody {
+    body: Incoming,
+    chunk: Bytes,
+    timeout: Duration,
+    deadline: Option<Instant>,
+    gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
+    back: Option<Returned>,
+}
+
+/// Where a connection goes back to when its body ends: the pool, its key, the handle, and
+/// how many idle ones the key may keep.
+type Returned = (IdlePool, Key, SendRequest<Full<Bytes>>, usize);
+
+impl HyperBody {
+    /// The body ended: its connection may serve the next request.
+    fn give_back(&mut self) {
+        if let Some((idle, key, sender, max)) = self.back.take()
+            && !sender.is_closed()
+            && let Ok(mut idle) = idle.lock()
+        {
+            let list = idle.entry(key).or_default();
+            if list.len() < max {
+                list.push(sender);
+            }
+        }
+    }
+}
+
+impl BodyStream for HyperBody {
+    async fn chunk(&mut self) -> Result<Option<&[u8]>, FetchError> {
+        use std::io::Write;
+        loop {
+            let frame = within(self.deadline, self.timeout, self.body.frame())
+                .await
+                .map_err(|_| timeout_error("reading the body"))?;
+            let data = match frame {
+                None => {
+                    self.give_back();
+                    if let Some(decoder) = self.gzip.take() {
+                        let rest = decoder
+                            .finish()
+                            .map_err(|e| classify(&e, Hint::certain(ErrorKind::Protocol)))?;
+                        if !rest.is_empty() {
+                            self.chunk = Bytes::from(rest);
+                            return Ok(Some(&self.chunk));
+                        }
+                    }
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(classify_hyper(&e)),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue, // trailers
+                },
+            };
+            match &mut self.gzip {
+                None => {
+                    self.chunk = data;
+                    return Ok(Some(&self.chunk));
+                }
+                Some(decoder) => {
+                    decoder
+                        .write_all(&data)
+                        .map_err(|e| classify(&e, Hint::certain(ErrorKind::Protocol)))?;
+                    let decoded = std::mem::take(decoder.get_mut());
+                    if !decoded.is_empty() {
+                        self.chunk = Bytes::from(decoded);
+                        return Ok(Some(&self.chunk));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `future`, bounded by `per_phase` and by `deadline` (what is left of `--max-time`).
+async fn within<F: Future>(
+    deadline: Option<Instant>,
+    per_phase: Duration,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let limit = deadline.map_or(per_phase, |deadline| {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .min(per_phase)
+    });
+    tokio::time::timeout(limit, future).await
+}
+
+fn timeout_error(phase: &str) -> FetchError {
+    FetchError::new(ErrorKind::Timeout, format!("timed out {phase}"))
+}
+
+/// hyper's error through the one table: a malformed response is `protocol`.
+fn classify_hyper(error: &hyper::Error) -> FetchError {
+    let hint = if error.is_parse() || error.is_parse_status() || error.is_parse_version_h2() {
+        Hint::certain(ErrorKind::Protocol)
+    } else if error.is_timeout() {
+        Hint::certain(ErrorKind::Timeout)
+    } else {
+        Hint::default()
+    };
+    classify(error, hint)
+}
+
+/// `Proxy-Authorization: Basic …` for a proxy URL with `user:password@`.
+fn proxy_authorization(proxy: &str) -> Option<HeaderValue> {
+    use base64::Engine;
+    let url = url::Url::parse(proxy).ok()?;
+    if url.username().is_empty() {
+        return None;
+    }
+    let decode = percent_decode;
+    let credentials = format!(
+        "{}:{}",
+        decode(url.username()),
+        decode(url.password().unwrap_or(""))
+    );
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    HeaderValue::from_str(&format!("Basic {encoded}")).ok()
+}
+
+fn percent_decode(text: &str) -> String {
+    form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map_or_else(String::new, |(_, v)| v.into_owned())
+}
+
+/// Open a `CONNECT host:port` tunnel through the proxy at the other end of `stream`.
+async fn tunnel(
+    stream: &mut Box<dyn Io>,
+    host: &str,
+    port: u16,
+    auth: Option<&HeaderValue>,
+) -> Result<(), FetchError> {
+    let io_error = |e: std::io::Error| classify(&e, Hint::fallback(ErrorKind::Connect));
+    let mut head = format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n");
+    if let Some(auth) = auth.and_then(|a| a.to_str().ok()) {
+        head.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.map_err(io_error)?;
+    let mut answer = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    // Byte by byte up to the blank line: nothing of the tunnel's own bytes may be read here.
+    while !answer.ends_with(b"\r\n\r\n") {
+        if answer.len() > 16 * 1024 || stream.read(&mut byte).await.map_err(io_error)? == 0 {
+            return Err(FetchError::new(
+                ErrorKind::Connect,
+                "the proxy closed the connection or sent a head too long for CONNECT",
+            ));
+        }
+        answer.push(byte[0]);
+    }
+    let status_line = String::from_utf8_lossy(&answer);
+    let status = status_line.split_whitespace().nth(1).unwrap_or("");
+    if status != "200" {
+        return Err(FetchError::new(
+            ErrorKind::Connect,
+            format!(
+                "the proxy refused CONNECT {host}:{port}: {}",
+                status_line.lines().next().unwrap_or("").trim()
+            ),
+        ));
+    }
+    Ok(())
+}
