@@ -173,6 +173,7 @@ mod tests {
             method: "GET".into(),
             ok: true,
             status: Some(200),
+            http_version: Some("HTTP/1.1".into()),
             bytes: 0,
             attempts: 1,
             worker: Some(0),

@@ -102,6 +102,9 @@ pub struct Record {
     pub ok: bool,
     /// HTTP status, when a response arrived.
     pub status: Option<u16>,
+    /// The HTTP version that answered (`"HTTP/1.1"`, `"HTTP/2"`), when a response arrived.
+    #[serde(default)]
+    pub http_version: Option<String>,
     /// Body bytes received (after content decoding).
     pub bytes: u64,
     /// Attempts made (0 when the request was never sent).
@@ -191,6 +194,7 @@ mod tests {
             method: "GET".into(),
             ok: false,
             status: None,
+            http_version: None,
             bytes: 0,
             attempts: 1,
             worker: Some(2),

@@ -132,6 +132,7 @@ impl Ticket {
             method: self.request.method.clone(),
             ok,
             status: outcome.status,
+            http_version: outcome.http_version.map(str::to_owned),
             bytes: outcome.bytes,
             attempts: outcome.attempts,
             worker,

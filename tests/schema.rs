@@ -146,6 +146,7 @@ fn the_wire_field_names_are_pinned() {
         "error",
         "file",
         "finished_ms",
+        "http_version",
         "index",
         "method",
         "ok",

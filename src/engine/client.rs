@@ -321,6 +321,7 @@ impl Transport for HyperTransport {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         Ok(Head {
             status: parts.status.as_u16(),
+            version: parts.version,
             headers: parts.headers,
             body: HyperBody {
                 body,

@@ -280,6 +280,7 @@ impl Transport for UreqTransport {
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         Ok(Head {
             status: parts.status.as_u16(),
+            version: parts.version,
             headers: parts.headers,
             body: UreqBody {
                 reader: body.into_reader(),

@@ -68,6 +68,8 @@ impl Drop for InFlight<'_> {
 pub(crate) struct Outcome {
     /// Status of the response, when one arrived.
     pub status: Option<u16>,
+    /// Its HTTP version (`"HTTP/1.1"`, `"HTTP/2"`).
+    pub http_version: Option<&'static str>,
     /// Body bytes read.
     pub bytes: u64,
     /// The kept body.
@@ -149,6 +151,8 @@ pub(crate) struct Outgoing<'a> {
 /// A response head and its body, as an engine hands them to the core.
 pub(crate) struct Head<B> {
     pub status: u16,
+    /// The HTTP version of the response.
+    pub version: http::Version,
     pub headers: http::HeaderMap,
     pub body: B,
 }
@@ -280,6 +284,7 @@ impl Core {
         };
         let Head {
             status,
+            version,
             headers,
             mut body,
         } = head;
@@ -287,6 +292,7 @@ impl Core {
         let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
         let mut outcome = Outcome {
             status: Some(status),
+            http_version: Some(version_name(version)),
             attempts: 1,
             ..Outcome::default()
         };
@@ -531,6 +537,17 @@ fn parse_content_range(text: &str) -> Option<(u64, u64, Option<u64>)> {
         total => Some(total.parse::<u64>().ok()?),
     };
     (start <= end && total.is_none_or(|total| end < total)).then_some((start, end, total))
+}
+
+/// How a record names an HTTP version.
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
 }
 
 /// The record error for a body the sink could not take.
