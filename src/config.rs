@@ -43,7 +43,7 @@ pub enum EngineKind {
     /// Blocking `ureq` calls on a `rayon` pool of `pool` threads.
     #[default]
     Threads,
-    /// `reqwest` on a tokio runtime, at most `pool` requests at once (`pool = 0`: no limit).
+    /// hyper on a tokio runtime, at most `pool` requests at once (`pool = 0`: no limit).
     Async,
 }
 
@@ -55,6 +55,20 @@ impl EngineKind {
             EngineKind::Async => "async",
         }
     }
+}
+
+/// Which HTTP version the async engine speaks (curl's flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpVersion {
+    /// HTTP/1.1 (both engines).
+    #[default]
+    Http1,
+    /// `--http2`: offer h2 by ALPN over TLS and fall back to HTTP/1.1 when the server does
+    /// not take it; plain `http://` stays HTTP/1.1 (as curl does).
+    Http2,
+    /// `--http2-prior-knowledge`: h2c on plain TCP, and h2 by ALPN over TLS.
+    Http2PriorKnowledge,
 }
 
 /// Everything a run needs to know. Build it with [`Config::builder`] (or take
@@ -91,6 +105,9 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// Engine that runs the requests.
     pub engine: EngineKind,
+    /// HTTP version the async engine speaks (default HTTP/1.1). With HTTP/2 the pool's
+    /// requests share one connection per host.
+    pub http: HttpVersion,
     /// When to retry failed requests (default: never).
     pub retry: RetryPolicy,
     /// Redirects followed before a `redirect` error (default 10; 0 returns the 3xx as is).
@@ -155,6 +172,7 @@ impl Default for Config {
             continue_parts: false,
             headers: Vec::new(),
             engine: EngineKind::Threads,
+            http: HttpVersion::Http1,
             retry: RetryPolicy::default(),
             max_redirects: 10,
             cacert: None,
@@ -233,6 +251,11 @@ pub enum ConfigError {
     /// `--proxy` (or a proxy from the environment) is not an http(s) URL with a host.
     #[error("invalid proxy {0}")]
     Proxy(String),
+    /// HTTP/2 was asked of the thread engine, which speaks HTTP/1.1 only.
+    #[error(
+        "--http2 and --http2-prior-knowledge need --engine async (the thread engine speaks HTTP/1.1 only)"
+    )]
+    Http2NeedsAsync,
     /// The engine asked for was left out of this build (a cargo feature is off).
     #[error("the {0} engine is not in this build (enable the cargo feature)")]
     EngineNotBuilt(&'static str),
@@ -292,6 +315,8 @@ setters! {
     headers: Vec<(String, String)>,
     /// Engine that runs the requests.
     engine: EngineKind,
+    /// HTTP version of the async engine.
+    http: HttpVersion,
     /// When to retry failed requests.
     retry: RetryPolicy,
     /// Redirects followed before a `redirect` error (0 returns the 3xx).
@@ -347,6 +372,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.pool == 0 && self.engine == EngineKind::Threads {
             return Err(ConfigError::ZeroPool);
+        }
+        if self.http != HttpVersion::Http1 && self.engine == EngineKind::Threads {
+            return Err(ConfigError::Http2NeedsAsync);
         }
         if self.window == Some(0) {
             return Err(ConfigError::ZeroWindow);

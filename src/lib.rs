@@ -66,8 +66,8 @@ pub mod server;
 
 pub use cancel::CancelToken;
 pub use config::{
-    BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, Order, RetryPolicy,
-    Shard,
+    BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, HttpVersion, Order,
+    RetryPolicy, Shard,
 };
 pub use fetch::Resolve;
 pub use input::{InputError, RequestTemplate};

@@ -18,7 +18,7 @@ use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
 use crate::Fetcher;
 use crate::cancel::CancelToken;
-use crate::config::{Config, DEFAULT_POOL, RetryPolicy, Shard};
+use crate::config::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
 use crate::input::RequestTemplate;
 use crate::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
 use crate::request::Body;
@@ -53,6 +53,13 @@ pub(super) struct FetchArgs {
     /// Engine that runs the requests.
     #[arg(long, value_enum, default_value_t = EngineArg::Threads)]
     engine: EngineArg,
+    /// Offer HTTP/2 by ALPN over TLS, HTTP/1.1 when the server does not take it (async
+    /// engine); the pool's requests share one connection per host.
+    #[arg(long, conflicts_with = "http2_prior_knowledge")]
+    http2: bool,
+    /// Speak HTTP/2 without asking first: h2c on plain http:// (async engine).
+    #[arg(long)]
+    http2_prior_knowledge: bool,
     /// Deadline for connecting, for the response head and for each body read (e.g. 10s, 250ms).
     #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
     timeout: Duration,
@@ -158,6 +165,11 @@ impl FetchArgs {
             continue_parts: self.continue_parts,
             headers: self.headers.clone(),
             engine: self.engine.into(),
+            http: match (self.http2, self.http2_prior_knowledge) {
+                (_, true) => HttpVersion::Http2PriorKnowledge,
+                (true, false) => HttpVersion::Http2,
+                (false, false) => HttpVersion::Http1,
+            },
             retry: RetryPolicy {
                 retries: self.retries,
                 backoff: self.retry_backoff,

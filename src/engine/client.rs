@@ -1,6 +1,8 @@
 //! The async engine's transport: hyper's `client::conn` driven directly, the way oha drives it
 //! — a connection is a `SendRequest` handle and a task running the connection; idle HTTP/1.1
-//! handles wait in a small pool keyed by (scheme, host, port, proxy) and are reused.
+//! handles wait in a small pool keyed by (scheme, host, port, proxy) and are reused. With
+//! `--http2` (ALPN) or `--http2-prior-knowledge` (h2c) every request to a host shares one
+//! HTTP/2 connection, as many streams at once as the pool allows.
 //!
 //! Written over `client::conn` rather than reqwest or hyper-util's pooled client because each
 //! of those layers (its own pool, its own timeouts, its own proxy and redirect logic) repeats
@@ -25,11 +27,14 @@ use http::header::{
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http2;
+use hyper_util::rt::TokioExecutor;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::cancel::CancelToken;
+use crate::config::HttpVersion;
 use crate::fetch::classify::{Hint, Panicked, classify};
 use crate::fetch::resolver::CachingResolver;
 use crate::fetch::{BodyStream, Head, Live, Outgoing, Transport, panic_message};
@@ -48,9 +53,28 @@ struct Key {
 /// Idle HTTP/1.1 connections by where they go.
 type IdlePool = Arc<Mutex<HashMap<Key, Vec<SendRequest<Full<Bytes>>>>>>;
 
+/// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
+/// (the server did not take h2 by ALPN: HTTP/1.1 from then on).
+#[derive(Clone)]
+enum Shared2 {
+    Http2(http2::SendRequest<Full<Bytes>>),
+    Http1Only,
+}
+
+/// A new connection: HTTP/1.1, or HTTP/2.
+enum Connection {
+    Http1(SendRequest<Full<Bytes>>),
+    Http2(http2::SendRequest<Full<Bytes>>),
+}
+
 /// The shared client: TLS settings, the resolver, the idle connections.
 pub(crate) struct HyperTransport {
     tls: tokio_rustls::TlsConnector,
+    /// The same, offering h2 by ALPN first.
+    tls_h2: tokio_rustls::TlsConnector,
+    http: HttpVersion,
+    /// One HTTP/2 connection per host, made under this lock (so a burst makes one).
+    h2: tokio::sync::Mutex<HashMap<Key, Shared2>>,
     resolver: Arc<CachingResolver>,
     /// Connect, response head and each body read (`--timeout`).
     timeout: Duration,
@@ -64,13 +88,19 @@ pub(crate) struct HyperTransport {
 impl HyperTransport {
     pub(crate) fn new(
         tls: rustls::ClientConfig,
+        http: HttpVersion,
         resolver: CachingResolver,
         timeout: Duration,
         max_idle: usize,
         live: Arc<Live>,
     ) -> Self {
+        let mut offering_h2 = tls.clone();
+        offering_h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         HyperTransport {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+            tls_h2: tokio_rustls::TlsConnector::from(Arc::new(offering_h2)),
+            http,
+            h2: tokio::sync::Mutex::new(HashMap::new()),
             resolver: Arc::new(resolver),
             timeout,
             idle: Arc::new(Mutex::new(HashMap::new())),
@@ -92,12 +122,14 @@ impl HyperTransport {
         None
     }
 
-    /// A new connection to `key`: resolve, connect, tunnel and TLS as needed, HTTP/1.1.
+    /// A new connection to `key`: resolve, connect, tunnel and TLS as needed; HTTP/2 when
+    /// `want_h2` and the server takes it (by ALPN over TLS, or by prior knowledge on TCP).
     async fn connect(
         &self,
         key: &Key,
         deadline: Option<Instant>,
-    ) -> Result<SendRequest<Full<Bytes>>, FetchError> {
+        want_h2: bool,
+    ) -> Result<Connection, FetchError> {
         let (host, port, proxy_auth) = match &key.proxy {
             Some(proxy) => {
                 let uri: http::Uri = proxy
@@ -121,8 +153,10 @@ impl HyperTransport {
         if let Some(proxy) = &key.proxy
             && proxy.starts_with("https://")
         {
-            io = self.tls(&host, io, deadline).await?;
+            io = self.tls(&host, io, deadline, false).await?.0;
         }
+        // Over plain TCP only prior knowledge speaks h2 (h2c).
+        let mut h2 = want_h2 && !key.https && key.proxy.is_none();
         if key.https {
             if key.proxy.is_some() {
                 within(
@@ -133,7 +167,18 @@ impl HyperTransport {
                 .await
                 .map_err(|_| timeout_error("waiting for the proxy's CONNECT answer"))??;
             }
-            io = self.tls(&key.host, io, deadline).await?;
+            let (tls, negotiated_h2) = self.tls(&key.host, io, deadline, want_h2).await?;
+            io = tls;
+            h2 = negotiated_h2;
+        }
+        if h2 {
+            let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+                .await
+                .map_err(|e| classify_hyper(&e))?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            return Ok(Connection::Http2(sender));
         }
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -141,7 +186,55 @@ impl HyperTransport {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(sender)
+        Ok(Connection::Http1(sender))
+    }
+
+    /// A new HTTP/1.1 connection to `key`.
+    async fn connect_http1(
+        &self,
+        key: &Key,
+        deadline: Option<Instant>,
+    ) -> Result<SendRequest<Full<Bytes>>, FetchError> {
+        match self.connect(key, deadline, false).await? {
+            Connection::Http1(sender) => Ok(sender),
+            Connection::Http2(_) => Err(FetchError::new(
+                ErrorKind::Internal,
+                "an HTTP/2 connection where HTTP/1.1 was asked",
+            )),
+        }
+    }
+
+    /// The host's shared HTTP/2 connection (made now if there is none or it closed), or
+    /// `None` when the host does not take h2 (fall back to HTTP/1.1).
+    async fn shared_h2(
+        &self,
+        key: &Key,
+        deadline: Option<Instant>,
+    ) -> Result<Option<http2::SendRequest<Full<Bytes>>>, FetchError> {
+        let mut shared = self.h2.lock().await;
+        match shared.get(key) {
+            Some(Shared2::Http1Only) => return Ok(None),
+            Some(Shared2::Http2(sender)) if !sender.is_closed() => return Ok(Some(sender.clone())),
+            _ => {}
+        }
+        match self.connect(key, deadline, true).await? {
+            Connection::Http2(sender) => {
+                shared.insert(key.clone(), Shared2::Http2(sender.clone()));
+                Ok(Some(sender))
+            }
+            Connection::Http1(sender) => {
+                shared.insert(key.clone(), Shared2::Http1Only);
+                drop(shared);
+                // Not wasted: the HTTP/1.1 connection the server chose waits for a request.
+                self.put_idle(key.clone(), sender);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Keep an HTTP/1.1 connection for the next request to `key`.
+    fn put_idle(&self, key: Key, sender: SendRequest<Full<Bytes>>) {
+        give_back(&self.idle, key, sender, self.max_idle);
     }
 
     /// `io` wrapped in TLS to `host`, the certificate checked as configured.
@@ -150,15 +243,18 @@ impl HyperTransport {
         host: &str,
         io: Box<dyn Io>,
         deadline: Option<Instant>,
-    ) -> Result<Box<dyn Io>, FetchError> {
+        offer_h2: bool,
+    ) -> Result<(Box<dyn Io>, bool), FetchError> {
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
                 .map_err(|e| FetchError::new(ErrorKind::InvalidUrl, e.to_string()))?;
-        let tls = within(deadline, self.timeout, self.tls.connect(name, io))
+        let connector = if offer_h2 { &self.tls_h2 } else { &self.tls };
+        let tls = within(deadline, self.timeout, connector.connect(name, io))
             .await
             .map_err(|_| timeout_error("in the TLS handshake"))?
             .map_err(|e| classify(&e, Hint::fallback(ErrorKind::Tls)))?;
-        Ok(Box::new(tls))
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        Ok((Box::new(tls), h2))
     }
 
     /// A TCP connection to `host:port` through poolfetch's resolver (the first address that
@@ -197,11 +293,40 @@ impl HyperTransport {
         }
     }
 
+    /// The head and body of `response`; an HTTP/1.1 connection goes `back` to the idle pool
+    /// once its body is read to the end.
+    fn head(
+        &self,
+        response: http::Response<Incoming>,
+        deadline: Option<Instant>,
+        back: Option<Returned>,
+    ) -> Head<HyperBody> {
+        let (parts, body) = response.into_parts();
+        let gzip = parts
+            .headers
+            .get(CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        Head {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            body: HyperBody {
+                body,
+                chunk: Bytes::new(),
+                timeout: self.timeout,
+                deadline,
+                gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
+                back,
+            },
+        }
+    }
+
     /// The request hyper sends for `request` on a connection to `key`.
     fn build(
         &self,
         request: &Outgoing<'_>,
         key: &Key,
+        h2: bool,
     ) -> Result<http::Request<Full<Bytes>>, FetchError> {
         let method = http::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
             FetchError::new(
@@ -209,8 +334,9 @@ impl HyperTransport {
                 format!("invalid method {:?}", request.method),
             )
         })?;
-        // Through an HTTP proxy (not tunnelled) the request line carries the whole URL.
-        let target = if key.proxy.is_some() && !key.https {
+        // Through an HTTP proxy (not tunnelled) the request line carries the whole URL, and
+        // HTTP/2 takes scheme and authority from it.
+        let target = if h2 || (key.proxy.is_some() && !key.https) {
             request.uri.clone()
         } else {
             request.uri.path_and_query().map_or_else(
@@ -234,7 +360,8 @@ impl HyperTransport {
         } else {
             format!("{}:{}", key.host, key.port)
         };
-        if let Ok(host) = HeaderValue::from_str(&authority) {
+        // HTTP/2 says it in `:authority`.
+        if !h2 && let Ok(host) = HeaderValue::from_str(&authority) {
             headers.insert(HOST, host);
         }
         headers.insert(USER_AGENT, self.user_agent.clone());
@@ -287,18 +414,37 @@ impl Transport for HyperTransport {
                 .unwrap_or(if https { 443 } else { 80 }),
             proxy: request.proxy.map(str::to_owned),
         };
+        let want_h2 = match self.http {
+            HttpVersion::Http1 => false,
+            HttpVersion::Http2 => https,
+            HttpVersion::Http2PriorKnowledge => true,
+        };
+        if want_h2 && let Some(mut sender) = self.shared_h2(&key, deadline).await? {
+            let sent = async {
+                sender.ready().await.map_err(SendError::Hyper)?;
+                let built = self.build(&request, &key, true).map_err(SendError::Fetch)?;
+                sender.send_request(built).await.map_err(SendError::Hyper)
+            };
+            let response = within(deadline, self.timeout, sent)
+                .await
+                .map_err(|_| timeout_error("waiting for the response head"))?
+                .map_err(SendError::into_fetch_error)?;
+            return Ok(self.head(response, deadline, None));
+        }
         let mut reused = true;
         let mut sender = match self.take_idle(&key) {
             Some(sender) => sender,
             None => {
                 reused = false;
-                self.connect(&key, deadline).await?
+                self.connect_http1(&key, deadline).await?
             }
         };
         let response = loop {
             let sent = async {
                 sender.ready().await.map_err(SendError::Hyper)?;
-                let built = self.build(&request, &key).map_err(SendError::Fetch)?;
+                let built = self
+                    .build(&request, &key, false)
+                    .map_err(SendError::Fetch)?;
                 sender.send_request(built).await.map_err(SendError::Hyper)
             };
             match within(deadline, self.timeout, sent).await {
@@ -309,29 +455,13 @@ impl Transport for HyperTransport {
                 // new connection, as the thread engine does.
                 Ok(Err(e)) if reused && request.idempotent && e.closed_before_answer() => {
                     reused = false;
-                    sender = self.connect(&key, deadline).await?;
+                    sender = self.connect_http1(&key, deadline).await?;
                 }
                 Ok(Err(e)) => return Err(e.into_fetch_error()),
             }
         };
-        let (parts, body) = response.into_parts();
-        let gzip = parts
-            .headers
-            .get(CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        Ok(Head {
-            status: parts.status.as_u16(),
-            version: parts.version,
-            headers: parts.headers,
-            body: HyperBody {
-                body,
-                chunk: Bytes::new(),
-                timeout: self.timeout,
-                deadline,
-                gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
-                back: Some((Arc::clone(&self.idle), key, sender, self.max_idle)),
-            },
-        })
+        let back = (Arc::clone(&self.idle), key, sender, self.max_idle);
+        Ok(self.head(response, deadline, Some(back)))
     }
 
     async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
@@ -380,14 +510,21 @@ type Returned = (IdlePool, Key, SendRequest<Full<Bytes>>, usize);
 impl HyperBody {
     /// The body ended: its connection may serve the next request.
     fn give_back(&mut self) {
-        if let Some((idle, key, sender, max)) = self.back.take()
-            && !sender.is_closed()
-            && let Ok(mut idle) = idle.lock()
-        {
-            let list = idle.entry(key).or_default();
-            if list.len() < max {
-                list.push(sender);
-            }
+        if let Some((idle, key, sender, max)) = self.back.take() {
+            give_back(&idle, key, sender, max);
+        }
+    }
+}
+
+/// Keep `sender` (still open) among `key`'s idle connections, at most `max` of them.
+fn give_back(idle: &IdlePool, key: Key, sender: SendRequest<Full<Bytes>>, max: usize) {
+    if sender.is_closed() {
+        return;
+    }
+    if let Ok(mut idle) = idle.lock() {
+        let list = idle.entry(key).or_default();
+        if list.len() < max {
+            list.push(sender);
         }
     }
 }

@@ -44,6 +44,7 @@ impl AsyncEngine {
         let core = Core::new(config, Arc::clone(&live))?;
         let transport = HyperTransport::new(
             rustls_config(config)?,
+            config.http,
             resolver,
             config.timeout,
             config.pool.max(1),

@@ -60,12 +60,14 @@ impl TlsIdentity {
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
             .map_err(|e| invalid(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| invalid(e.to_string()))?
             .with_no_client_auth()
             .with_single_cert(chain, key)
             .map_err(|e| invalid(e.to_string()))?;
+        // HTTP/2 for clients that offer it, HTTP/1.1 for the rest.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
 }
@@ -269,11 +271,12 @@ where
                 Ok::<_, Infallible>(response)
             }
         });
-        // A client that hangs up mid-response is not the server's problem.
-        let _ = hyper::server::conn::http1::Builder::new()
-            .serve_connection(io, service)
-            .with_upgrades()
-            .await;
+        // HTTP/1.1, or HTTP/2 when the connection opens with its preface (h2c prior
+        // knowledge, or h2 chosen by ALPN). A client that hangs up mid-response is not the
+        // server's problem.
+        let builder =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        let _ = builder.serve_connection_with_upgrades(io, service).await;
     })
 }
 
