@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Run one workload with poolfetch and its peers against the same embedded server, side by side.
 
-Peers (each skipped, saying so, when not installed): oha (`-c P`, one URL), `curl --parallel
---parallel-max P`, and a Python
+Peers (each skipped, saying so, when not installed): oha (`-c P`, one URL; and `--http2`
+against poolfetch's HTTP/2 row), `curl --parallel --parallel-max P`, and a Python
 `ThreadPoolExecutor(P)` calling `requests.get` (the seed's pattern; no shared Session), plus
 the same with one `requests.Session` per thread. Runs are interleaved, repeated, and the
-median wall time of each tool is reported with poolfetch's speed ratio to it.
+median wall time of each tool is reported with poolfetch's speed ratio to it, and the median
+CPU time (user + sys, from getrusage of the child) per request.
 
     scripts/compare-peers.sh [--requests N] [--pool P] [--delay-ms L] [--repeat R]
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +48,8 @@ def main():
     ap.add_argument("--delay-ms", type=int, default=0, help="per-request server delay (0: pure throughput)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--poolfetch", default="target/release/poolfetch")
+    ap.add_argument("--baseline", help="another poolfetch binary: its two engines get rows too (before/after)")
+    ap.add_argument("--no-python", action="store_true", help="leave out the Python peers (slow)")
     args = ap.parse_args()
 
     if not os.path.exists(args.poolfetch):
@@ -71,28 +75,37 @@ def main():
         tools = {
             "poolfetch": [args.poolfetch, "fetch", "-q", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
             "poolfetch --engine async": [args.poolfetch, "fetch", "-q", "--engine", "async", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
+            "poolfetch async h2c": [args.poolfetch, "fetch", "-q", "--engine", "async", "--http2-prior-knowledge", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
         }
+        if args.baseline:
+            tools["baseline threads"] = [args.baseline] + tools["poolfetch"][1:]
+            tools["baseline --engine async"] = [args.baseline] + tools["poolfetch --engine async"][1:]
         if shutil.which("oha"):
             # oha loads one URL; the same host and route, so the same work per request.
             tools[f"oha -c {P} (one URL)"] = ["oha", "--no-tui", "-n", str(args.requests), "-c", P, urls[0]]
+            tools[f"oha --http2 -c {P} (one URL)"] = ["oha", "--no-tui", "--http2", "-n", str(args.requests), "-c", "1", "-p", P, urls[0]]
         if shutil.which("curl"):
             tools[f"curl --parallel-max {P}"] = ["curl", "-s", "--fail", "--parallel", "--parallel-max", P, "-K", curl_config]
-        has_requests = subprocess.run([sys.executable, "-c", "import requests"], capture_output=True).returncode == 0
+        has_requests = not args.no_python and subprocess.run([sys.executable, "-c", "import requests"], capture_output=True).returncode == 0
         if has_requests:
             tools[f"python TPE({P}) requests.get"] = [sys.executable, peer_script, url_file, P, "get"]
             tools[f"python TPE({P}) Session/thread"] = [sys.executable, peer_script, url_file, P, "session"]
-        missing = [] if has_requests else ["python requests (pip install requests)"]
+        missing = [] if has_requests or args.no_python else ["python requests (pip install requests)"]
         if not shutil.which("curl"):
             missing.append("curl")
         if not shutil.which("oha"):
             missing.append("oha (cargo install oha --locked)")
 
         walls = {name: [] for name in tools}
+        cpus = {name: [] for name in tools}
         for _ in range(args.repeat):
             for name, cmd in tools.items():  # interleaved, so drift hits every tool alike
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
                 done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
                 walls[name].append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[name].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
                 if done.returncode != 0:
                     sys.exit(f"{name} failed ({done.returncode}): {done.stderr.strip()[:300]}")
 
@@ -100,11 +113,12 @@ def main():
         if args.delay_ms:
             ideal = f", ideal {-(-args.requests // args.pool) * args.delay_ms / 1000:.2f} s"
         print(f"{args.requests} requests, pool {P}, delay {args.delay_ms} ms{ideal}; median of {args.repeat} runs")
-        print(f"{'tool':34} {'wall (s)':>9} {'req/s':>9} {'poolfetch speed-up':>19}")
+        print(f"{'tool':34} {'wall (s)':>9} {'req/s':>9} {'CPU/req (us)':>13} {'poolfetch speed-up':>19}")
         ours = statistics.median(walls["poolfetch"])
         for name, samples in walls.items():
             median = statistics.median(samples)
-            print(f"{name:34} {median:9.3f} {args.requests / median:9.0f} {median / ours:18.2f}x")
+            cpu = statistics.median(cpus[name]) / args.requests * 1e6
+            print(f"{name:34} {median:9.3f} {args.requests / median:9.0f} {cpu:13.1f} {median / ours:18.2f}x")
         for m in missing:
             print(f"(skipped: {m} not installed)")
     finally:

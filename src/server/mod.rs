@@ -38,6 +38,9 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Serve HTTPS with this identity instead of plain HTTP (for TLS tests).
     pub tls: Option<TlsIdentity>,
+    /// Speak HTTP/2 too — h2c prior knowledge, and h2 by ALPN over TLS (default true); false
+    /// makes an HTTP/1.1-only server (for fallback tests).
+    pub http2: bool,
 }
 
 /// A certificate chain and its private key, both PEM.
@@ -50,7 +53,7 @@ pub struct TlsIdentity {
 }
 
 impl TlsIdentity {
-    fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
+    fn acceptor(&self, http2: bool) -> io::Result<tokio_rustls::TlsAcceptor> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
@@ -67,7 +70,11 @@ impl TlsIdentity {
             .with_single_cert(chain, key)
             .map_err(|e| invalid(e.to_string()))?;
         // HTTP/2 for clients that offer it, HTTP/1.1 for the rest.
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        config.alpn_protocols = if http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
 }
@@ -79,6 +86,7 @@ impl Default for ServerConfig {
             latency: Duration::ZERO,
             threads: 2,
             tls: None,
+            http2: true,
         }
     }
 }
@@ -144,9 +152,14 @@ impl Server {
             timer: Timer::start()?,
             latency: config.latency,
             counters: Arc::clone(&counters),
+            http2: config.http2,
         });
         runtime.spawn(faults::accept_loop(fault_listener, Arc::clone(&state)));
-        let tls = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|identity| identity.acceptor(config.http2))
+            .transpose()?;
         runtime.spawn(accept_loop(listener, state, tls));
         Ok(Server {
             scheme: if config.tls.is_some() {
@@ -218,6 +231,8 @@ pub(super) struct State {
     timer: Timer,
     latency: Duration,
     counters: Arc<Counters>,
+    /// HTTP/2 is spoken too.
+    http2: bool,
 }
 
 async fn accept_loop(
@@ -257,6 +272,7 @@ where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     Box::pin(async move {
+        let http2 = state.http2;
         let service = hyper::service::service_fn(move |request| {
             let state = Arc::clone(&state);
             async move {
@@ -274,8 +290,11 @@ where
         // HTTP/1.1, or HTTP/2 when the connection opens with its preface (h2c prior
         // knowledge, or h2 chosen by ALPN). A client that hangs up mid-response is not the
         // server's problem.
-        let builder =
+        let mut builder =
             hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        if !http2 {
+            builder = builder.http1_only();
+        }
         let _ = builder.serve_connection_with_upgrades(io, service).await;
     })
 }

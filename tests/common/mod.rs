@@ -84,6 +84,11 @@ impl Resolve for LoopbackOnlyResolver {
 
 /// A fresh CA (PEM) and an HTTPS server whose certificate it signed, for 127.0.0.1.
 pub fn https_server() -> (Server, String) {
+    https_server_speaking(true)
+}
+
+/// [`https_server`], offering h2 by ALPN or not.
+pub fn https_server_speaking(http2: bool) -> (Server, String) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -101,6 +106,7 @@ pub fn https_server() -> (Server, String) {
             cert_chain_pem: leaf.pem(),
             key_pem: leaf_key.serialize_pem(),
         }),
+        http2,
         ..ServerConfig::default()
     })
     .unwrap();

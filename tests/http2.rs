@@ -1,0 +1,182 @@
+//! HTTP/2 on the async engine: h2c by prior knowledge and h2 by ALPN share one connection per
+//! host and never carry more streams than the pool; a server without h2 gets HTTP/1.1 and the
+//! record says so; the thread engine refuses; and the records are the same over both versions.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::{assert_exit, https_server_speaking, kind, poolfetch, records, server};
+use poolfetch::{Config, ConfigError, EngineKind, Fetcher, HttpVersion, Record};
+
+fn fetcher(
+    http: HttpVersion,
+    pool: usize,
+    extra: impl FnOnce(poolfetch::ConfigBuilder) -> poolfetch::ConfigBuilder,
+) -> Fetcher {
+    let builder = Config::builder()
+        .engine(EngineKind::Async)
+        .http(http)
+        .pool(pool);
+    Fetcher::new(extra(builder).build().unwrap()).unwrap()
+}
+
+#[test]
+fn h2c_shares_one_connection_and_never_carries_more_streams_than_the_pool() {
+    let server = server();
+    let urls: Vec<String> = (0..40)
+        .map(|i| server.url(&format!("/delay/30?n={i}")))
+        .collect();
+    let records = fetcher(HttpVersion::Http2PriorKnowledge, 4, |b| b).fetch_all(urls);
+    assert_eq!(records.len(), 40);
+    for record in &records {
+        assert!(record.ok, "{record:?}");
+        assert_eq!(record.http_version.as_deref(), Some("HTTP/2"));
+    }
+    let stats = server.stats();
+    assert_eq!(stats.connections, 1, "one connection for the host");
+    assert!(
+        stats.max_in_flight <= 4,
+        "{} streams at once",
+        stats.max_in_flight
+    );
+    assert_eq!(stats.requests, 40);
+}
+
+#[test]
+fn http2_by_alpn_over_tls_and_http1_when_the_server_does_not_take_it() {
+    for (speaks_h2, expected) in [(true, "HTTP/2"), (false, "HTTP/1.1")] {
+        let (server, ca) = https_server_speaking(speaks_h2);
+        let dir = tempfile::tempdir().unwrap();
+        let ca_path = dir.path().join("ca.pem");
+        std::fs::File::create(&ca_path)
+            .unwrap()
+            .write_all(ca.as_bytes())
+            .unwrap();
+        let urls: Vec<String> = (0..12)
+            .map(|i| server.url(&format!("/todos/{}", i + 1)))
+            .collect();
+        let records =
+            fetcher(HttpVersion::Http2, 3, |b| b.cacert(Some(ca_path.clone()))).fetch_all(urls);
+        for record in &records {
+            assert!(record.ok, "{expected}: {record:?}");
+            assert_eq!(record.http_version.as_deref(), Some(expected));
+        }
+        let connections = server.stats().connections;
+        if speaks_h2 {
+            assert_eq!(connections, 1, "one h2 connection");
+        } else {
+            assert!(
+                connections <= 3,
+                "{connections} HTTP/1.1 connections for a pool of 3"
+            );
+        }
+    }
+    // --http2 on plain http:// stays HTTP/1.1, as curl does.
+    let server = server();
+    let records = fetcher(HttpVersion::Http2, 2, |b| b).fetch_all([server.url("/todos/1")]);
+    assert_eq!(records[0].http_version.as_deref(), Some("HTTP/1.1"));
+}
+
+#[test]
+fn the_thread_engine_refuses_http2_with_one_line() {
+    let refused = Config::builder().http(HttpVersion::Http2).build();
+    assert_eq!(refused.err(), Some(ConfigError::Http2NeedsAsync));
+    let server = server();
+    for flag in ["--http2", "--http2-prior-knowledge"] {
+        let output = poolfetch()
+            .args(["fetch", "-q", flag, "--url", &server.url("/todos/1")])
+            .output()
+            .unwrap();
+        assert_exit(&output, 2);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("--engine async"), "{stderr}");
+    }
+    assert_eq!(server.stats().requests, 0);
+    let output = poolfetch()
+        .args([
+            "fetch",
+            "-q",
+            "--engine",
+            "async",
+            "--http2-prior-knowledge",
+        ])
+        .args(["--url", &server.url("/todos/1")])
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    assert_eq!(
+        records(&output.stdout)[0].http_version.as_deref(),
+        Some("HTTP/2")
+    );
+}
+
+/// What a record says, without times and versions.
+fn essence(
+    record: &Record,
+) -> (
+    u64,
+    bool,
+    Option<u16>,
+    u64,
+    u32,
+    Option<poolfetch::ErrorKind>,
+) {
+    (
+        record.index,
+        record.ok,
+        record.status,
+        record.bytes,
+        record.attempts,
+        kind(record),
+    )
+}
+
+#[test]
+fn the_same_records_over_http1_and_http2() {
+    let server = server();
+    let urls = [
+        server.url("/todos/1"),
+        server.url("/status/404"),
+        server.url("/status/503"),
+        server.url("/redirect-to?location=/todos/2"),
+        server.url("/redirect-loop"),
+        server.url("/retry-after/0"),
+        server.url("/bytes/60000"),
+        server.url("/gzip/40000"),
+        server.url("/delay/3000"),
+        server.url("/post"),
+    ];
+    let run = |http| {
+        fetcher(http, 4, |b| {
+            b.timeout(Duration::from_millis(1500))
+                .max_body(Some(50_000))
+                .retry(poolfetch::RetryPolicy {
+                    retries: 1,
+                    backoff: Duration::from_millis(10),
+                    ..poolfetch::RetryPolicy::default()
+                })
+        })
+        .fetch_all(urls.clone())
+    };
+    let http1 = run(HttpVersion::Http1);
+    let http2 = run(HttpVersion::Http2PriorKnowledge);
+    for (one, two) in http1.iter().zip(&http2) {
+        assert_eq!(
+            essence(one),
+            essence(two),
+            "{} over HTTP/1.1 and HTTP/2",
+            one.url
+        );
+        if one.status.is_some() {
+            assert_eq!(one.http_version.as_deref(), Some("HTTP/1.1"));
+            assert_eq!(two.http_version.as_deref(), Some("HTTP/2"));
+        }
+    }
+    assert_eq!(kind(&http2[8]), Some(poolfetch::ErrorKind::Timeout));
+    assert_eq!(http2[7].bytes, 40_000, "gzip decoded");
+    assert_eq!(kind(&http2[6]), Some(poolfetch::ErrorKind::TooLarge));
+    assert_eq!(http2[5].attempts, 2, "429 retried after Retry-After");
+}
