@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-2000}; L=${2:-1000}; P=${3:-1000}
 cargo build --release --quiet
-bin=target/release/poolfetch
+bin=${POOLFETCH_BIN:-target/release/poolfetch}
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 out=$(mktemp -d)

@@ -36,7 +36,7 @@
 //! `engine::{threads, tokio}` → `fetch` (the core) → `sink` → `order` → `record` (→ `resume`
 //! and `replace` for earlier outputs).
 //!
-//! Cargo features: `async` (the tokio + reqwest engine), `server` (the embedded test server),
+//! Cargo features: `async` (the tokio + hyper engine), `server` (the embedded test server),
 //! `bench` (the pool-size sweep), `cli` (the `poolfetch` binary); all on by default. With
 //! `--no-default-features` the library has the thread engine only.
 

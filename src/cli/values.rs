@@ -52,7 +52,7 @@ impl From<BodyArg> for BodyMode {
 pub(super) enum EngineArg {
     /// Blocking `ureq` calls on a `rayon` pool of `pool` threads.
     Threads,
-    /// `reqwest` on a tokio runtime, at most `pool` requests at once (`pool = 0`: no limit).
+    /// hyper on a tokio runtime, at most `pool` requests at once (`pool = 0`: no limit).
     Async,
 }
 

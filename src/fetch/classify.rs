@@ -1,7 +1,7 @@
 //! The one error-classification table for both engines.
 //!
 //! An engine hands over its error (as a `std::error::Error` chain) and what only its own error
-//! type can tell (a [`Hint`]: ureq's `Timeout` variant, reqwest's `is_timeout()`, …). The order
+//! type can tell (a [`Hint`]: ureq's `Timeout` variant, hyper's `is_parse()`, …). The order
 //! of the checks below is the whole policy, and it is the same for both engines.
 
 use std::error::Error;
