@@ -339,10 +339,15 @@ impl HyperTransport {
         let target = if h2 || (key.proxy.is_some() && !key.https) {
             request.uri.clone()
         } else {
-            request.uri.path_and_query().map_or_else(
-                || http::Uri::from_static("/"),
-                |p| http::Uri::try_from(p.as_str()).unwrap_or_else(|_| http::Uri::from_static("/")),
-            )
+            let mut parts = http::uri::Parts::default();
+            parts.path_and_query = Some(
+                request
+                    .uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+            );
+            http::Uri::from_parts(parts).unwrap_or_else(|_| http::Uri::from_static("/"))
         };
         let bytes = request
             .body
