@@ -1,6 +1,6 @@
 //! The async contrast engine: one tokio runtime and hyper's client (see [`super::client`]), with
-//! at most `pool` requests in flight (a semaphore), or no limit at all with `pool = 0` — the
-//! bare `gather` of every request.
+//! at most `pool` requests in flight (that many worker tasks at most), or no limit at all with
+//! `pool = 0` — the bare `gather` of every request.
 //!
 //! It runs the same fetch core as the thread engine through its own [`Transport`], behind the
 //! same [`Engine`] seam, so ordering, windows, batches, retries, limits, redirects,
@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::mpsc;
 
 use super::client::HyperTransport;
 use super::tokio_tls::rustls_config;
@@ -21,6 +23,8 @@ use crate::run::{Engine, Ticket};
 pub(crate) struct AsyncEngine {
     runtime: Option<tokio::runtime::Runtime>,
     tickets: mpsc::UnboundedSender<Ticket>,
+    /// The workers of a bounded pool (`None`: a task per ticket).
+    workers: Option<Workers>,
 }
 
 /// The fetch core and the client, shared by every task.
@@ -51,13 +55,78 @@ impl AsyncEngine {
             live,
         );
         let shared = Arc::new(Shared { core, transport });
-        let limit = (config.pool > 0).then(|| Arc::new(Semaphore::new(config.pool)));
         let (tickets, queue) = mpsc::unbounded_channel();
-        runtime.spawn(dispatch(queue, shared, limit));
+        let workers = match config.pool {
+            // Unbounded: every ticket is a task of its own, at once (the bare `gather`).
+            0 => {
+                runtime.spawn(spawn_each(queue, shared));
+                None
+            }
+            pool => Some(Workers {
+                queue: Arc::new(tokio::sync::Mutex::new(queue)),
+                shared,
+                started: AtomicUsize::new(0),
+                idle: Arc::new(AtomicUsize::new(0)),
+                waiting: Arc::new(AtomicUsize::new(0)),
+                pool,
+                handle: runtime.handle().clone(),
+            }),
+        };
         Ok(AsyncEngine {
             runtime: Some(runtime),
             tickets,
+            workers,
         })
+    }
+}
+
+/// At most `pool` long-lived worker tasks, started as tickets wait, each taking the next
+/// ticket from one FIFO queue and running it to the end — the way oha drives hyper: no task
+/// spawned, no permit taken per request, and start order is dispatch order.
+struct Workers {
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Ticket>>>,
+    shared: Arc<Shared>,
+    /// Workers started.
+    started: AtomicUsize,
+    /// Workers waiting for a ticket.
+    idle: Arc<AtomicUsize>,
+    /// Tickets queued and not yet taken by a worker.
+    waiting: Arc<AtomicUsize>,
+    pool: usize,
+    handle: tokio::runtime::Handle,
+}
+
+impl Workers {
+    /// A ticket was queued: start workers while more tickets wait than workers are free,
+    /// up to the pool.
+    fn grow(&self) {
+        while self.waiting.load(Ordering::SeqCst) > self.idle.load(Ordering::SeqCst) {
+            let started = self.started.load(Ordering::SeqCst);
+            if started >= self.pool {
+                return;
+            }
+            if self
+                .started
+                .compare_exchange(started, started + 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_err()
+            {
+                continue;
+            }
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            let (queue, shared) = (Arc::clone(&self.queue), Arc::clone(&self.shared));
+            let (idle, waiting) = (Arc::clone(&self.idle), Arc::clone(&self.waiting));
+            self.handle.spawn(async move {
+                loop {
+                    let ticket = queue.lock().await.recv().await;
+                    let Some(ticket) = ticket else { return };
+                    waiting.fetch_sub(1, Ordering::SeqCst);
+                    idle.fetch_sub(1, Ordering::SeqCst);
+                    let Shared { core, transport } = &*shared;
+                    ticket.run(core, transport, None, async {}).await;
+                    idle.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
     }
 }
 
@@ -72,38 +141,26 @@ impl Drop for AsyncEngine {
 
 impl Engine for AsyncEngine {
     fn start(&self, ticket: Ticket) {
+        if let Some(workers) = &self.workers {
+            workers.waiting.fetch_add(1, Ordering::SeqCst);
+        }
         if let Err(mpsc::error::SendError(ticket)) = self.tickets.send(ticket) {
             // The runtime is gone (shutting down): the request is never sent.
-            ticket.cancelled();
+            return ticket.cancelled();
+        }
+        if let Some(workers) = &self.workers {
+            workers.grow();
         }
     }
 }
 
-/// Hands out permits in ticket order, so requests start in index order (as the thread
-/// pool's FIFO queue does) instead of in whatever order the runtime polls tasks.
-async fn dispatch(
-    mut queue: mpsc::UnboundedReceiver<Ticket>,
-    shared: Arc<Shared>,
-    limit: Option<Arc<Semaphore>>,
-) {
+/// `pool = 0`: every ticket runs at once as a task of its own, spawned in ticket order.
+async fn spawn_each(mut queue: mpsc::UnboundedReceiver<Ticket>, shared: Arc<Shared>) {
     while let Some(ticket) = queue.recv().await {
-        // Held until the request is done: at most `pool` run at once.
-        let permit = match &limit {
-            Some(limit) => Arc::clone(limit).acquire_owned().await.ok(),
-            None => None,
-        };
-        tokio::spawn(run(ticket, Arc::clone(&shared), permit));
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let Shared { core, transport } = &*shared;
+            ticket.run(core, transport, None, async {}).await;
+        });
     }
-}
-
-async fn run(ticket: Ticket, shared: Arc<Shared>, permit: Option<OwnedSemaphorePermit>) {
-    let Shared { core, transport } = &*shared;
-    // hyper hands a finished connection back to its pool from the connection's own task;
-    // one yield lets that happen before the next request takes the permit and looks for an
-    // idle connection (without it a debug build opened a 6th connection for a pool of 5).
-    let release = async move {
-        tokio::task::yield_now().await;
-        drop(permit);
-    };
-    ticket.run(core, transport, None, release).await;
 }
