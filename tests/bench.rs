@@ -82,7 +82,20 @@ fn bench_runs_end_to_end_with_every_export() {
     let csv = std::fs::read_to_string(path("bench.csv")).unwrap();
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    for column in ["p50_ms", "p90_ms", "p99_ms", "req_per_s"] {
+    // The client's CPU per request: the engine's threads and the collector, measured (Linux).
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path("bench.json")).unwrap()).unwrap();
+    for result in json["results"].as_array().unwrap() {
+        let cpu = result["cpu_us_per_request"].as_f64();
+        assert!(cpu.is_some_and(|us| us > 0.0), "{cpu:?}");
+    }
+    for column in [
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "req_per_s",
+        "cpu_us_per_request",
+    ] {
         assert!(
             headers.iter().any(|h| h == column),
             "{column} in {headers:?}"

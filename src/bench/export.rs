@@ -55,6 +55,7 @@ struct CsvRow<'a> {
     failed: usize,
     connections: Option<u64>,
     threads: Option<u64>,
+    cpu_us_per_request: Option<f64>,
 }
 
 /// `value` rounded to `digits` decimals (CSV cells people read and diff).
@@ -92,6 +93,9 @@ impl Exporter for CsvExporter {
                         failed: figures.failed,
                         connections: figures.connections,
                         threads: figures.threads,
+                        cpu_us_per_request: figures
+                            .cpu_ms
+                            .map(|ms| round(ms * 1000.0 / result.requests.max(1) as f64, 2)),
                     })
                     .map_err(io::Error::other)?;
             }

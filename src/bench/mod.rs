@@ -115,6 +115,10 @@ pub struct RunResult {
     /// OS threads in this process at the end of the run, engine still alive (Linux only).
     #[serde(default)]
     pub threads: Option<u64>,
+    /// CPU time (user + sys) the client used: the collecting thread and the engine's
+    /// threads, not the embedded server's (Linux only).
+    #[serde(default)]
+    pub cpu_ms: Option<f64>,
     /// The error of the first failed request, if any (to say why a run failed).
     #[serde(default)]
     pub first_error: Option<String>,
@@ -154,6 +158,9 @@ pub struct BenchResult {
     /// Median OS threads of the process during a run (engine, embedded server, main thread).
     #[serde(default)]
     pub threads: Option<u64>,
+    /// Median client CPU time per request, in µs: the cost of the engine, not only its speed.
+    #[serde(default)]
+    pub cpu_us_per_request: Option<f64>,
     /// Every timed run.
     pub runs: Vec<RunResult>,
 }
@@ -308,6 +315,7 @@ pub fn run(
                 server.reset_stats();
             }
             // A fresh fetcher per run: every run pays for its own connections, as a user would.
+            let cpu_before = ClientCpu::now();
             let fetcher = Fetcher::new(plan.config(setup))?;
             let started = Instant::now();
             let mut finished_ms = vec![0.0; plan.requests];
@@ -331,6 +339,7 @@ pub fn run(
             }
             let wall = started.elapsed().as_secs_f64();
             let threads = process_threads();
+            let cpu_ms = cpu_before.and_then(|before| before.used_ms());
             drop(fetcher);
             Ok(RunResult {
                 wall_ms: wall * 1000.0,
@@ -339,6 +348,7 @@ pub fn run(
                 failed: plan.requests - ok,
                 connections: server.as_ref().map(|s| s.stats().connections),
                 threads,
+                cpu_ms,
                 first_error,
                 finished_ms,
                 latency_ms,
@@ -397,9 +407,68 @@ pub fn summarise(plan: &BenchPlan, setup: Setup, runs: Vec<RunResult>) -> BenchR
         p99_ms: percentile(&all_latencies, 99.0).unwrap_or(0.0),
         connections: stats::median(&connections).map(|c| c.round() as u64),
         threads: stats::median(&threads).map(|t| t.round() as u64),
+        cpu_us_per_request: stats::median(
+            &runs
+                .iter()
+                .filter_map(|r| r.cpu_ms)
+                .map(|ms| ms * 1000.0 / plan.requests.max(1) as f64)
+                .collect::<Vec<_>>(),
+        ),
         wall_ms,
         runs,
     }
+}
+
+/// The client's CPU clock at the start of a run: the calling thread's, and which threads
+/// already existed (an earlier run's engine threads may still be exiting; they do not count).
+struct ClientCpu {
+    caller_ns: u64,
+    existing: std::collections::HashSet<String>,
+}
+
+impl ClientCpu {
+    fn now() -> Option<Self> {
+        let existing = std::fs::read_dir("/proc/self/task")
+            .ok()?
+            .filter_map(|entry| Some(entry.ok()?.file_name().to_string_lossy().into_owned()))
+            .collect();
+        Some(ClientCpu {
+            caller_ns: schedstat_ns("/proc/thread-self/schedstat")?,
+            existing,
+        })
+    }
+
+    /// CPU time since `now()`: the calling thread's, plus every engine thread started since
+    /// (named `poolfetch-worker-N`, `poolfetch-async`, `poolfetch-crew-builder`); the
+    /// embedded server's threads are left out.
+    fn used_ms(&self) -> Option<f64> {
+        let caller = schedstat_ns("/proc/thread-self/schedstat")?.saturating_sub(self.caller_ns);
+        let mut engine = 0u64;
+        for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let tid = entry.file_name().to_string_lossy().into_owned();
+            if self.existing.contains(&tid) {
+                continue;
+            }
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            let ours = ["poolfetch-worke", "poolfetch-async", "poolfetch-crew-"]
+                .iter()
+                .any(|prefix| comm.starts_with(prefix));
+            if ours {
+                engine += schedstat_ns(entry.path().join("schedstat")).unwrap_or(0);
+            }
+        }
+        Some((caller + engine) as f64 / 1e6)
+    }
+}
+
+/// The first field of a schedstat file: nanoseconds spent on a CPU.
+fn schedstat_ns(path: impl AsRef<std::path::Path>) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// OS threads of this process, from `/proc/self/status` (None where there is no procfs).

@@ -3,8 +3,9 @@
 use super::BenchResult;
 
 /// Column headers of the table (also used by the markdown export). It fits 100 columns.
-pub const HEADERS: [&str; 10] = [
-    "setup", "wall", "±", "×ideal", "req/s", "pool/p50", "p50", "p99", "conns", "threads",
+pub const HEADERS: [&str; 11] = [
+    "setup", "wall", "±", "×ideal", "req/s", "CPU/req", "pool/p50", "p50", "p99", "conns",
+    "threads",
 ];
 
 /// The setup's short name in the table: `threads 20`, `async unbounded`, `threads 5 b10`.
@@ -43,6 +44,9 @@ pub fn cells(result: &BenchResult) -> Vec<String> {
             .wall_over_ideal
             .map_or("–".into(), |r| format!("{r:.3}")),
         format!("{:.1}", result.req_per_s),
+        result
+            .cpu_us_per_request
+            .map_or("–".into(), |us| format!("{us:.1} µs")),
         littles_law(result).map_or("–".into(), |r| format!("{r:.1}")),
         ms(result.p50_ms),
         ms(result.p99_ms),
@@ -265,6 +269,7 @@ mod tests {
                 failed: 0,
                 connections: Some(pool as u64),
                 threads: Some(7),
+                cpu_ms: Some(2.0),
                 first_error: None,
                 finished_ms: vec![100.0, 100.0, 200.0, 200.0],
                 latency_ms: vec![100.0, 101.0, 102.0, 110.0],
