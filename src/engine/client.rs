@@ -73,8 +73,9 @@ pub(crate) struct HyperTransport {
     /// The same, offering h2 by ALPN first.
     tls_h2: tokio_rustls::TlsConnector,
     http: HttpVersion,
-    /// One HTTP/2 connection per host, made under this lock (so a burst makes one).
-    h2: tokio::sync::Mutex<HashMap<Key, Shared2>>,
+    /// One HTTP/2 connection per host, each made under its host's own lock (so a burst
+    /// makes one, and a slow host holds up no other).
+    h2: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Option<Shared2>>>>>,
     resolver: Arc<CachingResolver>,
     /// Connect, response head and each body read (`--timeout`).
     timeout: Duration,
@@ -100,7 +101,7 @@ impl HyperTransport {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             tls_h2: tokio_rustls::TlsConnector::from(Arc::new(offering_h2)),
             http,
-            h2: tokio::sync::Mutex::new(HashMap::new()),
+            h2: Mutex::new(HashMap::new()),
             resolver: Arc::new(resolver),
             timeout,
             idle: Arc::new(Mutex::new(HashMap::new())),
@@ -211,19 +212,25 @@ impl HyperTransport {
         key: &Key,
         deadline: Option<Instant>,
     ) -> Result<Option<http2::SendRequest<Full<Bytes>>>, FetchError> {
-        let mut shared = self.h2.lock().await;
-        match shared.get(key) {
+        let slot = {
+            let mut hosts = self.h2.lock().map_err(|_| {
+                FetchError::new(ErrorKind::Internal, "the HTTP/2 table was poisoned")
+            })?;
+            Arc::clone(hosts.entry(key.clone()).or_default())
+        };
+        let mut shared = slot.lock().await;
+        match &*shared {
             Some(Shared2::Http1Only) => return Ok(None),
             Some(Shared2::Http2(sender)) if !sender.is_closed() => return Ok(Some(sender.clone())),
             _ => {}
         }
         match self.connect(key, deadline, true).await? {
             Connection::Http2(sender) => {
-                shared.insert(key.clone(), Shared2::Http2(sender.clone()));
+                *shared = Some(Shared2::Http2(sender.clone()));
                 Ok(Some(sender))
             }
             Connection::Http1(sender) => {
-                shared.insert(key.clone(), Shared2::Http1Only);
+                *shared = Some(Shared2::Http1Only);
                 drop(shared);
                 // Not wasted: the HTTP/1.1 connection the server chose waits for a request.
                 self.put_idle(key.clone(), sender);
