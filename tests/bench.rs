@@ -299,3 +299,43 @@ fn bench_sends_methods_bodies_and_headers_to_one_url_without_a_placeholder() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("threads 2"));
     assert_eq!(server.stats().requests, 6, "the same URL, six times");
 }
+
+#[test]
+fn bench_runs_http2_as_a_third_contender_on_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let output = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args([
+            "bench",
+            "--requests",
+            "12",
+            "--latency",
+            "5ms",
+            "--pools",
+            "4",
+        ])
+        .args([
+            "--engine",
+            "threads,async,async-h2",
+            "--no-plot",
+            "--export-json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let results = document["results"].as_array().unwrap();
+    let engines: Vec<&str> = results
+        .iter()
+        .map(|r| r["setup"]["engine"].as_str().unwrap())
+        .collect();
+    assert_eq!(engines, ["threads", "async", "async-h2"]);
+    // HTTP/1.1 opens a connection per request in flight; HTTP/2 carries them on one.
+    assert_eq!(results[1]["connections"], 4);
+    assert_eq!(results[2]["connections"], 1);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("async-h2 pool 4"), "{stdout}");
+}

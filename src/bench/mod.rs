@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::Fetcher;
-use crate::config::{BodyMode, Config, ConfigError, EngineKind, Order};
+use crate::config::{BodyMode, Config, ConfigError, EngineKind, HttpVersion, Order};
 use crate::server::{Server, ServerConfig};
 use stats::{Spread, ideal_ms, percentile};
 
@@ -29,8 +29,8 @@ pub struct BenchPlan {
     pub latency_known: bool,
     /// Pool sizes to compare.
     pub pools: Vec<usize>,
-    /// Engines to compare.
-    pub engines: Vec<EngineKind>,
+    /// Engines to compare (the async one also over HTTP/2, as `async-h2`).
+    pub engines: Vec<Contender>,
     /// Timed runs per configuration.
     pub runs: usize,
     /// Untimed runs per configuration before the timed ones.
@@ -59,7 +59,7 @@ impl Default for BenchPlan {
             latency: Duration::from_millis(50),
             latency_known: true,
             pools: vec![1, 5, 20],
-            engines: vec![EngineKind::Threads, EngineKind::Async],
+            engines: vec![Contender::Threads, Contender::Async],
             runs: 1,
             warmup: 0,
             order: Order::Input,
@@ -77,7 +77,7 @@ impl Default for BenchPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Setup {
     /// Engine that ran it.
-    pub engine: EngineKind,
+    pub engine: Contender,
     /// Pool size (most requests in flight).
     pub pool: usize,
     /// Gather-per-batch size, if batched.
@@ -95,6 +95,46 @@ impl Setup {
         match self.batch_size {
             Some(batch) => format!("{engine} {pool} batch {batch}"),
             None => format!("{engine} {pool}"),
+        }
+    }
+}
+
+/// One contender of a sweep: an engine, and for the async one the HTTP version it speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Contender {
+    /// The thread engine (HTTP/1.1).
+    Threads,
+    /// The async engine over HTTP/1.1.
+    Async,
+    /// The async engine over HTTP/2 (h2c by prior knowledge on `http://`, ALPN on
+    /// `https://`): every request in flight on one connection per host.
+    AsyncH2,
+}
+
+impl Contender {
+    /// The engine that runs it.
+    pub fn engine(self) -> EngineKind {
+        match self {
+            Contender::Threads => EngineKind::Threads,
+            Contender::Async | Contender::AsyncH2 => EngineKind::Async,
+        }
+    }
+
+    /// The HTTP version it speaks.
+    pub fn http(self) -> HttpVersion {
+        match self {
+            Contender::AsyncH2 => HttpVersion::Http2PriorKnowledge,
+            _ => HttpVersion::Http1,
+        }
+    }
+
+    /// Its name in tables and legends (`threads`, `async`, `async-h2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Contender::Threads => "threads",
+            Contender::Async => "async",
+            Contender::AsyncH2 => "async-h2",
         }
     }
 }
@@ -239,7 +279,8 @@ impl BenchPlan {
             timeout: self.timeout,
             headers: self.headers.clone(),
             body: BodyMode::None,
-            engine: setup.engine,
+            engine: setup.engine.engine(),
+            http: setup.engine.http(),
             // The embedded server is on loopback: never through a proxy from the environment.
             no_proxy: self.url.is_none().then(|| "*".to_string()),
             ..Config::default()

@@ -10,8 +10,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::BenchResult;
+use super::Contender;
 use super::stats::ideal_ms;
-use crate::config::EngineKind;
 use crate::record::Record;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -64,7 +64,7 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", TITLE))?;
     let (left, right) = root.split_horizontally(WIDTH * 3 / 5);
-    let mut engines: Vec<EngineKind> = results.iter().map(|r| r.setup.engine).collect();
+    let mut engines: Vec<Contender> = results.iter().map(|r| r.setup.engine).collect();
     engines.dedup();
     let pools = pools(results);
     // Shared axes: every finish-time panel spans the same requests and the same times.
@@ -100,7 +100,7 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
     Ok(())
 }
 
-type Series = (String, RGBColor, EngineKind, Vec<f64>);
+type Series = (String, RGBColor, Contender, Vec<f64>);
 
 /// The earliest positive and the latest finish time (s) of `finished_ms`, for a log axis.
 fn time_span(finished_ms: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
@@ -148,7 +148,8 @@ where
             .collect();
         let style = color.stroke_width(2);
         let drawn = match engine {
-            EngineKind::Async => chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?,
+            Contender::Async => chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?,
+            Contender::AsyncH2 => chart.draw_series(DashedLineSeries::new(points, 2, 3, style))?,
             _ => chart.draw_series(LineSeries::new(points, style))?,
         };
         let legend_color = *color;
@@ -236,12 +237,12 @@ where
                 PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.45).stroke_width(2))
             });
     }
-    let mut engines: Vec<EngineKind> = results.iter().map(|r| r.setup.engine).collect();
+    let mut engines: Vec<Contender> = results.iter().map(|r| r.setup.engine).collect();
     engines.dedup();
     // The answer to "which pool size?": ringed, with a note.
     for (i, engine) in engines.iter().enumerate() {
         if let Some((pick, _)) = super::report::recommended(results, *engine) {
-            let nudge = if *engine == EngineKind::Async {
+            let nudge = if *engine != Contender::Threads {
                 1.07
             } else {
                 1.0
@@ -272,7 +273,7 @@ where
             .map(|r| {
                 let slot = pools.iter().position(|p| *p == r.setup.pool).unwrap_or(0);
                 // Async a little to the right, so equal times do not hide one marker.
-                let nudge = if engine == EngineKind::Async {
+                let nudge = if engine != Contender::Threads {
                     1.07
                 } else {
                     1.0
@@ -282,7 +283,7 @@ where
             .collect();
         let label = format!("{} (median)", engine.name());
         match engine {
-            EngineKind::Async => {
+            Contender::Async | Contender::AsyncH2 => {
                 chart
                     .draw_series(points.iter().map(|&(x, y, c)| {
                         EmptyElement::at((x, y))
@@ -338,7 +339,7 @@ fn draw_records(svg: &mut String, records: &[Record], title: &str) -> DrawResult
     let series = [(
         "finished".to_string(),
         color(0),
-        EngineKind::Threads,
+        Contender::Threads,
         finished,
     )];
     finish_panel(

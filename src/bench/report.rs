@@ -59,7 +59,7 @@ pub fn cells(result: &BenchResult) -> Vec<String> {
 /// measured setups it was chosen from, by pool; `None` with fewer than two that worked.
 pub fn recommended(
     results: &[BenchResult],
-    engine: crate::config::EngineKind,
+    engine: super::Contender,
 ) -> Option<(&BenchResult, Vec<&BenchResult>)> {
     let mut plain: Vec<&BenchResult> = results
         .iter()
@@ -251,7 +251,6 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
 mod tests {
     use super::*;
     use crate::bench::{BenchPlan, RunResult, Setup, summarise};
-    use crate::config::EngineKind;
 
     /// Fixed runs instead of a network: the figures are exactly predictable.
     fn result(pool: usize, walls: &[f64]) -> BenchResult {
@@ -276,7 +275,7 @@ mod tests {
             })
             .collect();
         let setup = Setup {
-            engine: EngineKind::Threads,
+            engine: super::super::Contender::Threads,
             pool,
             batch_size: None,
         };

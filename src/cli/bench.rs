@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::parse::{parse_duration, parse_header, parse_method};
-use super::values::{EngineArg, OrderArg};
+use super::values::{ContenderArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, progress, usage};
 use crate::bench::export::Exports;
 use crate::bench::{self, BenchPlan, plot, report};
@@ -31,7 +31,8 @@ pub(super) struct BenchArgs {
         value_parser = parse_pools
     )]
     pools: Vec<Vec<usize>>,
-    /// Engines to compare, comma-separated.
+    /// Engines to compare, comma-separated: threads, async, async-h2 (the async engine over
+    /// HTTP/2, every request in flight on one connection).
     #[arg(
         long = "engine",
         value_name = "LIST",
@@ -39,7 +40,7 @@ pub(super) struct BenchArgs {
         value_delimiter = ',',
         default_value = "threads,async"
     )]
-    engines: Vec<EngineArg>,
+    engines: Vec<ContenderArg>,
     /// Timed runs of each configuration (the table shows the median and min–max).
     #[arg(long, value_name = "R", default_value_t = 1)]
     runs: usize,

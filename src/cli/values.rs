@@ -47,6 +47,27 @@ impl From<BodyArg> for BodyMode {
     }
 }
 
+/// `bench --engine`: the engines, and the async one over HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum ContenderArg {
+    /// Blocking `ureq` calls on a `rayon` pool of `pool` threads (HTTP/1.1).
+    Threads,
+    /// hyper on a tokio runtime, HTTP/1.1.
+    Async,
+    /// hyper on a tokio runtime, HTTP/2 (h2c on http://, ALPN on https://): one connection.
+    AsyncH2,
+}
+
+impl From<ContenderArg> for crate::bench::Contender {
+    fn from(arg: ContenderArg) -> Self {
+        match arg {
+            ContenderArg::Threads => Self::Threads,
+            ContenderArg::Async => Self::Async,
+            ContenderArg::AsyncH2 => Self::AsyncH2,
+        }
+    }
+}
+
 /// `--engine`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum EngineArg {
