@@ -180,3 +180,58 @@ fn the_same_records_over_http1_and_http2() {
     assert_eq!(kind(&http2[6]), Some(poolfetch::ErrorKind::TooLarge));
     assert_eq!(http2[5].attempts, 2, "429 retried after Retry-After");
 }
+
+/// Ctrl-C over HTTP/2 as over HTTP/1.1: exit 130, a record for every input read, in order,
+/// and the server saw exactly the requests whose records say they were sent.
+#[test]
+fn ctrl_c_over_http2_keeps_every_record_true() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.jsonl");
+    let mut child = poolfetch()
+        .args([
+            "fetch",
+            "-q",
+            "--engine",
+            "async",
+            "--http2-prior-knowledge",
+            "-p",
+            "2",
+            "-o",
+        ])
+        .arg(&out)
+        .args([
+            "--template",
+            &server.url("/delay/300?n={}"),
+            "--range",
+            "1..40",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.stats().requests < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the requests never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    common::signal(&child, libc::SIGINT);
+    let (code, _) = common::wait_bounded(&mut child, Duration::from_secs(30));
+    assert_eq!(code, 130);
+    let records = common::read_records(&out);
+    let indices: Vec<u64> = records.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (0..40).collect::<Vec<_>>());
+    let sent = records.iter().filter(|r| r.attempts >= 1).count() as u64;
+    assert_eq!(server.stats().requests, sent);
+    for record in records.iter().filter(|r| r.attempts == 0) {
+        assert_eq!(
+            kind(record),
+            Some(poolfetch::ErrorKind::Cancelled),
+            "{record:?}"
+        );
+    }
+    for record in records.iter().filter(|r| r.ok) {
+        assert_eq!(record.http_version.as_deref(), Some("HTTP/2"));
+    }
+}
