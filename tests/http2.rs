@@ -235,3 +235,18 @@ fn ctrl_c_over_http2_keeps_every_record_true() {
         assert_eq!(record.http_version.as_deref(), Some("HTTP/2"));
     }
 }
+
+/// Past 100 streams on one connection (the least a server must allow, RFC 9113 6.5.2) another
+/// connection opens, so no request waits inside a connection for the server's stream limit.
+#[test]
+fn more_than_100_streams_open_a_second_connection() {
+    let server = server();
+    let urls: Vec<String> = (0..300)
+        .map(|i| server.url(&format!("/delay/100?n={i}")))
+        .collect();
+    let records = fetcher(HttpVersion::Http2PriorKnowledge, 150, |b| b).fetch_all(urls);
+    assert!(records.iter().all(|r| r.ok));
+    let stats = server.stats();
+    assert_eq!(stats.connections, 2, "150 streams on 2 connections");
+    assert!(stats.max_in_flight <= 150, "{}", stats.max_in_flight);
+}

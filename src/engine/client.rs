@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,10 +55,31 @@ type IdlePool = Arc<Mutex<HashMap<Key, Vec<SendRequest<Full<Bytes>>>>>>;
 
 /// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
 /// (the server did not take h2 by ALPN: HTTP/1.1 from then on).
-#[derive(Clone)]
 enum Shared2 {
-    Http2(http2::SendRequest<Full<Bytes>>),
+    /// Its HTTP/2 connections: one, and another each time every one carries
+    /// [`STREAMS_PER_CONNECTION`] streams.
+    Http2(Vec<Stream2>),
     Http1Only,
+}
+
+/// One HTTP/2 connection and how many streams it carries now.
+struct Stream2 {
+    sender: http2::SendRequest<Full<Bytes>>,
+    streams: Arc<AtomicUsize>,
+}
+
+/// Streams on one HTTP/2 connection before another is opened: RFC 9113 (6.5.2) asks servers
+/// to allow at least 100 concurrent streams, so this many never wait inside a connection for
+/// the server's `SETTINGS_MAX_CONCURRENT_STREAMS` (nginx: 128).
+const STREAMS_PER_CONNECTION: usize = 100;
+
+/// A stream counted on its connection until dropped (when its body ends or is given up).
+pub(crate) struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A new connection: HTTP/1.1, or HTTP/2.
@@ -205,13 +226,13 @@ impl HyperTransport {
         }
     }
 
-    /// The host's shared HTTP/2 connection (made now if there is none or it closed), or
-    /// `None` when the host does not take h2 (fall back to HTTP/1.1).
+    /// A stream on one of the host's HTTP/2 connections — the first with room, else a new
+    /// one — or `None` when the host does not take h2 (fall back to HTTP/1.1).
     async fn shared_h2(
         &self,
         key: &Key,
         deadline: Option<Instant>,
-    ) -> Result<Option<http2::SendRequest<Full<Bytes>>>, FetchError> {
+    ) -> Result<Option<(http2::SendRequest<Full<Bytes>>, StreamSlot)>, FetchError> {
         let slot = {
             let mut hosts = self.h2.lock().map_err(|_| {
                 FetchError::new(ErrorKind::Internal, "the HTTP/2 table was poisoned")
@@ -219,15 +240,35 @@ impl HyperTransport {
             Arc::clone(hosts.entry(key.clone()).or_default())
         };
         let mut shared = slot.lock().await;
-        match &*shared {
+        let take = |conn: &Stream2| {
+            conn.streams.fetch_add(1, Ordering::SeqCst);
+            (conn.sender.clone(), StreamSlot(Arc::clone(&conn.streams)))
+        };
+        match &mut *shared {
             Some(Shared2::Http1Only) => return Ok(None),
-            Some(Shared2::Http2(sender)) if !sender.is_closed() => return Ok(Some(sender.clone())),
-            _ => {}
+            Some(Shared2::Http2(conns)) => {
+                conns.retain(|conn| !conn.sender.is_closed());
+                if let Some(conn) = conns
+                    .iter()
+                    .find(|conn| conn.streams.load(Ordering::SeqCst) < STREAMS_PER_CONNECTION)
+                {
+                    return Ok(Some(take(conn)));
+                }
+            }
+            None => {}
         }
         match self.connect(key, deadline, true).await? {
             Connection::Http2(sender) => {
-                *shared = Some(Shared2::Http2(sender.clone()));
-                Ok(Some(sender))
+                let conn = Stream2 {
+                    sender,
+                    streams: Arc::new(AtomicUsize::new(0)),
+                };
+                let taken = take(&conn);
+                match &mut *shared {
+                    Some(Shared2::Http2(conns)) => conns.push(conn),
+                    _ => *shared = Some(Shared2::Http2(vec![conn])),
+                }
+                Ok(Some(taken))
             }
             Connection::Http1(sender) => {
                 *shared = Some(Shared2::Http1Only);
@@ -324,6 +365,7 @@ impl HyperTransport {
                 deadline,
                 gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
                 back,
+                stream: None,
             },
         }
     }
@@ -431,7 +473,7 @@ impl Transport for HyperTransport {
             HttpVersion::Http2 => https,
             HttpVersion::Http2PriorKnowledge => true,
         };
-        if want_h2 && let Some(mut sender) = self.shared_h2(&key, deadline).await? {
+        if want_h2 && let Some((mut sender, stream)) = self.shared_h2(&key, deadline).await? {
             let sent = async {
                 sender.ready().await.map_err(SendError::Hyper)?;
                 let built = self.build(&request, &key, true).map_err(SendError::Fetch)?;
@@ -441,7 +483,9 @@ impl Transport for HyperTransport {
                 .await
                 .map_err(|_| timeout_error("waiting for the response head"))?
                 .map_err(SendError::into_fetch_error)?;
-            return Ok(self.head(response, deadline, None));
+            let mut head = self.head(response, deadline, None);
+            head.body.stream = Some(stream);
+            return Ok(head);
         }
         let mut reused = true;
         let mut sender = match self.take_idle(&key) {
@@ -513,6 +557,8 @@ pub(crate) struct HyperBody {
     deadline: Option<Instant>,
     gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
     back: Option<Returned>,
+    /// The HTTP/2 stream it arrives on, counted on its connection until the body ends.
+    stream: Option<StreamSlot>,
 }
 
 /// Where a connection goes back to when its body ends: the pool, its key, the handle, and
@@ -522,6 +568,7 @@ type Returned = (IdlePool, Key, SendRequest<Full<Bytes>>, usize);
 impl HyperBody {
     /// The body ended: its connection may serve the next request.
     fn give_back(&mut self) {
+        self.stream = None;
         if let Some((idle, key, sender, max)) = self.back.take() {
             give_back(&idle, key, sender, max);
         }
