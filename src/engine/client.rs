@@ -683,9 +683,9 @@ fn proxy_authorization(proxy: &str) -> Option<HeaderValue> {
 }
 
 fn percent_decode(text: &str) -> String {
-    form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map_or_else(String::new, |(_, v)| v.into_owned())
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Open a `CONNECT host:port` tunnel through the proxy at the other end of `stream`.
@@ -726,4 +726,21 @@ async fn tunnel(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_are_decoded_then_sent_as_basic() {
+        use base64::Engine;
+        let header = proxy_authorization("http://us%40er:p%3As&s@proxy.test:3128").unwrap();
+        let encoded = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        assert_eq!(decoded, b"us@er:p:s&s");
+        assert!(proxy_authorization("http://proxy.test:3128").is_none());
+    }
 }
