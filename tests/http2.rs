@@ -22,13 +22,18 @@ fn fetcher(
     Fetcher::new(extra(builder).build().unwrap()).unwrap()
 }
 
+/// `n` distinct URLs of `/delay/MS`.
+fn delays(server: &poolfetch::server::Server, n: usize, ms: u64) -> Vec<String> {
+    (0..n)
+        .map(|i| server.url(&format!("/delay/{ms}?n={i}")))
+        .collect()
+}
+
 #[test]
 fn h2c_shares_one_connection_and_never_carries_more_streams_than_the_pool() {
     let server = server();
-    let urls: Vec<String> = (0..40)
-        .map(|i| server.url(&format!("/delay/30?n={i}")))
-        .collect();
-    let records = fetcher(HttpVersion::Http2PriorKnowledge, 4, |b| b).fetch_all(urls);
+    let records =
+        fetcher(HttpVersion::Http2PriorKnowledge, 4, |b| b).fetch_all(delays(&server, 40, 30));
     assert_eq!(records.len(), 40);
     for record in &records {
         assert!(record.ok, "{record:?}");
@@ -241,10 +246,8 @@ fn ctrl_c_over_http2_keeps_every_record_true() {
 #[test]
 fn more_than_100_streams_open_a_second_connection() {
     let server = server();
-    let urls: Vec<String> = (0..300)
-        .map(|i| server.url(&format!("/delay/100?n={i}")))
-        .collect();
-    let records = fetcher(HttpVersion::Http2PriorKnowledge, 150, |b| b).fetch_all(urls);
+    let records =
+        fetcher(HttpVersion::Http2PriorKnowledge, 150, |b| b).fetch_all(delays(&server, 300, 100));
     assert!(records.iter().all(|r| r.ok));
     let stats = server.stats();
     assert_eq!(stats.connections, 2, "150 streams on 2 connections");
