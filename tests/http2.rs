@@ -186,6 +186,48 @@ fn the_same_records_over_http1_and_http2() {
     assert_eq!(http2[5].attempts, 2, "429 retried after Retry-After");
 }
 
+/// The fault port's breakages in each version's terms (it answers h2c too): a reset before
+/// the head, a hang, a malformed head, bytes that are not HTTP, a body cut short, a body
+/// shorter than its length, and a server closing the connection after a complete answer.
+/// At pool 1, because on HTTP/2 a broken connection takes every stream on it.
+#[test]
+fn the_fault_matrix_gives_the_same_records_over_http1_and_http2() {
+    use poolfetch::ErrorKind::{Io, Protocol, Timeout};
+    let server = server();
+    let matrix = [
+        ("/reset-before-headers", Some(Io)),
+        ("/hang", Some(Timeout)),
+        ("/malformed-status", Some(Protocol)),
+        ("/garbage", Some(Protocol)),
+        ("/truncated-chunked", Some(Io)),
+        ("/short-body", Some(Io)),
+        ("/keep-alive-then-close", None),
+        ("/keep-alive-then-close", None),
+        ("/keep-alive-then-close", None),
+    ];
+    let urls: Vec<String> = matrix
+        .iter()
+        .map(|(path, _)| server.fault_url(path))
+        .collect();
+    let run =
+        |http| fetcher(http, 1, |b| b.timeout(Duration::from_millis(400))).fetch_all(urls.clone());
+    let http1 = run(HttpVersion::Http1);
+    let http2 = run(HttpVersion::Http2PriorKnowledge);
+    for ((one, two), (path, expected)) in http1.iter().zip(&http2).zip(matrix) {
+        assert_eq!(kind(one), expected, "{path} over HTTP/1.1: {:?}", one.error);
+        assert_eq!(
+            essence(one),
+            essence(two),
+            "{path}: {:?} / {:?}",
+            one.error,
+            two.error
+        );
+    }
+    for record in http2.iter().filter(|r| r.ok) {
+        assert_eq!(record.http_version.as_deref(), Some("HTTP/2"));
+    }
+}
+
 /// Ctrl-C over HTTP/2 as over HTTP/1.1: exit 130, a record for every input read, in order,
 /// and the server saw exactly the requests whose records say they were sent.
 #[test]

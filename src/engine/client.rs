@@ -280,6 +280,20 @@ impl HyperTransport {
         }
     }
 
+    /// Drop the HTTP/2 connection `stream` was on from `key`'s list: it is dying, even if hyper
+    /// does not say so yet.
+    async fn forget_h2(&self, key: &Key, stream: &StreamSlot) {
+        let slot = match self.h2.lock() {
+            Ok(hosts) => hosts.get(key).map(Arc::clone),
+            Err(_) => None,
+        };
+        if let Some(slot) = slot
+            && let Some(Shared2::Http2(conns)) = &mut *slot.lock().await
+        {
+            conns.retain(|conn| !Arc::ptr_eq(&conn.streams, &stream.0));
+        }
+    }
+
     /// Keep an HTTP/1.1 connection for the next request to `key`.
     fn put_idle(&self, key: Key, sender: SendRequest<Full<Bytes>>) {
         give_back(&self.idle, key, sender, self.max_idle);
@@ -473,19 +487,35 @@ impl Transport for HyperTransport {
             HttpVersion::Http2 => https,
             HttpVersion::Http2PriorKnowledge => true,
         };
-        if want_h2 && let Some((mut sender, stream)) = self.shared_h2(&key, deadline).await? {
+        // A shared HTTP/2 connection can die (GOAWAY, a broken frame) between being chosen
+        // and carrying the request; hyper then hands the request back unsent, and it goes once
+        // more on a new connection — whatever its method, since no byte of it left.
+        let mut resent = false;
+        while want_h2 && let Some((mut sender, stream)) = self.shared_h2(&key, deadline).await? {
             let sent = async {
-                sender.ready().await.map_err(SendError::Hyper)?;
+                sender.ready().await.map_err(SendError::Unsent)?;
                 let built = self.build(&request, &key, true).map_err(SendError::Fetch)?;
-                sender.send_request(built).await.map_err(SendError::Hyper)
+                sender.try_send_request(built).await.map_err(|mut e| {
+                    if e.take_message().is_some() {
+                        SendError::Unsent(e.into_error())
+                    } else {
+                        SendError::Hyper(e.into_error())
+                    }
+                })
             };
-            let response = within(deadline, self.timeout, sent)
-                .await
-                .map_err(|_| timeout_error("waiting for the response head"))?
-                .map_err(SendError::into_fetch_error)?;
-            let mut head = self.head(response, deadline, None);
-            head.body.stream = Some(stream);
-            return Ok(head);
+            match within(deadline, self.timeout, sent).await {
+                Err(_) => return Err(timeout_error("waiting for the response head")),
+                Ok(Ok(response)) => {
+                    let mut head = self.head(response, deadline, None);
+                    head.body.stream = Some(stream);
+                    return Ok(head);
+                }
+                Ok(Err(SendError::Unsent(_))) if !resent => {
+                    resent = true;
+                    self.forget_h2(&key, &stream).await;
+                }
+                Ok(Err(e)) => return Err(e.into_fetch_error()),
+            }
         }
         let mut reused = true;
         let mut sender = match self.take_idle(&key) {
@@ -528,20 +558,26 @@ impl Transport for HyperTransport {
     }
 }
 
-/// Why sending failed: hyper's error, or one of ours (building the request).
+/// Why sending failed: hyper's error, hyper's error with the request never sent, or one of
+/// ours (building the request).
 enum SendError {
     Hyper(hyper::Error),
+    Unsent(hyper::Error),
     Fetch(FetchError),
 }
 
 impl SendError {
     fn closed_before_answer(&self) -> bool {
-        matches!(self, SendError::Hyper(e) if e.is_incomplete_message() || e.is_canceled() || e.is_closed())
+        match self {
+            SendError::Hyper(e) => e.is_incomplete_message() || e.is_canceled() || e.is_closed(),
+            SendError::Unsent(_) => true,
+            SendError::Fetch(_) => false,
+        }
     }
 
     fn into_fetch_error(self) -> FetchError {
         match self {
-            SendError::Hyper(e) => classify_hyper(&e),
+            SendError::Hyper(e) | SendError::Unsent(e) => classify_hyper(&e),
             SendError::Fetch(e) => e,
         }
     }
@@ -609,7 +645,7 @@ impl BodyStream for HyperBody {
                     }
                     return Ok(None);
                 }
-                Some(Err(e)) => return Err(classify_hyper(&e)),
+                Some(Err(e)) => return Err(classify_hyper_body(&e)),
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => data,
                     Err(_) => continue, // trailers
@@ -653,9 +689,14 @@ fn timeout_error(phase: &str) -> FetchError {
     FetchError::new(ErrorKind::Timeout, format!("timed out {phase}"))
 }
 
-/// hyper's error through the one table: a malformed response is `protocol`.
+/// hyper's error through the one table: a malformed response is `protocol`, over HTTP/1.1
+/// (a parse error) or HTTP/2 (a protocol violation this side detected).
 fn classify_hyper(error: &hyper::Error) -> FetchError {
-    let hint = if error.is_parse() || error.is_parse_status() || error.is_parse_version_h2() {
+    let hint = if error.is_parse()
+        || error.is_parse_status()
+        || error.is_parse_version_h2()
+        || h2_violation(error).is_some()
+    {
         Hint::certain(ErrorKind::Protocol)
     } else if error.is_timeout() {
         Hint::certain(ErrorKind::Timeout)
@@ -663,6 +704,42 @@ fn classify_hyper(error: &hyper::Error) -> FetchError {
         Hint::default()
     };
     classify(error, hint)
+}
+
+/// An error while reading a body. A stream the server ended short of its `content-length` is
+/// a stream-level violation in HTTP/2's terms; it is `io` here, as the same cut body is over
+/// HTTP/1.1, so the record does not depend on the version. A connection-level violation (bytes
+/// that are not frames) stays `protocol`.
+fn classify_hyper_body(error: &hyper::Error) -> FetchError {
+    match h2_violation(error) {
+        Some(h2) if !h2.is_go_away() => classify(error, Hint::certain(ErrorKind::Io)),
+        _ => classify_hyper(error),
+    }
+}
+
+/// The HTTP/2 error under `error` when this side found the peer broke the protocol (a
+/// malformed head, bytes that are not frames, a body longer or shorter than announced) —
+/// not a reset the server chose to send, not an I/O error.
+fn h2_violation(error: &hyper::Error) -> Option<&h2::Error> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(h2) = cause.downcast_ref::<h2::Error>() {
+            let violation = !h2.is_remote()
+                && !h2.is_io()
+                && matches!(
+                    h2.reason(),
+                    Some(
+                        h2::Reason::PROTOCOL_ERROR
+                            | h2::Reason::COMPRESSION_ERROR
+                            | h2::Reason::FRAME_SIZE_ERROR
+                            | h2::Reason::FLOW_CONTROL_ERROR
+                    )
+                );
+            return violation.then_some(h2);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// `Proxy-Authorization: Basic …` for a proxy URL with `user:password@`.
