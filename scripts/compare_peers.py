@@ -8,7 +8,11 @@ the same with one `requests.Session` per thread. Runs are interleaved, repeated,
 median wall time of each tool is reported with poolfetch's speed ratio to it, and the median
 CPU time (user + sys, from getrusage of the child) per request.
 
-    scripts/compare-peers.sh [--requests N] [--pool P] [--delay-ms L] [--repeat R]
+    scripts/compare-peers.sh [--requests N] [--pool P] [--delay-ms L] [--repeat R] [--target nginx]
+
+`--target nginx` loads an nginx (apt-get install nginx) this script starts with its own
+config on two loopback ports: HTTP/1.1 on one and h2c on the other (nginx 1.22 speaks h2c only
+on a port of its own), serving the same 200 `/todos/N` documents as files.
 """
 import argparse
 import os
@@ -50,16 +54,27 @@ def main():
     ap.add_argument("--poolfetch", default="target/release/poolfetch")
     ap.add_argument("--baseline", help="another poolfetch binary: its two engines get rows too (before/after)")
     ap.add_argument("--no-python", action="store_true", help="leave out the Python peers (slow)")
+    ap.add_argument("--target", choices=["embedded", "nginx"], default="embedded", help="the server to load")
     args = ap.parse_args()
 
     if not os.path.exists(args.poolfetch):
         sys.exit(f"{args.poolfetch} not found: run `cargo build --release` first")
-    server = subprocess.Popen([args.poolfetch, "serve", "--addr", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
-    try:
+    tmp = tempfile.mkdtemp(prefix="poolfetch-peers-")
+    if args.target == "nginx":
+        if args.delay_ms:
+            sys.exit("--delay-ms needs the embedded server (nginx serves files)")
+        server, base, base_h2c = start_nginx(tmp)
+    else:
+        server = subprocess.Popen([args.poolfetch, "serve", "--addr", "127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
         base = server.stdout.readline().strip().removeprefix("listening on ")
+        base_h2c = base
+    try:
         route = (lambda i: f"/delay/{args.delay_ms}?n={i}") if args.delay_ms else (lambda i: f"/todos/{i % 200 + 1}")
         urls = [base + route(i) for i in range(args.requests)]
-        tmp = tempfile.mkdtemp(prefix="poolfetch-peers-")
+        h2c_urls = [base_h2c + route(i) for i in range(args.requests)]
+        h2c_file = os.path.join(tmp, "urls-h2c.txt")
+        with open(h2c_file, "w") as f:
+            f.write("\n".join(h2c_urls) + "\n")
         url_file = os.path.join(tmp, "urls.txt")
         with open(url_file, "w") as f:
             f.write("\n".join(urls) + "\n")
@@ -75,7 +90,7 @@ def main():
         tools = {
             "poolfetch": [args.poolfetch, "fetch", "-q", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
             "poolfetch --engine async": [args.poolfetch, "fetch", "-q", "--engine", "async", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
-            "poolfetch async h2c": [args.poolfetch, "fetch", "-q", "--engine", "async", "--http2-prior-knowledge", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
+            "poolfetch async h2c": [args.poolfetch, "fetch", "-q", "--engine", "async", "--http2-prior-knowledge", "--pool", P, "--body", "none", "-o", "/dev/null", h2c_file],
         }
         if args.baseline:
             tools["baseline threads"] = [args.baseline] + tools["poolfetch"][1:]
@@ -83,7 +98,7 @@ def main():
         if shutil.which("oha"):
             # oha loads one URL; the same host and route, so the same work per request.
             tools[f"oha -c {P} (one URL)"] = ["oha", "--no-tui", "-n", str(args.requests), "-c", P, urls[0]]
-            tools[f"oha --http2 -c {P} (one URL)"] = ["oha", "--no-tui", "--http2", "-n", str(args.requests), "-c", "1", "-p", P, urls[0]]
+            tools[f"oha --http2 -c 1 -p {P} (one URL)"] = ["oha", "--no-tui", "--http2", "-n", str(args.requests), "-c", "1", "-p", P, h2c_urls[0]]
         if shutil.which("curl"):
             tools[f"curl --parallel-max {P}"] = ["curl", "-s", "--fail", "--parallel", "--parallel-max", P, "-K", curl_config]
         has_requests = not args.no_python and subprocess.run([sys.executable, "-c", "import requests"], capture_output=True).returncode == 0
@@ -112,7 +127,8 @@ def main():
         ideal = ""
         if args.delay_ms:
             ideal = f", ideal {-(-args.requests // args.pool) * args.delay_ms / 1000:.2f} s"
-        print(f"{args.requests} requests, pool {P}, delay {args.delay_ms} ms{ideal}; median of {args.repeat} runs")
+        target = "nginx 1 worker per core" if args.target == "nginx" else "the embedded server"
+        print(f"{args.requests} requests to {target}, pool {P}, delay {args.delay_ms} ms{ideal}; median of {args.repeat} runs")
         print(f"{'tool':34} {'wall (s)':>9} {'req/s':>9} {'CPU/req (us)':>13} {'poolfetch speed-up':>19}")
         ours = statistics.median(walls["poolfetch"])
         for name, samples in walls.items():
@@ -124,6 +140,58 @@ def main():
     finally:
         server.terminate()
         server.wait()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(tmp):
+    """nginx in the foreground on two loopback ports (HTTP/1.1, h2c), serving /todos/1..200."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.path.exists(nginx):
+        sys.exit("nginx not found: apt-get install nginx")
+    root = os.path.join(tmp, "www")
+    os.makedirs(os.path.join(root, "todos"))
+    for i in range(1, 201):
+        with open(os.path.join(root, "todos", str(i)), "w") as f:
+            done = "true" if i % 3 == 0 else "false"
+            f.write(f'{{"userId":{(i - 1) // 20 + 1},"id":{i},"title":"todo number {i}","completed":{done}}}')
+    for path in (tmp, root, os.path.join(root, "todos")):
+        os.chmod(path, 0o755)
+    http1, h2c = free_port(), free_port()
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off;
+worker_processes auto;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    default_type application/json;
+    keepalive_requests 1000000;
+    http2_max_requests 1000000;
+    server {{ listen 127.0.0.1:{http1}; root {root}; }}
+    server {{ listen 127.0.0.1:{h2c} http2; root {root}; }}
+}}
+""")
+    server = subprocess.Popen([nginx, "-c", conf], stderr=subprocess.DEVNULL)
+    import socket
+    for _ in range(200):  # bounded: at most 2 s for both ports to listen
+        try:
+            for port in (http1, h2c):
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.01)
+    else:
+        server.terminate()
+        sys.exit("nginx did not start listening")
+    return server, f"http://127.0.0.1:{http1}", f"http://127.0.0.1:{h2c}"
 
 
 if __name__ == "__main__":
