@@ -131,8 +131,10 @@ pub struct JobProgress {
     pub done: u64,
     /// Of them, ok.
     pub ok: u64,
-    /// Of them, sent and not ok.
+    /// Of them, sent and not ok (interrupted ones apart).
     pub failed: u64,
+    /// Of them, sent and stopped by a cancel before they finished.
+    pub interrupted: u64,
     /// Of them, never sent (a cancel).
     pub cancelled: u64,
     /// All the inputs this run will fetch, once known (regular files are counted in the
@@ -230,6 +232,8 @@ pub struct Tally {
     pub ok: u64,
     /// Records of requests never sent (a cancel).
     pub cancelled: u64,
+    /// Records of requests sent and stopped by a cancel before they finished.
+    pub interrupted: u64,
     /// Responses received (records with a status).
     pub responses: u64,
     /// Records by status code.
@@ -246,6 +250,7 @@ impl Default for Tally {
             done: 0,
             ok: 0,
             cancelled: 0,
+            interrupted: 0,
             responses: 0,
             statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
@@ -264,24 +269,38 @@ impl Tally {
             self.responses += 1;
             *self.statuses.entry(status).or_default() += 1;
         }
+        let mut finished = record.attempts > 0;
         if let Some(error) = &record.error {
-            if error.kind == ErrorKind::Cancelled && record.attempts == 0 {
-                self.cancelled += 1;
+            if error.kind == ErrorKind::Cancelled {
+                // Counted in the headline: never sent, or interrupted; neither finished.
+                finished = false;
+                if record.attempts == 0 {
+                    self.cancelled += 1;
+                } else {
+                    self.interrupted += 1;
+                }
+            } else {
+                *self.errors.entry(error.kind.as_str()).or_default() += 1;
             }
-            *self.errors.entry(error.kind.as_str()).or_default() += 1;
         }
-        if record.attempts > 0 {
+        if finished {
             let micros = ((record.finished_ms - record.started_ms).max(0.0) * 1000.0) as u64;
             let _ = self.latency_us.record(micros.max(1));
         }
     }
 
-    /// Records that were sent and are not ok.
+    /// Records of requests that were sent, finished, and are not ok.
     pub fn failed(&self) -> u64 {
-        self.done - self.ok - self.cancelled
+        self.done - self.ok - self.cancelled - self.interrupted
     }
 
-    /// The latency (start to finish) at quantile `q` of the requests sent, in ms.
+    /// Records of requests that were sent (finished or interrupted).
+    pub fn sent(&self) -> u64 {
+        self.done - self.cancelled
+    }
+
+    /// The latency (start to finish) at quantile `q` of the requests that finished, in ms;
+    /// `None` when none did.
     pub fn latency_ms(&self, q: f64) -> Option<f64> {
         (!self.latency_us.is_empty()).then(|| self.latency_us.value_at_quantile(q) as f64 / 1000.0)
     }
@@ -296,6 +315,7 @@ impl Tally {
             done: self.done,
             ok: self.ok,
             failed: self.failed(),
+            interrupted: self.interrupted,
             cancelled: self.cancelled,
             total,
             live,

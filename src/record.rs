@@ -109,7 +109,8 @@ pub struct Record {
     pub bytes: u64,
     /// Attempts made (0 when the request was never sent).
     pub attempts: u32,
-    /// Index of the pool thread that ran the request (none when never sent).
+    /// Which worker ran the request: the pool thread (threads engine) or worker task (async
+    /// engine), from 0 to pool − 1; none when never sent, and with `--pool 0` on async.
     pub worker: Option<usize>,
     /// When the request was handed to the pool.
     pub queued_ms: f64,

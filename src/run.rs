@@ -10,6 +10,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -42,6 +43,48 @@ impl RunContext {
     }
 }
 
+/// What the run sees of a ticket in flight, so that a record written when the cancel grace
+/// runs out says what happened: never sent (no worker, `attempts: 0`), or sent and
+/// interrupted (its worker, its real start, the attempts made).
+#[derive(Debug, Default)]
+pub(crate) struct TicketProgress {
+    /// When the request started, in µs since the run started, plus one (0: not started).
+    started: AtomicU64,
+    /// The worker running it, plus one (0: none named).
+    worker: AtomicUsize,
+    /// Attempts sent so far, the one in progress included.
+    attempts: AtomicU32,
+}
+
+impl TicketProgress {
+    /// Count an attempt about to be sent (the `n`th).
+    pub(crate) fn sending(&self, n: u32) {
+        self.attempts.store(n, Ordering::Relaxed);
+    }
+
+    fn start(&self, ctx: &RunContext, at: Instant, worker: Option<usize>) {
+        let micros = at.saturating_duration_since(ctx.epoch).as_micros() as u64;
+        self.started.store(micros + 1, Ordering::Relaxed);
+        self.worker
+            .store(worker.map_or(0, |w| w + 1), Ordering::Relaxed);
+    }
+
+    /// The attempts sent, the worker and the start, if anything was sent.
+    fn sent(&self, ctx: &RunContext) -> Option<(u32, Option<usize>, Instant)> {
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        let started = self.started.load(Ordering::Relaxed);
+        if attempts == 0 || started == 0 {
+            return None;
+        }
+        let worker = self.worker.load(Ordering::Relaxed).checked_sub(1);
+        Some((
+            attempts,
+            worker,
+            ctx.epoch + Duration::from_micros(started - 1),
+        ))
+    }
+}
+
 /// One dispatched request. Whoever runs it calls [`finish`](Ticket::finish) or
 /// [`cancelled`](Ticket::cancelled); a ticket dropped without either still sends a record (an
 /// `internal` one), so a lost ticket can neither hang the run nor lose an input.
@@ -54,6 +97,8 @@ pub(crate) struct Ticket {
     /// When it was dispatched, in ms since the run started.
     queued_ms: f64,
     ctx: Arc<RunContext>,
+    /// Shared with the run while the ticket is in flight.
+    progress: Arc<TicketProgress>,
     /// Taken by the one record this ticket sends.
     done: Option<Sender<Record>>,
 }
@@ -100,7 +145,14 @@ impl Ticket {
             return self.cancelled();
         }
         let started = Instant::now();
-        let fetch = core.fetch(transport, self.index, &self.request, self.cancel_token());
+        self.progress.start(&self.ctx, started, worker);
+        let fetch = core.fetch(
+            transport,
+            self.index,
+            &self.request,
+            self.cancel_token(),
+            &self.progress,
+        );
         let outcome = AssertUnwindSafe(fetch)
             .catch_unwind()
             .await
@@ -231,7 +283,7 @@ pub struct Run<'a> {
     /// Inputs an earlier run already has (`--resume`): not sent, no record.
     done: Option<IndexSet>,
     /// Dispatched and not yet recorded, with what an abandoned record needs.
-    in_flight: HashMap<u64, (Arc<Request>, f64)>,
+    in_flight: HashMap<u64, (Arc<Request>, f64, Arc<TicketProgress>)>,
     output_dir: Option<PathBuf>,
     max_held: usize,
 }
@@ -387,11 +439,16 @@ impl<'a> Run<'a> {
                 request: Arc::new(request),
                 queued_ms: self.ctx.ms(Instant::now()),
                 ctx: Arc::clone(&self.ctx),
+                progress: Arc::default(),
                 done: Some(self.done_tx.clone()),
             };
             self.in_flight.insert(
                 ticket.index,
-                (Arc::clone(&ticket.request), ticket.queued_ms),
+                (
+                    Arc::clone(&ticket.request),
+                    ticket.queued_ms,
+                    Arc::clone(&ticket.progress),
+                ),
             );
             self.next_index += 1;
             self.dispatched_in_batch += 1;
@@ -451,30 +508,36 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The grace after a cancel is over: record every request still in flight as cancelled
-    /// now, and remove its part file; its worker's late result is dropped.
+    /// The grace after a cancel is over: record every request still in flight now — as
+    /// interrupted if it was sent (with its worker and start), as never sent if it still
+    /// waited for a worker — and remove its part file; its worker's late result is dropped.
     fn abandon(&mut self) {
         let mut indices: Vec<u64> = self.in_flight.keys().copied().collect();
         indices.sort_unstable();
         for index in indices {
-            let Some((request, queued_ms)) = self.in_flight.remove(&index) else {
+            let Some((request, queued_ms, progress)) = self.in_flight.remove(&index) else {
                 continue;
             };
             if let Some(dir) = &self.output_dir {
                 sink::discard_part(dir, index, &request.url);
             }
+            let (outcome, worker, started) = match progress.sent(&self.ctx) {
+                Some((attempts, worker, started)) => (
+                    Outcome::failed(attempts, FetchError::interrupted()),
+                    worker,
+                    started,
+                ),
+                None => (Outcome::cancelled(0), None, Instant::now()),
+            };
             let ticket = Ticket {
                 index,
                 request,
                 queued_ms,
                 ctx: Arc::clone(&self.ctx),
+                progress,
                 done: None,
             };
-            let record = ticket.record(
-                Outcome::failed(1, FetchError::interrupted()),
-                None,
-                Instant::now(),
-            );
+            let record = ticket.record(outcome, worker, started);
             self.orderer.push(record);
         }
     }

@@ -154,3 +154,81 @@ fn ctrl_c_stops_reading_a_huge_range() {
         "{stderr}"
     );
 }
+
+/// SIGINT and SIGTERM with every worker busy on a long request and more tickets waiting in
+/// the window, on both engines: the requests the server saw are exactly the records with
+/// `attempts ≥ 1`, and each keeps its worker and its real start; the others say never sent
+/// (`attempts: 0`, no worker); the summary's counts add up to the records, and it prints no
+/// latency of requests that never finished.
+#[test]
+fn after_a_signal_each_record_says_whether_it_was_sent() {
+    for (engine, signal, code) in [
+        ("threads", libc::SIGINT, 130),
+        ("async", libc::SIGTERM, 143),
+    ] {
+        let server = server();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("records.jsonl");
+        let mut child = common::poolfetch()
+            .args(["fetch", "--engine", engine, "-p", "3", "-o"])
+            .arg(&out)
+            .args(["--template", &server.url("/delay/10000?n={}")])
+            .args(["--range", "1..40"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while server.stats().requests < 3 {
+            assert!(Instant::now() < deadline, "the requests never started");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        common::signal(&child, signal);
+        let mut err = child.stderr.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        assert_eq!(wait(child, Duration::from_secs(20)), code, "{engine}");
+        let stderr = reader.join().unwrap();
+        let records: Vec<Record> = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a whole record"))
+            .collect();
+        let indices: Vec<u64> = records.iter().map(|r| r.index).collect();
+        assert_eq!(indices, (0..records.len() as u64).collect::<Vec<_>>());
+        let (sent, never): (Vec<&Record>, Vec<&Record>) =
+            records.iter().partition(|r| r.attempts >= 1);
+        assert_eq!(sent.len() as u64, server.stats().requests, "{engine}");
+        for record in &sent {
+            let error = record.error.as_ref().expect("interrupted");
+            assert_eq!(error.kind, ErrorKind::Cancelled);
+            assert!(error.message.contains("interrupted"), "{record:?}");
+            assert!(record.worker.is_some_and(|w| w < 3), "{engine}: {record:?}");
+            // It started before the signal and was cut only when the 1 s grace ran out.
+            assert!(
+                record.finished_ms - record.started_ms >= 999.0,
+                "{engine}: {record:?}"
+            );
+        }
+        assert!(!never.is_empty(), "{engine}: tickets waited in the window");
+        for record in &never {
+            assert_eq!(record.worker, None, "{engine}: {record:?}");
+            assert_eq!(
+                record.error.as_ref().map(|e| e.kind),
+                Some(ErrorKind::Cancelled)
+            );
+        }
+        let expected = format!(
+            "{} records: {} sent (0 ok, 0 failed, {} interrupted), {} never sent",
+            records.len(),
+            sent.len(),
+            sent.len(),
+            never.len()
+        );
+        assert!(stderr.contains(&expected), "{engine}: {stderr}");
+        assert!(!stderr.contains("p50"), "{engine}: {stderr}");
+    }
+}

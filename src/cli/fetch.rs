@@ -12,7 +12,7 @@ use super::parse::{
     parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
     parse_size,
 };
-use super::progress::{self, Progress};
+use super::progress::{self, BarChoice, Progress};
 use super::signals;
 use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
@@ -144,9 +144,16 @@ pub(super) struct FetchArgs {
     /// With --resume, also fetch again the inputs whose record is not ok.
     #[arg(long, requires = "resume")]
     retry_failed: bool,
-    /// No progress bar and no summary line on stderr.
+    /// No progress bar and no summary on stderr.
     #[arg(short, long)]
     quiet: bool,
+    /// Draw the progress bar even when records go to a pipe (whose reader may print to the
+    /// same terminal). By default it is drawn when records go to a file.
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Never draw the progress bar (the summary is still printed).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 impl FetchArgs {
@@ -217,19 +224,24 @@ impl FetchArgs {
 /// `poolfetch fetch`: the exit code of a run that ran; an error for one that could not.
 pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
     let (quiet, to_stdout) = (args.quiet, args.output.is_none());
+    let bar = match (args.quiet || args.no_progress, args.progress) {
+        (true, _) => BarChoice::Never,
+        (false, true) => BarChoice::Always,
+        (false, false) => BarChoice::Auto,
+    };
     // Never dropped: the process exits when this returns, and waking thousands of idle
     // workers one by one only for the kernel to end them anyway took 30 ms at a pool of 5,000.
     let fetcher = std::mem::ManuallyDrop::new(Fetcher::new(args.config()).map_err(usage)?);
     let cancel = CancelToken::new();
     let mut spec = args.job_spec(&cancel).map_err(usage)?;
-    let progress = Arc::new(Progress::new(quiet, to_stdout));
+    let progress = Arc::new(Progress::new(bar, to_stdout));
     if progress.is_visible() {
         let bar = Arc::clone(&progress);
         spec.progress = Some(Arc::new(move |now: &JobProgress| bar.update(now)));
     }
     let job = Job::new(&fetcher, spec)?;
     limits::raise_open_files(fetcher.config());
-    let signal = signals::install(&cancel, job.flush_handle());
+    let signal = signals::install(&cancel, job.flush_handle(), Arc::clone(&progress));
     let report = job.run();
     progress.finish();
     let report = report?;

@@ -1,8 +1,12 @@
 //! What `fetch` shows on stderr: a live bar while it runs, and oha-style figures at the end.
 //!
 //! The bar is drawn at once and ticks on its own (elapsed time, requests in flight, bytes as
-//! they arrive), not only when a request finishes. It is drawn only when stderr is a terminal
-//! that records are not also written to, so frames never land between JSON lines.
+//! they arrive), not only when a request finishes. By default it is drawn only when stderr is
+//! a terminal and records go to a file (`-o`, or stdout redirected to a regular file): when
+//! they go to a pipe, the reader (`| jq`) may print to the same terminal and its lines would
+//! land between the bar's frames. `--progress` draws it anyway, `--no-progress` never.
+//! Messages while it is drawn (a signal) are printed above it, and it is cleared on every
+//! exit.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -37,12 +41,34 @@ fn style(template: &str) -> ProgressStyle {
         .progress_chars("=> ")
 }
 
+/// Whether to draw the bar: `--progress` / `--no-progress`, or the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarChoice {
+    /// Drawn when stderr is a terminal and records go to a file.
+    Auto,
+    /// Drawn whenever stderr is a terminal.
+    Always,
+    Never,
+}
+
+impl BarChoice {
+    /// Whether the bar is drawn: only on a terminal, and by default only when records go to
+    /// a file (a pipe's reader may print to the same terminal).
+    fn draws(self, stderr_is_terminal: bool, records_to_file: bool) -> bool {
+        stderr_is_terminal
+            && match self {
+                BarChoice::Never => false,
+                BarChoice::Always => true,
+                BarChoice::Auto => records_to_file,
+            }
+    }
+}
+
 impl Progress {
-    /// A counter, which becomes a bar once the job knows its total. Drawn when stderr is a
-    /// terminal, not `quiet`, and records do not go to that same terminal.
-    pub fn new(quiet: bool, records_to_stdout: bool) -> Self {
-        let records_on_terminal = records_to_stdout && std::io::stdout().is_terminal();
-        let visible = !quiet && std::io::stderr().is_terminal() && !records_on_terminal;
+    /// A counter, which becomes a bar once the job knows its total; drawn as `choice` says.
+    pub fn new(choice: BarChoice, records_to_stdout: bool) -> Self {
+        let records_to_file = !records_to_stdout || stdout_is_a_regular_file();
+        let visible = choice.draws(std::io::stderr().is_terminal(), records_to_file);
         let target = if visible {
             ProgressDrawTarget::stderr_with_hz(10)
         } else {
@@ -85,8 +111,11 @@ impl Progress {
             "· {} in flight · {} ok · {} failed",
             now.live.in_flight, now.ok, now.failed
         );
+        if now.interrupted > 0 {
+            message.push_str(&format!(" · {} interrupted", now.interrupted));
+        }
         if now.cancelled > 0 {
-            message.push_str(&format!(" · {} cancelled", now.cancelled));
+            message.push_str(&format!(" · {} never sent", now.cancelled));
         }
         message.push_str(&format!(" · {rate:.1}/s"));
         let bytes = now.live.bytes;
@@ -108,10 +137,25 @@ impl Progress {
         self.bar.set_message(message);
     }
 
-    /// Remove the bar before the summary is printed.
+    /// Print `line` on stderr above the bar (it is redrawn below).
+    pub fn say(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+
+    /// Remove the bar (before the summary, or an exit).
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+fn stdout_is_a_regular_file() -> bool {
+    use std::os::fd::AsFd;
+    std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|file| file.metadata())
+        .is_ok_and(|meta| meta.is_file())
 }
 
 /// Bytes for people: `812 B`, `3.4 KiB`, `1.2 GiB`.
@@ -139,13 +183,14 @@ fn clock(secs: f64) -> String {
     }
 }
 
-/// The lines printed on stderr after a run: the counts (cancelled apart), then the status
-/// histogram, error kinds, latency percentiles, bytes and connections, as oha prints them.
+/// The lines printed on stderr after a run: the counts (which add up to the records), then
+/// the status histogram, error kinds, latency percentiles of what finished, bytes and
+/// connections, as oha prints them. The rate is over the requests sent.
 pub fn summary(report: &JobReport, config: &Config) -> String {
     let (tally, live) = (&report.tally, report.live);
     let secs = report.wall.as_secs_f64();
     let rate = if secs > 0.0 {
-        tally.done as f64 / secs
+        tally.sent() as f64 / secs
     } else {
         0.0
     };
@@ -153,19 +198,27 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
         0 => "unbounded".to_string(),
         pool => format!("pool {pool}"),
     };
-    let mut out = format!(
-        "poolfetch: {} requests, {} ok, {} failed",
-        tally.done,
-        tally.ok,
-        tally.failed()
-    );
-    if tally.cancelled > 0 {
-        out.push_str(&format!(", {} cancelled (never sent)", tally.cancelled));
-    }
-    out.push_str(&format!(
-        " in {secs:.2} s ({rate:.1} req/s, {} {pool})",
-        config.engine.name()
-    ));
+    let mut out = if tally.cancelled + tally.interrupted == 0 {
+        format!(
+            "poolfetch: {} requests, {} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {pool})",
+            tally.done,
+            tally.ok,
+            tally.failed(),
+            config.engine.name()
+        )
+    } else {
+        format!(
+            "poolfetch: {} records: {} sent ({} ok, {} failed, {} interrupted), {} never sent; \
+             in {secs:.2} s ({rate:.1} sent/s, {} {pool})",
+            tally.done,
+            tally.sent(),
+            tally.ok,
+            tally.failed(),
+            tally.interrupted,
+            tally.cancelled,
+            config.engine.name()
+        )
+    };
     if config.insecure {
         out.push_str("; TLS certificates NOT verified (--insecure)");
     }
@@ -216,6 +269,19 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bar_is_drawn_by_default_only_when_records_go_to_a_file() {
+        use BarChoice::*;
+        assert!(Auto.draws(true, true));
+        assert!(
+            !Auto.draws(true, false),
+            "records to a pipe or the terminal"
+        );
+        assert!(Always.draws(true, false));
+        assert!(!Always.draws(false, true), "stderr is not a terminal");
+        assert!(!Never.draws(true, true));
+    }
 
     #[test]
     fn sizes_and_clocks_read_well() {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use super::progress::Progress;
 use crate::cancel::CancelToken;
 use crate::job::FlushHandle;
 
@@ -24,7 +25,8 @@ impl Received {
 }
 
 /// Handle the three signals on a thread of their own (no work in a signal handler).
-pub(super) fn install(cancel: &CancelToken, records: FlushHandle) -> Received {
+/// Messages go above `bar`, which is cleared before a second signal exits.
+pub(super) fn install(cancel: &CancelToken, records: FlushHandle, bar: Arc<Progress>) -> Received {
     let first = Arc::new(AtomicI32::new(0));
     let received = Received(Arc::clone(&first));
     let mut signals = match Signals::new([SIGINT, SIGTERM, SIGHUP]) {
@@ -44,14 +46,15 @@ pub(super) fn install(cancel: &CancelToken, records: FlushHandle) -> Received {
                     .is_err()
                 {
                     records.flush();
+                    bar.finish();
                     std::process::exit(128 + first.load(Ordering::SeqCst));
                 }
                 cancel.cancel();
-                eprintln!(
+                bar.say(&format!(
                     "poolfetch: {}; finishing in-flight requests for up to {} s (again to quit)",
                     name(signal),
                     crate::cancel::GRACE.as_secs()
-                );
+                ));
             }
         });
     if let Err(e) = spawned {

@@ -122,7 +122,7 @@ impl Workers {
                     waiting.fetch_sub(1, Ordering::SeqCst);
                     idle.fetch_sub(1, Ordering::SeqCst);
                     let Shared { core, transport } = &*shared;
-                    ticket.run(core, transport, None, async {}).await;
+                    ticket.run(core, transport, Some(started), async {}).await;
                     idle.fetch_add(1, Ordering::SeqCst);
                 }
             });

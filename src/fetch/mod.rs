@@ -216,6 +216,7 @@ impl Core {
         index: u64,
         request: &Request,
         cancel: &CancelToken,
+        progress: &crate::run::TicketProgress,
     ) -> Outcome {
         let _in_flight = InFlight::enter(&self.live);
         let mut attempts = 0;
@@ -231,6 +232,7 @@ impl Core {
                 },
                 _ => None,
             };
+            progress.sending(attempts + 1);
             let (mut outcome, retry_after) = self.attempt(transport, index, request, cancel).await;
             drop(slot);
             match self.retry.after_attempt(
