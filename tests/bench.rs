@@ -120,18 +120,108 @@ fn bench_runs_end_to_end_with_every_export() {
     let tree = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
     assert_eq!(tree.root_element().tag_name().name(), "svg");
     assert!(
-        svg.contains("pool 2 batch 3"),
-        "one series per pool (and batch)"
+        svg.contains("pool 2") && svg.contains("gather per batch of 3"),
+        "pools and batches in the legend"
     );
     assert!(
-        svg.contains("threads: each request"),
-        "one panel per engine"
+        svg.contains("finish time by index"),
+        "the finish-time panel"
     );
+    assert_readable_at_880_px(&svg);
     assert!(
         svg.contains("10 requests of 10ms"),
         "a title naming the workload"
     );
     assert!(svg.contains("ideal"));
+}
+
+/// Every text of the plot is at least 11 px when the SVG is shown 880 px wide, and the
+/// finish-time axis is linear: its tick values are evenly spaced.
+fn assert_readable_at_880_px(svg: &str) {
+    let tree = roxmltree::Document::parse(svg).unwrap();
+    let width: f64 = tree
+        .root_element()
+        .attribute("width")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut sizes = Vec::new();
+    let mut seconds = Vec::new();
+    for text in tree.descendants().filter(|n| n.has_tag_name("text")) {
+        let size: f64 = text
+            .attribute("font-size")
+            .expect("every text has a size")
+            .trim_end_matches("px")
+            .parse()
+            .unwrap();
+        sizes.push(size);
+        let content = text.text().unwrap_or("").trim();
+        if let Some(ms) = content
+            .strip_suffix(" ms")
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            seconds.push(ms / 1000.0);
+        } else if let Some(s) = content
+            .strip_suffix(" s")
+            .and_then(|v| v.parse::<f64>().ok())
+        {
+            seconds.push(s);
+        }
+    }
+    let smallest = sizes.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(
+        smallest * 880.0 / width >= 11.0,
+        "a {smallest} px text in a {width} px plot is {:.1} px at 880",
+        smallest * 880.0 / width
+    );
+    seconds.sort_by(f64::total_cmp);
+    seconds.dedup();
+    assert!(seconds.len() >= 3, "time ticks: {seconds:?}");
+    let step = seconds[1] - seconds[0];
+    for pair in seconds.windows(2) {
+        assert!(
+            ((pair[1] - pair[0]) - step).abs() < step * 0.01,
+            "time ticks not evenly spaced (a log axis?): {seconds:?}"
+        );
+    }
+}
+
+/// `plot` streams its input into a bounded picture: 50,000 records, or one record with an
+/// absurd index, give a small file (it used to allocate a point per index: 4.7 GB and an
+/// 815 MB SVG for index 100,000,000).
+#[test]
+fn plot_memory_and_size_do_not_grow_with_records_or_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |index: u64, finished: f64| {
+        format!(
+            r#"{{"index":{index},"url":"http://127.0.0.1:9/","method":"GET","ok":true,"status":200,"http_version":"HTTP/1.1","bytes":2,"attempts":1,"worker":0,"queued_ms":0.0,"started_ms":0.0,"finished_ms":{finished},"body":null,"file":null,"error":null}}"#
+        )
+    };
+    let many: String = (0..50_000u64)
+        .map(|i| record(i, (i / 5 + 1) as f64 * 50.0) + "\n")
+        .collect();
+    for (name, text) in [
+        ("many", many),
+        ("absurd", record(100_000_000_000_000_000, 10.0)),
+        ("largest", record(u64::MAX, 10.0)),
+    ] {
+        let input = dir.path().join(format!("{name}.jsonl"));
+        let svg = dir.path().join(format!("{name}.svg"));
+        std::fs::write(&input, text).unwrap();
+        let output = Command::cargo_bin("poolfetch")
+            .unwrap()
+            .arg("plot")
+            .arg(&input)
+            .arg("-o")
+            .arg(&svg)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{name}: {output:?}");
+        let size = std::fs::metadata(&svg).unwrap().len();
+        assert!(size < 1 << 20, "{name}: a {size}-byte SVG");
+        roxmltree::Document::parse(&std::fs::read_to_string(&svg).unwrap()).unwrap();
+    }
 }
 
 #[test]
@@ -282,6 +372,8 @@ fn bench_sends_methods_bodies_and_headers_to_one_url_without_a_placeholder() {
             "2",
             "--engine",
             "threads",
+            "--runs",
+            "1",
         ])
         .args([
             "--no-plot",

@@ -18,6 +18,13 @@ use crate::config::{BodyMode, Config, ConfigError, EngineKind, HttpVersion, Orde
 use crate::server::{Server, ServerConfig};
 use stats::{Spread, ideal_ms, percentile};
 
+/// The fewest timed runs a setup gets when the plan does not say: enough for a ± .
+pub const MIN_RUNS: usize = 3;
+/// The most timed runs a setup gets when the plan does not say.
+pub const MAX_RUNS: usize = 10;
+/// A setup whose first run is short gets more runs, up to this much timed time in all.
+pub const AUTO_BUDGET: Duration = Duration::from_secs(3);
+
 /// What to measure. `Default` is the no-argument `poolfetch bench`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchPlan {
@@ -31,8 +38,10 @@ pub struct BenchPlan {
     pub pools: Vec<usize>,
     /// Engines to compare (the async one also over HTTP/2, as `async-h2`).
     pub engines: Vec<Contender>,
-    /// Timed runs per configuration.
-    pub runs: usize,
+    /// Timed runs per setup; `None` chooses as hyperfine does: at least
+    /// [`MIN_RUNS`], and more (up to [`MAX_RUNS`]) while a setup's timed runs take under
+    /// [`AUTO_BUDGET`] in all.
+    pub runs: Option<usize>,
     /// Untimed runs per configuration before the timed ones.
     pub warmup: usize,
     /// Output order inside each run.
@@ -60,7 +69,7 @@ impl Default for BenchPlan {
             latency_known: true,
             pools: vec![1, 5, 20],
             engines: vec![Contender::Threads, Contender::Async],
-            runs: 1,
+            runs: None,
             warmup: 0,
             order: Order::Input,
             batch_size: None,
@@ -252,12 +261,20 @@ impl BenchPlan {
         setups
     }
 
+    /// Timed runs of a setup whose first timed run took `first_ms`.
+    pub fn runs_after(&self, first_ms: f64) -> usize {
+        self.runs.unwrap_or_else(|| {
+            let fit = (AUTO_BUDGET.as_secs_f64() * 1000.0 / first_ms.max(1.0)) as usize;
+            fit.clamp(MIN_RUNS, MAX_RUNS)
+        })
+    }
+
     /// Check the plan before anything runs (also done by [`run`]).
     pub fn validate(&self) -> Result<(), BenchError> {
         if self.requests == 0 {
             return Err(BenchError::Plan("--requests must be at least 1".into()));
         }
-        if self.runs == 0 {
+        if self.runs == Some(0) {
             return Err(BenchError::Plan("--runs must be at least 1".into()));
         }
         if self.pools.is_empty() || self.engines.is_empty() {
@@ -326,84 +343,100 @@ pub fn run(
         }
     };
     let setups = plan.setups();
-    let total = (setups.len() * (plan.runs + plan.warmup) * plan.requests) as u64;
+    // Until the first round says how long a run takes, the fewest runs there will be.
+    let mut total =
+        (setups.len() * (plan.runs.unwrap_or(MIN_RUNS) + plan.warmup) * plan.requests) as u64;
     let mut done = 0;
-    let mut results = Vec::with_capacity(setups.len());
-    for setup in setups {
-        let mut fetch_once = || -> Result<RunResult, BenchError> {
-            // The embedded server has todos 1..=200; a user's --url gets 1..=N.
-            let number = |n: usize| {
-                if plan.url.is_some() {
-                    n
-                } else {
-                    (n - 1) % 200 + 1
-                }
-            };
-            let method = match (&plan.method, &plan.body) {
-                (Some(method), _) => method.as_str(),
-                (None, Some(_)) => "POST",
-                (None, None) => "GET",
-            };
-            let urls = (1..=plan.requests).map(|n| {
-                let url = template.replace("{}", &number(n).to_string());
-                let request = crate::Request::new(method, url);
-                match &plan.body {
-                    Some(body) => request.with_body(std::sync::Arc::clone(body)),
-                    None => request,
-                }
-            });
-            if let Some(server) = &server {
-                server.reset_stats();
+    let mut fetch_once = |setup: Setup, total: u64| -> Result<RunResult, BenchError> {
+        // The embedded server has todos 1..=200; a user's --url gets 1..=N.
+        let number = |n: usize| {
+            if plan.url.is_some() {
+                n
+            } else {
+                (n - 1) % 200 + 1
             }
-            // A fresh fetcher per run: every run pays for its own connections, as a user would.
-            let cpu_before = ClientCpu::now();
-            let fetcher = Fetcher::new(plan.config(setup))?;
-            let started = Instant::now();
-            let mut finished_ms = vec![0.0; plan.requests];
-            let mut latency_ms = vec![0.0; plan.requests];
-            let mut ok = 0;
-            let mut first_error = None;
-            for record in fetcher.stream(urls) {
-                if let (None, Some(error)) = (&first_error, &record.error) {
-                    first_error = Some(format!("{} ({})", error.message, error.kind.as_str()));
-                }
-                let index = record.index as usize;
-                finished_ms[index] = record.finished_ms;
-                latency_ms[index] = record.finished_ms - record.started_ms;
-                ok += usize::from(record.ok);
-                done += 1;
-                progress(BenchProgress {
-                    setup: &setup,
-                    done,
-                    total,
-                });
-            }
-            let wall = started.elapsed().as_secs_f64();
-            let threads = process_threads();
-            let cpu_ms = cpu_before.and_then(|before| before.used_ms());
-            drop(fetcher);
-            Ok(RunResult {
-                wall_ms: wall * 1000.0,
-                req_per_s: plan.requests as f64 / wall.max(f64::EPSILON),
-                ok,
-                failed: plan.requests - ok,
-                connections: server.as_ref().map(|s| s.stats().connections),
-                threads,
-                cpu_ms,
-                first_error,
-                finished_ms,
-                latency_ms,
-            })
         };
-        for _ in 0..plan.warmup {
-            fetch_once()?;
+        let method = match (&plan.method, &plan.body) {
+            (Some(method), _) => method.as_str(),
+            (None, Some(_)) => "POST",
+            (None, None) => "GET",
+        };
+        let urls = (1..=plan.requests).map(|n| {
+            let url = template.replace("{}", &number(n).to_string());
+            let request = crate::Request::new(method, url);
+            match &plan.body {
+                Some(body) => request.with_body(std::sync::Arc::clone(body)),
+                None => request,
+            }
+        });
+        if let Some(server) = &server {
+            server.reset_stats();
         }
-        let runs = (0..plan.runs)
-            .map(|_| fetch_once())
-            .collect::<Result<Vec<_>, _>>()?;
-        results.push(summarise(plan, setup, runs));
+        // A fresh fetcher per run: every run pays for its own connections, as a user would.
+        let cpu_before = ClientCpu::now();
+        let fetcher = Fetcher::new(plan.config(setup))?;
+        let started = Instant::now();
+        let mut finished_ms = vec![0.0; plan.requests];
+        let mut latency_ms = vec![0.0; plan.requests];
+        let mut ok = 0;
+        let mut first_error = None;
+        for record in fetcher.stream(urls) {
+            if let (None, Some(error)) = (&first_error, &record.error) {
+                first_error = Some(format!("{} ({})", error.message, error.kind.as_str()));
+            }
+            let index = record.index as usize;
+            finished_ms[index] = record.finished_ms;
+            latency_ms[index] = record.finished_ms - record.started_ms;
+            ok += usize::from(record.ok);
+            done += 1;
+            progress(BenchProgress {
+                setup: &setup,
+                done,
+                total,
+            });
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let threads = process_threads();
+        let cpu_ms = cpu_before.and_then(|before| before.used_ms());
+        drop(fetcher);
+        Ok(RunResult {
+            wall_ms: wall * 1000.0,
+            req_per_s: plan.requests as f64 / wall.max(f64::EPSILON),
+            ok,
+            failed: plan.requests - ok,
+            connections: server.as_ref().map(|s| s.stats().connections),
+            threads,
+            cpu_ms,
+            first_error,
+            finished_ms,
+            latency_ms,
+        })
+    };
+    // Rounds: one run of every setup in turn, so drift on the machine hits all alike.
+    for _ in 0..plan.warmup {
+        for &setup in &setups {
+            fetch_once(setup, total)?;
+        }
     }
-    Ok(results)
+    let mut runs: Vec<Vec<RunResult>> = Vec::with_capacity(setups.len());
+    for &setup in &setups {
+        runs.push(vec![fetch_once(setup, total)?]);
+    }
+    let wanted: Vec<usize> = runs.iter().map(|r| plan.runs_after(r[0].wall_ms)).collect();
+    total =
+        (wanted.iter().sum::<usize>() + setups.len() * plan.warmup) as u64 * plan.requests as u64;
+    for round in 1..wanted.iter().copied().max().unwrap_or(1) {
+        for (i, &setup) in setups.iter().enumerate() {
+            if round < wanted[i] {
+                runs[i].push(fetch_once(setup, total)?);
+            }
+        }
+    }
+    Ok(setups
+        .into_iter()
+        .zip(runs)
+        .map(|(setup, runs)| summarise(plan, setup, runs))
+        .collect())
 }
 
 /// Turn the timed runs of one setup into its row of figures.

@@ -1,25 +1,41 @@
-//! The bench plot (SVG), made to be shared: a title naming the workload, one finish-time panel
-//! per engine with every pool overlaid on shared axes, and wall time by pool size against the
-//! ideal `ceil(N / pool) × L` drawn as the step function it is. One colour per pool and one
-//! line style per engine (threads solid, async dashed), the same in every panel; text ≥ 14 px.
-//! [`records_svg`] draws the finish-time picture of any `fetch` output.
+//! The bench plot (SVG), drawn to be read where it is shared: a README shows it about 880 px
+//! wide, where every text is at least 11 px.
+//!
+//! - Left: each request's finish time by index on a **linear** time axis, so a pool of P
+//!   draws steps of equal height L every P requests. Every pool and engine is drawn over its
+//!   ideal staircase `(⌊i / P⌋ + 1) × L`, in grey.
+//! - Right: throughput by pool size against the ideal `N / (⌈N / P⌉ × L)`. The recommended
+//!   pool is marked by a dotted vertical line beside the data, not over it.
+//! - Colour is the pool, line style the engine (threads solid, async dashed, async-h2 dotted).
+//!   Each has its own legend, drawn as the curves are.
+//!
+//! A curve never has more points than its panel has pixel columns ([`Columns`] keeps the min
+//! and max per column). So [`RecordsPlot`] draws any `fetch` output, a million records or an
+//! index of 2^60, in bounded memory and a small file.
 
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::BenchResult;
 use super::Contender;
+use super::report::{PoolAnswer, pool_answer};
 use super::stats::ideal_ms;
 use crate::record::Record;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-const WIDTH: u32 = 1600;
-const TITLE: u32 = 26;
-const LABEL: u32 = 18;
-const TICK: u32 = 15;
+/// Drawn 1,400 px wide. plotters writes a font of size S as `S / 1.24` px in SVG, so the
+/// smallest, a 22 tick label, is 17.7 px here and 11.2 px when shown 880 px wide.
+const WIDTH: u32 = 1400;
+const HEIGHT: u32 = 760;
+const TITLE: u32 = 28;
+const LABEL: u32 = 24;
+const TICK: u32 = 22;
+/// Columns a curve is reduced to: more than any panel's width in pixels.
+const COLUMNS: usize = 1024;
 
 /// Draw `results` of a sweep into an SVG at `path`, titled with `title`.
 pub fn write_svg(path: &Path, results: &[BenchResult], title: &str) -> Result<(), String> {
@@ -44,10 +60,127 @@ fn color(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// The pool sizes of the sweep, in order: a pool's colour is its position here.
+const IDEAL: RGBAColor = RGBAColor(0, 0, 0, 0.35);
+
+/// A curve of y by index reduced to at most `cols` columns, each keeping the smallest and
+/// largest y of its indices. Indices may come in any order; one past the last column makes
+/// neighbouring columns merge (each then covers twice the indices), so memory stays `cols`
+/// cells whatever the indices are.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// Indices per column: a power of two.
+    width: u64,
+    cells: Vec<Option<(f64, f64)>>,
+    /// The largest index seen.
+    last: Option<u64>,
+}
+
+impl Columns {
+    /// An empty curve of at most `cols` columns (at least 2).
+    pub fn new(cols: usize) -> Self {
+        Columns {
+            width: 1,
+            cells: vec![None; cols.max(2)],
+            last: None,
+        }
+    }
+
+    /// Add the point (`index`, `y`).
+    pub fn add(&mut self, index: u64, y: f64) {
+        if !y.is_finite() {
+            return;
+        }
+        while index / self.width >= self.cells.len() as u64 {
+            self.merge();
+        }
+        let cell = &mut self.cells[(index / self.width) as usize];
+        *cell = Some(match *cell {
+            None => (y, y),
+            Some((low, high)) => (low.min(y), high.max(y)),
+        });
+        self.last = Some(self.last.map_or(index, |last| last.max(index)));
+    }
+
+    fn merge(&mut self) {
+        let n = self.cells.len();
+        for i in 0..n {
+            self.cells[i] = if i < n / 2 {
+                match (self.cells[2 * i], self.cells[2 * i + 1]) {
+                    (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+                    (one, None) | (None, one) => one,
+                }
+            } else {
+                None
+            };
+        }
+        self.width = self.width.saturating_mul(2);
+    }
+
+    /// Indices the curve spans: the largest one plus one.
+    pub fn span(&self) -> f64 {
+        self.last.map_or(1.0, |last| last as f64 + 1.0)
+    }
+
+    /// The largest y.
+    pub fn top(&self) -> f64 {
+        self.cells
+            .iter()
+            .flatten()
+            .map(|(_, high)| *high)
+            .fold(0.0, f64::max)
+    }
+
+    /// The line to draw: each column's min then max at its first index (one point when they
+    /// are equal).
+    pub fn points(&self) -> Vec<(f64, f64)> {
+        let mut points = Vec::new();
+        for (i, cell) in self.cells.iter().enumerate() {
+            if let Some((low, high)) = *cell {
+                let x = i as f64 * self.width as f64;
+                points.push((x, low));
+                if high > low {
+                    points.push((x, high));
+                }
+            }
+        }
+        points
+    }
+}
+
+/// The line style of an engine's curves.
+fn draw_line<DB: DrawingBackend>(
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    points: Vec<(f64, f64)>,
+    engine: Contender,
+    style: ShapeStyle,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    match engine {
+        Contender::Threads => {
+            chart.draw_series(LineSeries::new(points, style))?;
+        }
+        Contender::Async => {
+            chart.draw_series(std::iter::once(DashedPathElement::new(
+                points, 12, 7, style,
+            )))?;
+        }
+        Contender::AsyncH2 => {
+            chart.draw_series(std::iter::once(DashedPathElement::new(points, 3, 5, style)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The pool sizes of the sweep, in order (unbounded last): a pool's colour is its position.
 fn pools(results: &[BenchResult]) -> Vec<usize> {
     let mut pools: Vec<usize> = results.iter().map(|r| r.setup.pool).collect();
-    pools.sort_unstable();
+    pools.sort_unstable_by_key(|p| if *p == 0 { usize::MAX } else { *p });
     pools.dedup();
     pools
 }
@@ -60,106 +193,148 @@ fn pool_label(pool: usize) -> String {
 }
 
 fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
-    let root = SVGBackend::new(path, (WIDTH, 900)).into_drawing_area();
+    let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let root = root.titled(title, ("sans-serif", TITLE))?;
-    let (left, right) = root.split_horizontally(WIDTH * 3 / 5);
-    let mut engines: Vec<Contender> = results.iter().map(|r| r.setup.engine).collect();
-    engines.dedup();
-    let pools = pools(results);
-    // Shared axes: every finish-time panel spans the same requests and the same times.
-    let requests = results.iter().map(|r| r.requests).max().unwrap_or(1);
-    let span = time_span(
-        results
-            .iter()
-            .filter_map(BenchResult::median_run)
-            .flat_map(|run| run.finished_ms.iter().copied()),
-    );
-    let panels = left.split_evenly((engines.len().max(1), 1));
-    for (area, engine) in panels.iter().zip(&engines) {
-        let mut series = Vec::new();
-        for result in results.iter().filter(|r| r.setup.engine == *engine) {
-            let Some(run) = result.median_run() else {
-                continue;
-            };
-            let slot = pools
-                .iter()
-                .position(|p| *p == result.setup.pool)
-                .unwrap_or(0);
-            let label = match result.setup.batch_size {
-                Some(batch) => format!("{} batch {batch}", pool_label(result.setup.pool)),
-                None => pool_label(result.setup.pool),
-            };
-            series.push((label, color(slot), *engine, run.finished_ms.clone()));
-        }
-        let caption = format!("{}: each request's finish time by index", engine.name());
-        finish_panel(area, &caption, requests, span, &series)?;
-    }
-    wall_panel(&right, results, &pools)?;
+    let (left, right) = root.split_horizontally(WIDTH * 11 / 20);
+    finish_panel(&left, results)?;
+    throughput_panel(&right, results)?;
     root.present()?;
     Ok(())
 }
 
-type Series = (String, RGBColor, Contender, Vec<f64>);
-
-/// The earliest positive and the latest finish time (s) of `finished_ms`, for a log axis.
-fn time_span(finished_ms: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
-    let latest = finished_ms.clone().fold(1.0, f64::max);
-    let earliest = finished_ms
-        .filter(|ms| *ms > 0.0)
-        .fold(f64::INFINITY, f64::min)
-        .min(latest);
-    (earliest / 1000.0, latest / 1000.0)
+fn engines(results: &[BenchResult]) -> Vec<Contender> {
+    let mut engines: Vec<Contender> = Vec::new();
+    for result in results {
+        if !engines.contains(&result.setup.engine) {
+            engines.push(result.setup.engine);
+        }
+    }
+    engines
 }
 
-/// Finish time (log scale, so waves of 20 and a run of 100 fit one axis) by request index.
+/// Every run's finish time by index (its median run), over each pool's ideal staircase.
 fn finish_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    caption: &str,
-    requests: usize,
-    (earliest, latest): (f64, f64),
-    series: &[Series],
+    results: &[BenchResult],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    let low = (earliest * 0.8).max(1e-4);
+    let pools = pools(results);
+    let mut curves = Vec::new();
+    for result in results {
+        let Some(run) = result.median_run() else {
+            continue;
+        };
+        let mut columns = Columns::new(COLUMNS);
+        for (index, ms) in run.finished_ms.iter().enumerate() {
+            columns.add(index as u64, ms / 1000.0);
+        }
+        let slot = pools
+            .iter()
+            .position(|p| *p == result.setup.pool)
+            .unwrap_or(0);
+        curves.push((result, columns, color(slot)));
+    }
+    let requests = results.iter().map(|r| r.requests).max().unwrap_or(1);
+    let top = curves.iter().map(|(_, c, _)| c.top()).fold(0.0, f64::max);
+    let ideal_top = results
+        .iter()
+        .filter_map(|r| r.latency_ms.map(|l| ideal_ms(r.requests, r.setup.pool, l)))
+        .fold(0.0, f64::max)
+        / 1000.0;
     let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", LABEL + 2))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..requests as f64, (low..latest * 1.25).log_scale())?;
+        .caption(
+            "each request's finish time by index (grey: ideal steps)",
+            ("sans-serif", LABEL),
+        )
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(96)
+        .build_cartesian_2d(
+            0f64..requests as f64,
+            0f64..top.max(ideal_top).max(1e-3) * 1.05,
+        )?;
     chart
         .configure_mesh()
         .x_desc("request index")
-        .y_desc("finished (s, log)")
+        .y_desc("finished (s)")
         .axis_desc_style(("sans-serif", LABEL))
         .label_style(("sans-serif", TICK))
+        .x_labels(6)
+        .y_labels(6)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| seconds(*y))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    for (label, color, engine, finished) in series {
-        let points: Vec<(f64, f64)> = finished
-            .iter()
-            .enumerate()
-            .map(|(index, ms)| (index as f64, (ms / 1000.0).max(low)))
-            .collect();
-        let style = color.stroke_width(2);
-        let drawn = match engine {
-            Contender::Async => chart.draw_series(DashedLineSeries::new(points, 6, 4, style))?,
-            Contender::AsyncH2 => chart.draw_series(DashedLineSeries::new(points, 2, 3, style))?,
-            _ => chart.draw_series(LineSeries::new(points, style))?,
+    // The ideal staircases first, under the curves.
+    let mut drawn_ideal = Vec::new();
+    for result in results {
+        let (Some(latency), pool) = (result.latency_ms.filter(|l| *l > 0.0), result.setup.pool)
+        else {
+            continue;
         };
-        let legend_color = *color;
-        drawn.label(label.as_str()).legend(move |(x, y)| {
-            PathElement::new([(x, y), (x + 20, y)], legend_color.stroke_width(3))
-        });
+        if drawn_ideal.contains(&pool) {
+            continue;
+        }
+        drawn_ideal.push(pool);
+        chart.draw_series(LineSeries::new(
+            ideal_steps(result.requests, pool, latency / 1000.0),
+            IDEAL.stroke_width(2),
+        ))?;
+    }
+    // Gather-per-batch runs: the same pool colour, pale.
+    for (result, columns, color) in &curves {
+        let style = match result.setup.batch_size {
+            None => color.stroke_width(3),
+            Some(_) => color.mix(0.45).stroke_width(3),
+        };
+        draw_line(&mut chart, columns.points(), result.setup.engine, style)?;
+    }
+    if let Some(batch) = results.iter().find_map(|r| r.setup.batch_size) {
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(format!("pale: gather per batch of {batch}"))
+            .legend(|(x, y)| {
+                PathElement::new([(x, y), (x + 36, y)], BLACK.mix(0.45).stroke_width(5))
+            });
+    }
+    // Two legends in one box: colour = pool, line style = engine.
+    for (slot, pool) in pools.iter().enumerate() {
+        let c = color(slot);
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(pool_label(*pool))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 36, y)], c.stroke_width(5)));
+    }
+    for engine in engines(results) {
+        let anno = chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(engine.name());
+        let sample = |(x, y): (i32, i32)| vec![(x, y), (x + 36, y)];
+        let style = BLACK.stroke_width(3);
+        match engine {
+            Contender::Threads => anno.legend(move |p| PathElement::new(sample(p), style)),
+            Contender::Async => {
+                anno.legend(move |p| DashedPathElement::new(sample(p), 10, 6, style))
+            }
+            Contender::AsyncH2 => {
+                anno.legend(move |p| DashedPathElement::new(sample(p), 3, 5, style))
+            }
+        };
+    }
+    if !drawn_ideal.is_empty() {
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label("ideal")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperLeft)
+        .margin(10)
+        .legend_area_size(44)
         .label_font(("sans-serif", TICK))
         .border_style(BLACK.mix(0.4))
         .background_style(WHITE.mix(0.9))
@@ -167,149 +342,188 @@ where
     Ok(())
 }
 
+/// `(⌊i / pool⌋ + 1) × L` as a staircase; past [`COLUMNS`] waves, the straight line it looks
+/// like at that density.
+fn ideal_steps(requests: usize, pool: usize, latency_s: f64) -> Vec<(f64, f64)> {
+    let pool = if pool == 0 { requests.max(1) } else { pool };
+    let waves = requests.div_ceil(pool);
+    if waves > COLUMNS {
+        return vec![
+            (0.0, latency_s),
+            (requests as f64, waves as f64 * latency_s),
+        ];
+    }
+    let mut steps = Vec::with_capacity(2 * waves);
+    for wave in 0..waves {
+        let y = (wave + 1) as f64 * latency_s;
+        steps.push(((wave * pool) as f64, y));
+        steps.push((((wave + 1) * pool).min(requests) as f64, y));
+    }
+    steps
+}
+
 fn seconds(s: f64) -> String {
-    if s >= 1.0 {
+    if s >= 10.0 {
+        format!("{s:.0} s")
+    } else if s >= 1.0 {
         format!("{s:.1} s")
     } else {
         format!("{:.0} ms", s * 1000.0)
     }
 }
 
-/// Median wall time at each measured pool (markers only: nothing was measured in between),
-/// threads as circles and async as triangles (nudged right), against the ideal as a step
-/// function.
-fn wall_panel<DB: DrawingBackend>(
+/// Median throughput at each measured pool (pools evenly spaced, as measured: nothing was
+/// measured in between), against the ideal; the recommended pool on a dotted line.
+fn throughput_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     results: &[BenchResult],
-    pools: &[usize],
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    // An unbounded async pool is drawn at x = N: that many requests are in flight at once.
-    let at = |r: &BenchResult| {
-        if r.setup.pool == 0 {
-            r.requests
-        } else {
-            r.setup.pool
-        }
+    let pools = pools(results);
+    let slot = |pool: usize| pools.iter().position(|p| *p == pool).unwrap_or(0) as f64;
+    // No ideal throughput without a latency: it would be infinite.
+    let ideal = |r: &BenchResult| {
+        r.latency_ms
+            .filter(|l| *l > 0.0)
+            .map(|l| r.requests as f64 / (ideal_ms(r.requests, r.setup.pool, l) / 1000.0))
     };
-    let max_pool = results.iter().map(at).max().unwrap_or(1).max(2) as f64;
-    let slowest = results.iter().map(|r| r.wall_ms.max).fold(1.0, f64::max) / 1000.0;
-    let ideal_top = results
+    let top = results
         .iter()
-        .filter_map(|r| r.latency_ms.map(|l| ideal_ms(r.requests, 1, l)))
-        .fold(0.0, f64::max)
-        / 1000.0;
+        .flat_map(|r| [Some(r.req_per_s), ideal(r)])
+        .flatten()
+        .filter(|y| y.is_finite())
+        .fold(1.0, f64::max);
+    let labels = pools.clone();
     let mut chart = ChartBuilder::on(area)
-        .caption("wall time by pool size", ("sans-serif", LABEL + 2))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(
-            (0.8f64..max_pool * 1.3).log_scale(),
-            0f64..slowest.max(ideal_top) * 1.1,
-        )?;
+        .caption("throughput by pool size", ("sans-serif", LABEL))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(96)
+        .build_cartesian_2d(-0.5f64..pools.len() as f64 - 0.5, 0f64..top * 1.12)?;
     chart
         .configure_mesh()
-        .x_desc("pool size (log)")
-        .y_desc("wall (s)")
+        .x_desc("pool size")
+        .y_desc("requests / s")
         .axis_desc_style(("sans-serif", LABEL))
         .label_style(("sans-serif", TICK))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| seconds(*y))
+        .x_labels(pools.len() * 2 + 1)
+        .disable_x_mesh()
+        .y_labels(6)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() > 0.01 || i < 0.0 {
+                return String::new();
+            }
+            labels.get(i as usize).map_or(String::new(), |p| {
+                if *p == 0 { "∞".into() } else { p.to_string() }
+            })
+        })
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    if let Some(with_latency) = results.iter().find(|r| r.latency_ms.is_some()) {
-        let latency = with_latency.latency_ms.unwrap_or(0.0);
-        let requests = with_latency.requests;
-        // ceil(N / pool) × L only changes at whole pools: a staircase, not a smooth curve.
-        let mut steps = Vec::new();
-        for pool in 1..=max_pool as usize {
-            let wall = ideal_ms(requests, pool, latency) / 1000.0;
-            steps.push((pool as f64, wall));
-            steps.push((pool as f64 + 1.0, wall));
+    // The ideal, once per pool.
+    let mut ideal_points: Vec<(f64, f64)> = Vec::new();
+    for r in results.iter().filter(|r| r.setup.batch_size.is_none()) {
+        if let Some(y) = ideal(r) {
+            let x = slot(r.setup.pool);
+            if !ideal_points.iter().any(|(px, _)| *px == x) {
+                ideal_points.push((x, y));
+            }
         }
+    }
+    ideal_points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if !ideal_points.is_empty() {
         chart
-            .draw_series(LineSeries::new(steps, BLACK.mix(0.45).stroke_width(2)))?
-            .label("ideal ceil(N/pool) × L")
-            .legend(|(x, y)| {
-                PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.45).stroke_width(2))
-            });
+            .draw_series(LineSeries::new(ideal_points, IDEAL.stroke_width(2)))?
+            .label("ideal N / (⌈N/P⌉ × L)")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
     }
-    let mut engines: Vec<Contender> = results.iter().map(|r| r.setup.engine).collect();
-    engines.dedup();
-    // The answer to "which pool size?": ringed, with a note.
-    for (i, engine) in engines.iter().enumerate() {
-        if let Some((pick, _)) = super::report::recommended(results, *engine) {
-            let nudge = if *engine != Contender::Threads {
-                1.07
-            } else {
-                1.0
-            };
-            let point = (at(pick) as f64 * nudge, pick.wall_ms.median / 1000.0);
-            let note = format!(
-                "{}: pool {} is enough (within 5% of the best)",
-                engine.name(),
-                pick.setup.pool
-            );
-            chart.draw_series(std::iter::once(
-                EmptyElement::at(point) + Circle::new((0, 0), 15, BLACK.stroke_width(2)),
-            ))?;
-            // Notes in the empty upper middle, away from the staircase.
-            let top = slowest.max(ideal_top);
-            let at_note = (1.6, top * (0.8 - 0.07 * i as f64));
-            chart.draw_series(std::iter::once(Text::new(
-                format!("○ {note}"),
-                at_note,
-                ("sans-serif", TICK + 1),
-            )))?;
+    let engines = engines(results);
+    // The recommended pool: a dotted vertical line, named in the legend (not over the data).
+    for engine in &engines {
+        if let Some(PoolAnswer::Found { pick, .. }) = pool_answer(results, *engine) {
+            let x = slot(pick.setup.pool) + offset(*engine, engines.len());
+            let style = BLACK.mix(0.6).stroke_width(2);
+            chart
+                .draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(x, 0.0), (x, top * 1.1)],
+                    3,
+                    5,
+                    style,
+                )))?
+                .label(format!(
+                    "{}: pool {} is enough",
+                    engine.name(),
+                    pick.setup.pool
+                ))
+                .legend(move |(x, y)| {
+                    DashedPathElement::new(vec![(x + 18, y - 9), (x + 18, y + 9)], 3, 3, style)
+                });
         }
     }
-    for engine in engines {
-        let points: Vec<(f64, f64, RGBColor)> = results
+    for (e, engine) in engines.iter().enumerate() {
+        let mut rows: Vec<&BenchResult> = results
             .iter()
-            .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
+            .filter(|r| r.setup.engine == *engine && r.setup.batch_size.is_none())
+            .collect();
+        rows.sort_by(|a, b| slot(a.setup.pool).total_cmp(&slot(b.setup.pool)));
+        let points: Vec<(f64, f64, RGBColor)> = rows
+            .iter()
             .map(|r| {
-                let slot = pools.iter().position(|p| *p == r.setup.pool).unwrap_or(0);
-                // Async a little to the right, so equal times do not hide one marker.
-                let nudge = if engine != Contender::Threads {
-                    1.07
-                } else {
-                    1.0
-                };
-                (at(r) as f64 * nudge, r.wall_ms.median / 1000.0, color(slot))
+                let i = slot(r.setup.pool);
+                (
+                    i + offset(*engine, engines.len()),
+                    r.req_per_s,
+                    color(i as usize),
+                )
             })
             .collect();
+        let line: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
+        draw_line(&mut chart, line, *engine, BLACK.mix(0.5).stroke_width(2))?;
         let label = format!("{} (median)", engine.name());
-        match engine {
-            Contender::Async | Contender::AsyncH2 => {
+        // Engine by marker: circle, triangle, square; pool by colour.
+        match e % 3 {
+            0 => {
                 chart
                     .draw_series(points.iter().map(|&(x, y, c)| {
-                        EmptyElement::at((x, y))
-                            + TriangleMarker::new((0, 0), 10, c.stroke_width(3))
+                        EmptyElement::at((x, y)) + Circle::new((0, 0), 9, c.filled())
                     }))?
                     .label(label)
                     .legend(|(x, y)| {
-                        EmptyElement::at((x + 10, y))
-                            + TriangleMarker::new((0, 0), 7, BLACK.stroke_width(2))
+                        EmptyElement::at((x + 18, y)) + Circle::new((0, 0), 8, BLACK.filled())
+                    });
+            }
+            1 => {
+                chart
+                    .draw_series(points.iter().map(|&(x, y, c)| {
+                        EmptyElement::at((x, y)) + TriangleMarker::new((0, 0), 11, c.filled())
+                    }))?
+                    .label(label)
+                    .legend(|(x, y)| {
+                        EmptyElement::at((x + 18, y))
+                            + TriangleMarker::new((0, 0), 10, BLACK.filled())
                     });
             }
             _ => {
                 chart
                     .draw_series(points.iter().map(|&(x, y, c)| {
-                        EmptyElement::at((x, y)) + Circle::new((0, 0), 8, c.filled())
+                        EmptyElement::at((x, y)) + Rectangle::new([(-8, -8), (8, 8)], c.filled())
                     }))?
                     .label(label)
                     .legend(|(x, y)| {
-                        EmptyElement::at((x + 10, y)) + Circle::new((0, 0), 6, BLACK.filled())
+                        EmptyElement::at((x + 18, y))
+                            + Rectangle::new([(-7, -7), (7, 7)], BLACK.filled())
                     });
             }
         }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperLeft)
+        .margin(10)
+        .legend_area_size(44)
         .label_font(("sans-serif", TICK))
         .border_style(BLACK.mix(0.4))
         .background_style(WHITE.mix(0.9))
@@ -317,38 +531,146 @@ where
     Ok(())
 }
 
-/// The finish-time-by-index picture of any `fetch` output (`poolfetch plot`).
-pub fn records_svg(records: &[Record], title: &str) -> Result<String, String> {
-    let mut svg = String::new();
-    draw_records(&mut svg, records, title).map_err(|e| format!("cannot draw the plot: {e}"))?;
-    Ok(svg)
+/// Engines side by side at one pool, so equal figures do not hide a marker.
+fn offset(engine: Contender, engines: usize) -> f64 {
+    if engines < 2 {
+        return 0.0;
+    }
+    match engine {
+        Contender::Threads => -0.08,
+        Contender::Async => 0.08,
+        Contender::AsyncH2 => 0.16,
+    }
 }
 
-fn draw_records(svg: &mut String, records: &[Record], title: &str) -> DrawResult {
-    let root = SVGBackend::with_string(svg, (1200, 700)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let root = root.titled(title, ("sans-serif", TITLE))?;
-    let requests = records.iter().map(|r| r.index + 1).max().unwrap_or(1) as usize;
-    let mut finished = vec![0.0; requests];
-    for record in records {
-        if let Some(slot) = finished.get_mut(record.index as usize) {
-            *slot = record.finished_ms;
+/// The finish-time picture of any `fetch` output (`poolfetch plot`), built a record at a time
+/// in bounded memory: a curve of [`Columns`], the count, and the latest finish.
+#[derive(Debug, Clone)]
+pub struct RecordsPlot {
+    finished: Columns,
+    /// Records added.
+    pub records: u64,
+    /// Of them, ok.
+    pub ok: u64,
+}
+
+impl Default for RecordsPlot {
+    fn default() -> Self {
+        RecordsPlot {
+            finished: Columns::new(COLUMNS),
+            records: 0,
+            ok: 0,
         }
     }
-    let span = time_span(finished.iter().copied());
-    let series = [(
-        "finished".to_string(),
-        color(0),
-        Contender::Threads,
-        finished,
-    )];
-    finish_panel(
-        &root,
-        "each request's finish time by index",
-        requests,
-        span,
-        &series,
-    )?;
-    root.present()?;
-    Ok(())
+}
+
+impl RecordsPlot {
+    /// Add one record.
+    pub fn add(&mut self, record: &Record) {
+        self.records += 1;
+        self.ok += u64::from(record.ok);
+        self.finished.add(record.index, record.finished_ms / 1000.0);
+    }
+
+    /// The latest finish, in seconds.
+    pub fn last_finish_s(&self) -> f64 {
+        self.finished.top()
+    }
+
+    /// The SVG, titled `title`.
+    pub fn svg(&self, title: &str) -> Result<String, String> {
+        let mut svg = String::new();
+        self.draw(&mut svg, title)
+            .map_err(|e| format!("cannot draw the plot: {e}"))?;
+        Ok(svg)
+    }
+
+    fn draw(&self, svg: &mut String, title: &str) -> DrawResult {
+        let root = SVGBackend::with_string(svg, (1100, 640)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let root = root.titled(title, ("sans-serif", LABEL))?;
+        let top = self.finished.top().max(1e-3);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("each request's finish time by index", ("sans-serif", LABEL))
+            .margin(14)
+            .x_label_area_size(50)
+            .y_label_area_size(96)
+            .build_cartesian_2d(0f64..self.finished.span(), 0f64..top * 1.05)?;
+        chart
+            .configure_mesh()
+            .x_desc("request index")
+            .y_desc("finished (s)")
+            .axis_desc_style(("sans-serif", LABEL))
+            .label_style(("sans-serif", TICK))
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| seconds(*y))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        chart.draw_series(LineSeries::new(
+            self.finished.points(),
+            color(0).stroke_width(3),
+        ))?;
+        root.present()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_keep_min_and_max_in_bounded_cells_whatever_the_index() {
+        let mut columns = Columns::new(8);
+        for i in 0..8u64 {
+            columns.add(i, i as f64);
+        }
+        assert_eq!(
+            columns.points().len(),
+            8,
+            "one point per index while they fit"
+        );
+        columns.add(1 << 60, 5.0);
+        assert_eq!(columns.cells.len(), 8);
+        let points = columns.points();
+        assert!(points.len() <= 16, "{points:?}");
+        assert_eq!(points.first(), Some(&(0.0, 0.0)));
+        assert_eq!(columns.top(), 7.0);
+        assert_eq!(columns.span(), (1u64 << 60) as f64 + 1.0);
+        let mut shuffled = Columns::new(4);
+        for i in [5u64, 0, 7, 2, 6, 1, 3, 4] {
+            shuffled.add(i, (i * 10) as f64);
+        }
+        assert_eq!(
+            shuffled.points(),
+            [
+                (0.0, 0.0),
+                (0.0, 10.0),
+                (2.0, 20.0),
+                (2.0, 30.0),
+                (4.0, 40.0),
+                (4.0, 50.0),
+                (6.0, 60.0),
+                (6.0, 70.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_ideal_is_a_staircase_of_equal_steps() {
+        assert_eq!(
+            ideal_steps(5, 2, 0.1),
+            [
+                (0.0, 0.1),
+                (2.0, 0.1),
+                (2.0, 0.2),
+                (4.0, 0.2),
+                (4.0, 0.30000000000000004),
+                (5.0, 0.30000000000000004)
+            ]
+        );
+        assert_eq!(ideal_steps(1_000_000, 1, 0.01).len(), 2);
+    }
 }

@@ -55,12 +55,29 @@ pub fn cells(result: &BenchResult) -> Vec<String> {
     ]
 }
 
-/// The smallest pool of `engine` (no batches) within 5% of its best throughput, and the
-/// measured setups it was chosen from, by pool; `None` with fewer than two that worked.
-pub fn recommended(
-    results: &[BenchResult],
-    engine: super::Contender,
-) -> Option<(&BenchResult, Vec<&BenchResult>)> {
+/// What the sweep says about `engine`'s pool size.
+pub enum PoolAnswer<'a> {
+    /// The smallest pool within 5% of the best throughput, and where adding workers stopped
+    /// paying (the knee), if the sweep shows one.
+    Found {
+        /// The smallest pool within 5% of the best.
+        pick: &'a BenchResult,
+        /// The last pool after which one more step gained less than 5%.
+        knee: Option<&'a BenchResult>,
+    },
+    /// The largest pool tried is the best and still gained 5% or more on the one before: the
+    /// sweep has not found the knee.
+    StillRising {
+        /// The largest pool tried.
+        last: &'a BenchResult,
+        /// The pool tried before it.
+        before: &'a BenchResult,
+    },
+}
+
+/// The answer for `engine` (setups without batches that worked, by pool); `None` with fewer
+/// than two.
+pub fn pool_answer(results: &[BenchResult], engine: super::Contender) -> Option<PoolAnswer<'_>> {
     let mut plain: Vec<&BenchResult> = results
         .iter()
         .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
@@ -73,48 +90,112 @@ pub fn recommended(
             r.setup.pool
         }
     });
-    let best = plain.iter().map(|r| r.req_per_s).reduce(f64::max)?;
     if plain.len() < 2 {
         return None;
     }
-    let pick = *plain.iter().find(|r| r.req_per_s >= best * 0.95)?;
-    Some((pick, plain))
+    let best = *plain
+        .iter()
+        .max_by(|a, b| a.req_per_s.total_cmp(&b.req_per_s))?;
+    let pick = *plain.iter().find(|r| no_better(best, r))?;
+    let (last, before) = (plain[plain.len() - 1], plain[plain.len() - 2]);
+    if std::ptr::eq(pick, last) && last.setup.pool != 0 {
+        return Some(PoolAnswer::StillRising { last, before });
+    }
+    let knee = plain
+        .windows(2)
+        .find(|pair| no_better(pair[1], pair[0]))
+        .map(|pair| pair[0]);
+    Some(PoolAnswer::Found { pick, knee })
+}
+
+/// Whether `faster` is no better than `other` in throughput: less than 5% ahead, or ahead by
+/// less than the noise of their runs (the ± of the wall ratio, as the summary computes it).
+fn no_better(faster: &BenchResult, other: &BenchResult) -> bool {
+    let (fast_mean, fast_sd) = mean_sd(faster);
+    let (mean, sd) = mean_sd(other);
+    let ratio = mean / fast_mean.max(f64::EPSILON);
+    let error = ratio
+        * ((sd / mean.max(f64::EPSILON)).powi(2) + (fast_sd / fast_mean.max(f64::EPSILON)).powi(2))
+            .sqrt();
+    ratio < 1.05 || ratio - error <= 1.0
 }
 
 /// Which pool size to use, for each engine: the smallest pool within 5% of the best
-/// throughput, its p99, and the pool after which adding threads stopped paying (the knee).
+/// throughput, its p99, and the knee — or, when the best is the largest pool tried, that the
+/// sweep should go further, with what Little's law predicts.
 pub fn pool_advice(results: &[BenchResult]) -> String {
-    let mut engines: Vec<_> = results.iter().map(|r| r.setup.engine).collect();
-    engines.dedup();
     let mut lines = Vec::new();
+    let engines = engines_of(results);
     for engine in engines {
-        let Some((pick, plain)) = recommended(results, engine) else {
-            continue;
+        let line = match pool_answer(results, engine) {
+            None => continue,
+            Some(PoolAnswer::Found { pick, knee }) => {
+                let mut line = format!(
+                    "{}: pool {} is the smallest within 5% (or the noise) of the best throughput\n    ({:.1} req/s, p99 {})",
+                    engine.name(),
+                    pick.setup.pool,
+                    pick.req_per_s,
+                    ms(pick.p99_ms)
+                );
+                if let Some(knee) = knee {
+                    line.push_str(&format!(
+                        "; past pool {} more workers added less than 5% (or the noise)",
+                        knee.setup.pool
+                    ));
+                }
+                line
+            }
+            Some(PoolAnswer::StillRising { last, before }) => {
+                let gain = (last.req_per_s / before.req_per_s.max(f64::EPSILON) - 1.0) * 100.0;
+                let p50_s = last.p50_ms / 1000.0;
+                let mut line = format!(
+                    "{}: still rising at pool {}, the largest tried ({:.1} req/s, +{gain:.0}% over pool {}):\n    \
+                     the knee is further; try --pools {}..{}",
+                    engine.name(),
+                    last.setup.pool,
+                    last.req_per_s,
+                    before.setup.pool,
+                    last.setup.pool,
+                    last.setup.pool.saturating_mul(8)
+                );
+                if p50_s > 0.0 {
+                    line.push_str(&format!(
+                        "\n    Little's law: each request takes p50 {}, so a pool of N serves about \
+                         N × {:.1} req/s\n    until the server saturates; for R req/s, pool ≈ R × {}",
+                        ms(last.p50_ms),
+                        1.0 / p50_s,
+                        ms(last.p50_ms)
+                    ));
+                }
+                line
+            }
         };
-        let knee = plain
-            .windows(2)
-            .find(|pair| pair[1].req_per_s < pair[0].req_per_s * 1.05)
-            .map(|pair| pair[0]);
-        let mut line = format!(
-            "{}: pool {} is the smallest within 5% of the best throughput ({:.1} req/s, p99 {})",
-            engine.name(),
-            pick.setup.pool,
-            pick.req_per_s,
-            ms(pick.p99_ms)
-        );
-        if let Some(knee) = knee {
-            line.push_str(&format!(
-                "; past pool {} more threads added less than 5%",
-                knee.setup.pool
-            ));
-        }
         lines.push(line);
     }
     if lines.is_empty() {
         String::new()
     } else {
-        format!("Pool size (* in the table)\n  {}", lines.join("\n  "))
+        let starred = engines_of(results)
+            .into_iter()
+            .any(|engine| matches!(pool_answer(results, engine), Some(PoolAnswer::Found { .. })));
+        let header = if starred {
+            "Pool size (* in the table)"
+        } else {
+            "Pool size"
+        };
+        format!("{header}\n  {}", lines.join("\n  "))
     }
+}
+
+/// The engines of a sweep, in order of first appearance.
+fn engines_of(results: &[BenchResult]) -> Vec<super::Contender> {
+    let mut engines = Vec::new();
+    for result in results {
+        if !engines.contains(&result.setup.engine) {
+            engines.push(result.setup.engine);
+        }
+    }
+    engines
 }
 
 /// A duration in ms, shown in the unit that reads best.
@@ -132,11 +213,12 @@ pub fn ms(value: f64) -> String {
 pub fn table(results: &[BenchResult]) -> String {
     // The answer to "which pool size?" is starred in place.
     let picks: Vec<&BenchResult> = {
-        let mut engines: Vec<_> = results.iter().map(|r| r.setup.engine).collect();
-        engines.dedup();
-        engines
+        engines_of(results)
             .into_iter()
-            .filter_map(|engine| recommended(results, engine).map(|(pick, _)| pick))
+            .filter_map(|engine| match pool_answer(results, engine) {
+                Some(PoolAnswer::Found { pick, .. }) => Some(pick),
+                _ => None,
+            })
             .collect()
     };
     let rows: Vec<Vec<String>> = results
@@ -217,6 +299,28 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
         .filter(|r| !std::ptr::eq(*r, fastest))
         .collect();
     others.sort_by(|a, b| mean_sd(a).0.total_cmp(&mean_sd(b).0));
+    let measured = results.iter().all(|r| r.runs.len() > 1);
+    if !measured {
+        // One run has no ± : a ratio is reported, no winner is called.
+        let mut out = format!(
+            "Summary (one run of some setups: no ± to tell a difference from noise; use --runs 3)\n  {} had the shortest wall\n",
+            fastest.setup.label()
+        );
+        let mut others: Vec<&BenchResult> = results
+            .iter()
+            .copied()
+            .filter(|r| !std::ptr::eq(*r, fastest))
+            .collect();
+        others.sort_by(|a, b| mean_sd(a).0.total_cmp(&mean_sd(b).0));
+        for other in others {
+            let ratio = mean_sd(other).0 / fast_mean.max(f64::EPSILON);
+            out.push_str(&format!(
+                "    {ratio:>6.2} × that wall: {}\n",
+                other.setup.label()
+            ));
+        }
+        return out;
+    }
     let mut out = format!("Summary\n  {} ran\n", fastest.setup.label());
     for other in others {
         let (mean, sd) = mean_sd(other);
@@ -225,20 +329,14 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
             * ((sd / mean.max(f64::EPSILON)).powi(2)
                 + (fast_sd / fast_mean.max(f64::EPSILON)).powi(2))
             .sqrt();
-        let measured = other.runs.len() > 1 && fastest.runs.len() > 1;
-        let line = if measured && ratio - error <= 1.0 {
+        let line = if ratio - error <= 1.0 {
             format!(
                 "    about as fast as {} ({ratio:.2} ± {error:.2})\n",
                 other.setup.label()
             )
-        } else if measured {
-            format!(
-                "    {ratio:>6.2} ± {error:.2} times faster than {}\n",
-                other.setup.label()
-            )
         } else {
             format!(
-                "    {ratio:>6.2} times faster than {}\n",
+                "    {ratio:>6.2} ± {error:.2} times faster than {}\n",
                 other.setup.label()
             )
         };
@@ -299,9 +397,9 @@ mod tests {
     #[test]
     fn table_and_summary_name_every_setup_fastest_first() {
         let results = [
-            result(1, &[400.0]),
-            result(4, &[100.0]),
-            result(2, &[200.0]),
+            result(1, &[400.0, 401.0]),
+            result(4, &[100.0, 101.0]),
+            result(2, &[200.0, 201.0]),
         ];
         let table = table(&results);
         assert_eq!(table.lines().count(), 4);
@@ -310,14 +408,65 @@ mod tests {
         let summary = relative_summary(&results);
         let lines: Vec<&str> = summary.lines().collect();
         assert_eq!(lines[1].trim(), "threads pool 4 ran");
-        assert_eq!(lines[2].trim(), "2.00 times faster than threads pool 2");
-        assert_eq!(lines[3].trim(), "4.00 times faster than threads pool 1");
-        assert_eq!(relative_summary(&results[..1]), "");
-        let advice = pool_advice(&results);
         assert!(
-            advice.contains("pool 4 is the smallest within 5%"),
-            "{advice}"
+            lines[2]
+                .trim()
+                .ends_with("times faster than threads pool 2")
         );
+        assert!(
+            lines[3]
+                .trim()
+                .ends_with("times faster than threads pool 1")
+        );
+        assert_eq!(relative_summary(&results[..1]), "");
+    }
+
+    #[test]
+    fn a_sweep_whose_best_is_its_largest_pool_says_the_knee_is_further() {
+        let results = [
+            result(1, &[400.0, 401.0, 399.0]),
+            result(2, &[200.0, 201.0, 199.0]),
+            result(4, &[100.0, 101.0, 99.0]),
+        ];
+        let advice = pool_advice(&results);
+        assert!(advice.contains("still rising at pool 4"), "{advice}");
+        assert!(advice.contains("try --pools 4..32"), "{advice}");
+        assert!(advice.contains("Little's law"), "{advice}");
+        assert!(!table(&results).contains('*'), "no pool is starred");
+        // Level past pool 2 (inside the noise): pool 2 is the answer, and the knee.
+        let results = [
+            result(1, &[400.0, 401.0, 399.0]),
+            result(2, &[200.0, 230.0, 170.0]),
+            result(4, &[190.0, 220.0, 160.0]),
+        ];
+        let advice = pool_advice(&results);
+        assert!(advice.contains("pool 2 is the smallest"), "{advice}");
+        assert!(advice.contains("past pool 2"), "{advice}");
+    }
+
+    #[test]
+    fn one_run_calls_no_winner() {
+        let results = [result(4, &[100.0]), result(2, &[200.0])];
+        let summary = relative_summary(&results);
+        assert!(!summary.contains("faster"), "{summary}");
+        assert!(summary.contains("no ±"), "{summary}");
+        assert!(
+            summary.contains("2.00 × that wall: threads pool 2"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn runs_are_at_least_three_and_more_while_short() {
+        let plan = BenchPlan::default();
+        assert_eq!(plan.runs_after(5000.0), 3, "a 5 s run: the fewest");
+        assert_eq!(plan.runs_after(500.0), 6, "3 s in all");
+        assert_eq!(plan.runs_after(1.0), 10, "the most");
+        let told = BenchPlan {
+            runs: Some(1),
+            ..BenchPlan::default()
+        };
+        assert_eq!(told.runs_after(1.0), 1, "--runs is obeyed");
     }
 
     #[test]

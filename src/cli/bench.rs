@@ -41,9 +41,10 @@ pub(super) struct BenchArgs {
         default_value = "threads,async"
     )]
     engines: Vec<ContenderArg>,
-    /// Timed runs of each configuration (the table shows the median and min–max).
-    #[arg(long, value_name = "R", default_value_t = 1)]
-    runs: usize,
+    /// Timed runs of each setup, interleaved (the table shows the median and ±) [default: 3,
+    /// or up to 10 while a setup's runs take under 3 s in all, as hyperfine chooses].
+    #[arg(long, value_name = "R")]
+    runs: Option<usize>,
     /// Untimed runs of each configuration before the timed ones.
     #[arg(long, value_name = "W", default_value_t = 0)]
     warmup: usize,
@@ -135,14 +136,17 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
         .clone()
         .unwrap_or_else(|| "the embedded server".to_string());
     eprintln!(
-        "poolfetch bench: {} requests of {} against {target}, {} timed run(s) per setup",
+        "poolfetch bench: {} requests of {} against {target}, {} timed runs per setup, interleaved",
         plan.requests,
         if plan.latency_known {
             humantime::format_duration(plan.latency).to_string()
         } else {
             "unknown latency".into()
         },
-        plan.runs,
+        match plan.runs {
+            Some(runs) => runs.to_string(),
+            None => format!("{}–{}", bench::MIN_RUNS, bench::MAX_RUNS),
+        },
     );
     let bar = progress::bench_bar();
     let results = bench::run(&plan, |at| {

@@ -274,34 +274,35 @@ fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
             output.display()
         )));
     }
-    let text = std::fs::read_to_string(records)
+    // One record at a time into a bounded picture: any number of records, any index.
+    let file = std::fs::File::open(records)
         .map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
-    let mut parsed = Vec::new();
-    for (number, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let record = serde_json::from_str::<crate::Record>(line).map_err(|e| {
+    let mut picture = crate::bench::plot::RecordsPlot::default();
+    for (number, line) in io::BufRead::lines(io::BufReader::new(file)).enumerate() {
+        let line = line.map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = serde_json::from_str::<crate::Record>(&line).map_err(|e| {
             usage(format!(
                 "{} line {}: not a poolfetch record: {e}",
                 records.display(),
                 number + 1
             ))
         })?;
-        parsed.push(record);
+        picture.add(&record);
     }
-    if parsed.is_empty() {
+    if picture.records == 0 {
         return Err(usage(format!("{}: no records", records.display())));
     }
-    let wall = parsed.iter().map(|r| r.finished_ms).fold(0.0, f64::max) / 1000.0;
-    let ok = parsed.iter().filter(|r| r.ok).count();
     let title = format!(
-        "{}: {} requests ({ok} ok), last finished at {wall:.2} s",
+        "{}: {} requests ({} ok), last finished at {:.2} s",
         records.display(),
-        parsed.len()
+        picture.records,
+        picture.ok,
+        picture.last_finish_s()
     );
-    let svg = crate::bench::plot::records_svg(&parsed, &title).map_err(usage)?;
+    let svg = picture.svg(&title).map_err(usage)?;
     let mut file = Output::create(output)?;
     file.write_all(svg.as_bytes())
         .map_err(|source| ReplaceError::Write {
