@@ -393,6 +393,49 @@ fn completions_and_the_manual_page_are_generated() {
     assert!(String::from_utf8_lossy(&man.stdout).contains(".TH poolfetch 1"));
 }
 
+/// `man --dir` writes a page per subcommand, and each documents every long option its
+/// `--help` lists.
+#[test]
+fn every_subcommand_has_a_manual_page_with_every_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = poolfetch()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    let page = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .replace("\\-", "-")
+    };
+    assert!(page("poolfetch.1").contains("poolfetch-fetch"));
+    for subcommand in [
+        "fetch",
+        "bench",
+        "serve",
+        "plot",
+        "merge",
+        "completions",
+        "man",
+    ] {
+        let text = page(&format!("poolfetch-{subcommand}.1"));
+        let help = poolfetch().args([subcommand, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout).to_string();
+        let options: Vec<&str> = help
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|word| word.starts_with("--") && word.len() > 2)
+            .collect();
+        assert!(options.len() >= 2, "{subcommand}: {options:?}");
+        for option in options {
+            assert!(
+                text.contains(option),
+                "poolfetch-{subcommand}.1 lacks {option}"
+            );
+        }
+    }
+}
+
 /// Run `poolfetch ARGS` under a pseudo-terminal (`script`), as a user at a terminal would.
 fn on_a_terminal(args: &str) -> String {
     let bin = assert_cmd::cargo::cargo_bin("poolfetch");

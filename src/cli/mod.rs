@@ -87,8 +87,13 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) on stdout.
-    Man,
+    /// Print the manual page poolfetch(1) (roff) on stdout, or write a page per subcommand.
+    Man {
+        /// Write poolfetch.1 and poolfetch-fetch.1, poolfetch-bench.1, … into this directory
+        /// (e.g. ~/.local/share/man/man1).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Flags of `poolfetch serve`.
@@ -200,14 +205,42 @@ fn run(command: Command) -> Result<i32, CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "poolfetch", &mut script);
             print_out(&script)
         }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
-                .map_err(|e| usage(format!("cannot render the manual: {e}")))?;
-            print_out(&page)
+        Command::Man { dir: None } => print_out(&man_pages()?[0].1),
+        Command::Man { dir: Some(dir) } => {
+            for (name, page) in man_pages()? {
+                let path = dir.join(&name);
+                let mut file = Output::create(&path)?;
+                file.write_all(&page)
+                    .map_err(|source| ReplaceError::Write { path, source })?;
+                file.finish()?;
+            }
+            Ok(EXIT_OK)
         }
     }
+}
+
+/// The manual: poolfetch(1) first, then a page per subcommand (`poolfetch-fetch.1`, …), each
+/// with every option of its `--help`.
+fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
+    let mut commands = vec![command.clone()];
+    commands.extend(
+        command
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set())
+            .cloned(),
+    );
+    commands
+        .into_iter()
+        .map(|command| {
+            let man = clap_mangen::Man::new(command);
+            let mut page = Vec::new();
+            man.render(&mut page)
+                .map_err(|e| usage(format!("cannot render the manual: {e}")))?;
+            Ok((man.get_filename(), page))
+        })
+        .collect()
 }
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
