@@ -482,4 +482,26 @@ fn the_bar_shows_at_once_and_never_between_records_on_the_same_terminal() {
     let screen = on_a_terminal(&format!("fetch -p 3 --url {}", server.url("/todos/1")));
     assert!(!screen.contains("in flight"), "{screen}");
     assert!(screen.contains("\"index\":0"), "{screen}");
+    // Records to a pipe whose reader prints to the same terminal (`| jq`): no bar by default,
+    // and --progress draws it anyway.
+    let slow = server.url("/delay/400");
+    let piped = |flag: &str| {
+        let bin = assert_cmd::cargo::cargo_bin("poolfetch");
+        let output = StdCommand::new("script")
+            .args([
+                "-qec",
+                &format!(
+                    "{} fetch {flag} -p 1 --url {slow} --url {slow} | cat",
+                    bin.display()
+                ),
+                "/dev/null",
+            ])
+            .output()
+            .expect("script(1) from util-linux");
+        String::from_utf8_lossy(&output.stdout).replace('\r', "\n")
+    };
+    let screen = piped("");
+    assert!(!screen.contains("in flight"), "{screen}");
+    assert!(screen.contains("\"index\":1"), "{screen}");
+    assert!(piped("--progress").contains("in flight"));
 }
