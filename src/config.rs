@@ -88,6 +88,8 @@ pub struct Config {
     pub batch_size: Option<usize>,
     /// Deadline for connecting, for the response head, and for each body read (default 30 s).
     pub timeout: Duration,
+    /// Deadline for the TCP connect alone (`--connect-timeout`, curl's name); `None`: `timeout`.
+    pub connect_timeout: Option<Duration>,
     /// Deadline for a whole request, first byte sent to last byte read, per attempt
     /// (`--max-time`; default none). Past it the record is a `timeout`.
     pub max_time: Option<Duration>,
@@ -166,6 +168,7 @@ impl Default for Config {
             batch_size: None,
             timeout: Duration::from_secs(30),
             max_time: None,
+            connect_timeout: None,
             body: BodyMode::Auto,
             max_body: None,
             output_dir: None,
@@ -303,6 +306,8 @@ setters! {
     timeout: Duration,
     /// Whole-request deadline per attempt.
     max_time: Option<Duration>,
+    /// TCP connect deadline (else `timeout`).
+    connect_timeout: Option<Duration>,
     /// What records keep of bodies.
     body: BodyMode,
     /// Largest body kept or saved.
@@ -353,6 +358,11 @@ impl ConfigBuilder {
 }
 
 impl Config {
+    /// The TCP connect deadline: `connect_timeout`, else `timeout`.
+    pub fn connect_deadline(&self) -> Duration {
+        self.connect_timeout.unwrap_or(self.timeout)
+    }
+
     /// A builder starting from the defaults.
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
@@ -388,7 +398,10 @@ impl Config {
         {
             return Err(ConfigError::BadShard);
         }
-        if self.timeout.is_zero() || self.max_time.is_some_and(|t| t.is_zero()) {
+        if self.timeout.is_zero()
+            || self.max_time.is_some_and(|t| t.is_zero())
+            || self.connect_timeout.is_some_and(|t| t.is_zero())
+        {
             return Err(ConfigError::ZeroTimeout);
         }
         for (name, value) in &self.headers {

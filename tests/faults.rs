@@ -350,3 +350,37 @@ fn a_keep_alive_connection_closed_by_the_server_is_not_a_failure(engine: EngineK
     // Every request needed a connection of its own.
     assert!(server.stats().connections >= 6, "{engine:?}");
 }
+
+per_engine!(the_connect_timeout_bounds_a_connect_that_never_completes);
+/// `--connect-timeout` bounds the TCP connect alone: a listener whose accept queue is full
+/// (backlog 0, one connection already waiting) drops SYNs, so a connect never completes.
+/// With `--timeout 60s` the record is a `timeout` after the 300 ms connect deadline.
+fn the_connect_timeout_bounds_a_connect_that_never_completes(engine: EngineKind) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket this test owns.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let port = listener.local_addr().unwrap().port();
+    let _waiting = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .timeout(Duration::from_secs(60))
+            .connect_timeout(Some(Duration::from_millis(300)))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([format!("http://127.0.0.1:{port}/")]);
+    assert_eq!(
+        kind(&records[0]),
+        Some(ErrorKind::Timeout),
+        "{:?}",
+        records[0]
+    );
+    let took = records[0].finished_ms - records[0].started_ms;
+    assert!(
+        took < 20_000.0,
+        "the 60 s --timeout applied, not the connect's: {took} ms"
+    );
+}

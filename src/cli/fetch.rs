@@ -67,6 +67,10 @@ pub(super) struct FetchArgs {
     /// name); past it the record is a `timeout`.
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     max_time: Option<Duration>,
+    /// Deadline for the TCP connect alone (curl's name) [default: --timeout]. A duration takes
+    /// bare seconds (5, 0.5) or a unit (250ms, 10s).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    connect_timeout: Option<Duration>,
     /// What each record keeps of the body.
     #[arg(long, value_enum, default_value_t = BodyArg::Auto)]
     body: BodyArg,
@@ -166,6 +170,7 @@ impl FetchArgs {
             batch_size: self.batch_size,
             timeout: self.timeout,
             max_time: self.max_time,
+            connect_timeout: self.connect_timeout,
             body: self.body.into(),
             max_body: self.max_body,
             output_dir: self.output_dir.clone(),

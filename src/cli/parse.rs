@@ -4,9 +4,14 @@ use std::time::Duration;
 
 use crate::input;
 
-/// Parse a duration such as `10s`, `250ms` or `1m`.
+/// Parse a duration: bare seconds (`5`, `0.5`, as curl takes them) or `10s`, `250ms`, `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 10s or 250ms)"))
+    // Bare seconds, as curl's -m 5 and --connect-timeout 0.5 take them.
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{text:?} is not a duration (try e.g. 5, 0.5, 10s or 250ms)"));
+    }
+    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 5, 0.5, 10s or 250ms)"))
 }
 
 pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
@@ -87,6 +92,17 @@ pub(super) fn parse_header(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_bare_seconds_as_curl_does() {
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        for bad in ["-1", "nan", "inf", "5 parsecs", ""] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {

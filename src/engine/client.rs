@@ -98,8 +98,10 @@ pub(crate) struct HyperTransport {
     /// makes one, and a slow host holds up no other).
     h2: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Option<Shared2>>>>>,
     resolver: Arc<CachingResolver>,
-    /// Connect, response head and each body read (`--timeout`).
+    /// Response head and each body read (`--timeout`).
     timeout: Duration,
+    /// The TCP connect (`--connect-timeout`, else `--timeout`).
+    connect_timeout: Duration,
     idle: IdlePool,
     /// Most idle connections kept per key (the pool size: more are never in use at once).
     max_idle: usize,
@@ -113,6 +115,7 @@ impl HyperTransport {
         http: HttpVersion,
         resolver: CachingResolver,
         timeout: Duration,
+        connect_timeout: Duration,
         max_idle: usize,
         live: Arc<Live>,
     ) -> Self {
@@ -125,6 +128,7 @@ impl HyperTransport {
             h2: Mutex::new(HashMap::new()),
             resolver: Arc::new(resolver),
             timeout,
+            connect_timeout,
             idle: Arc::new(Mutex::new(HashMap::new())),
             max_idle: max_idle.max(1),
             live,
@@ -166,7 +170,7 @@ impl HyperTransport {
             }
             None => (key.host.clone(), key.port, None),
         };
-        let tcp = within(deadline, self.timeout, self.tcp(&host, port))
+        let tcp = within(deadline, self.connect_timeout, self.tcp(&host, port))
             .await
             .map_err(|_| timeout_error("connecting"))??;
         self.live.connections.fetch_add(1, Ordering::Relaxed);

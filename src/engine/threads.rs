@@ -429,7 +429,7 @@ fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config,
         // a stalled one is.
         .timeout_global(None)
         .timeout_resolve(timeout)
-        .timeout_connect(timeout)
+        .timeout_connect(Some(config.connect_deadline()))
         .timeout_send_request(timeout)
         .timeout_send_body(timeout)
         .timeout_recv_response(timeout)

@@ -51,6 +51,7 @@ impl AsyncEngine {
             config.http,
             resolver,
             config.timeout,
+            config.connect_deadline(),
             config.pool.max(1),
             live,
         );
