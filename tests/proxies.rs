@@ -60,13 +60,17 @@ fn the_environment_proxy_is_used_named_in_errors_and_bypassed_on_request(engine:
         error.message
     );
 
-    for bypass in [["--noproxy", "*"], ["--noproxy", "127.0.0.1"]] {
+    for bypass in [
+        ["--noproxy", "*"],
+        ["--noproxy", "127.0.0.1"],
+        ["--noproxy", "127.0.0.0/8"],
+    ] {
         let output = fetch_with(&proxied, engine, &url, &bypass);
         assert_eq!(output.status.code(), Some(0), "{engine} {bypass:?}");
     }
     let exempt = [
         ("http_proxy", dead_proxy.as_str()),
-        ("no_proxy", "localhost,127.0.0.1"),
+        ("no_proxy", "example.org,127.0.0.0/8"),
     ];
     let output = fetch_with(&exempt, engine, &url, &[]);
     assert_eq!(

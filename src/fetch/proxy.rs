@@ -2,7 +2,8 @@
 //! `--proxy URL` for every request, or else the environment (`http_proxy`/`HTTP_PROXY` for
 //! http, `https_proxy`/`HTTPS_PROXY` for https, `all_proxy`/`ALL_PROXY` for either), except
 //! for hosts in `--noproxy LIST` (or else `no_proxy`/`NO_PROXY`): host names that match
-//! exactly or as a domain suffix, IP literals; `*` means no proxy at all.
+//! exactly or as a domain suffix, IP literals, CIDR ranges (`10.0.0.0/8`, `fd00::/8`, as curl
+//! 7.86+ takes them); `*` means no proxy at all.
 
 use crate::config::{Config, ConfigError};
 use crate::request::redact_url;
@@ -20,7 +21,56 @@ enum Bypass {
     #[default]
     Nothing,
     Everything,
-    Hosts(Vec<String>),
+    Hosts(Vec<Exempt>),
+}
+
+/// One `no_proxy` entry: a host name (exact or a domain suffix), or an IP range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exempt {
+    Name(String),
+    /// A CIDR range: the network and its prefix length. A prefix-mask compare of two
+    /// addresses is all it takes, so no crate for it.
+    Net(std::net::IpAddr, u8),
+}
+
+impl Exempt {
+    fn parse(entry: &str) -> Self {
+        if let Some((net, bits)) = entry.split_once('/')
+            && let (Ok(net), Ok(bits)) = (net.parse::<std::net::IpAddr>(), bits.parse::<u8>())
+            && bits <= if net.is_ipv4() { 32 } else { 128 }
+        {
+            return Exempt::Net(net, bits);
+        }
+        Exempt::Name(entry.to_string())
+    }
+
+    fn covers(&self, host: &str) -> bool {
+        match self {
+            Exempt::Name(name) => {
+                host == name
+                    || host
+                        .strip_suffix(name.as_str())
+                        .is_some_and(|rest| rest.ends_with('.'))
+            }
+            Exempt::Net(net, bits) => host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| in_range(ip, *net, *bits)),
+        }
+    }
+}
+
+/// Whether `ip` is in `net/bits` (same family only).
+fn in_range(ip: std::net::IpAddr, net: std::net::IpAddr, bits: u8) -> bool {
+    use std::net::IpAddr::{V4, V6};
+    let same = |a: u128, b: u128, width: u32| {
+        let bits = u32::from(bits);
+        bits == 0 || (a ^ b) >> (width - bits) == 0
+    };
+    match (ip, net) {
+        (V4(ip), V4(net)) => same(u32::from(ip).into(), u32::from(net).into(), 32),
+        (V6(ip), V6(net)) => same(u128::from(ip), u128::from(net), 128),
+        _ => false,
+    }
 }
 
 fn env(names: &[&str]) -> Option<String> {
@@ -99,11 +149,12 @@ impl ProxyRules {
         let bypass = if list.trim() == "*" {
             Bypass::Everything
         } else {
-            let hosts: Vec<String> = list
+            let hosts: Vec<Exempt> = list
                 .split(',')
                 .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
                 .map(|h| h.trim_matches(['[', ']']).to_string())
                 .filter(|h| !h.is_empty())
+                .map(|h| Exempt::parse(&h))
                 .collect();
             if hosts.is_empty() {
                 Bypass::Nothing
@@ -128,12 +179,7 @@ impl ProxyRules {
         let bypassed = match &self.bypass {
             Bypass::Nothing => false,
             Bypass::Everything => true,
-            Bypass::Hosts(hosts) => hosts.iter().any(|entry| {
-                host == *entry
-                    || host
-                        .strip_suffix(entry.as_str())
-                        .is_some_and(|rest| rest.ends_with('.'))
-            }),
+            Bypass::Hosts(hosts) => hosts.iter().any(|entry| entry.covers(&host)),
         };
         (!bypassed).then_some(proxy)
     }
@@ -155,6 +201,36 @@ mod tests {
             ..Config::default()
         };
         ProxyRules::of(&config).unwrap()
+    }
+
+    #[test]
+    fn noproxy_takes_cidr_ranges() {
+        let r = rules(
+            Some("http://p:3128"),
+            Some("10.0.0.0/8, 192.168.1.0/24,fd00::/8,1.2.3.4/32"),
+        );
+        for direct in ["10.1.2.3", "192.168.1.200", "[fd12::1]", "1.2.3.4"] {
+            assert_eq!(r.for_target("http", direct), None, "{direct}");
+        }
+        for proxied in [
+            "11.0.0.1",
+            "192.168.2.1",
+            "[fe80::1]",
+            "1.2.3.5",
+            "example.org",
+        ] {
+            assert!(r.for_target("http", proxied).is_some(), "{proxied}");
+        }
+        assert_eq!(
+            rules(Some("http://p:3128"), Some("0.0.0.0/0")).for_target("http", "8.8.8.8"),
+            None
+        );
+        // Not a range: a name like any other.
+        assert!(
+            rules(Some("http://p:3128"), Some("10.0.0.0/99"))
+                .for_target("http", "10.0.0.1")
+                .is_some()
+        );
     }
 
     #[test]
