@@ -138,6 +138,16 @@ pub fn redact_message(message: &str, url: &str) -> String {
 pub(crate) fn check_url(url: &str) -> Result<http::Uri, FetchError> {
     let invalid =
         |why: &str| FetchError::new(ErrorKind::InvalidUrl, format!("{why}: {}", redact_url(url)));
+    // An IDN host (`bücher.example`) goes out as punycode (`xn--bcher-kva.example`), and
+    // other non-ASCII is percent-encoded, as curl and browsers send them; the record keeps
+    // what was written.
+    let ascii;
+    let url = if url.is_ascii() {
+        url
+    } else {
+        ascii = url::Url::parse(url).map_err(|e| invalid(&format!("not a valid URL ({e})")))?;
+        ascii.as_str()
+    };
     let uri: http::Uri = url.parse().map_err(|_| invalid("not a valid URL"))?;
     match uri.scheme_str() {
         Some(scheme)
@@ -166,6 +176,19 @@ pub(crate) fn check_url(url: &str) -> Result<http::Uri, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idn_hosts_go_out_as_punycode() {
+        let uri = check_url("http://bücher.example:8080/straße?q=ä").unwrap();
+        assert_eq!(uri.host(), Some("xn--bcher-kva.example"));
+        assert_eq!(uri.port_u16(), Some(8080));
+        assert_eq!(uri.path(), "/stra%C3%9Fe");
+        assert!(check_url("http://exa mple.org/").is_err());
+        assert!(
+            check_url("http://☃/").is_ok(),
+            "a snowman is a valid IDN label"
+        );
+    }
 
     #[test]
     fn bodies_carry_their_content_type() {

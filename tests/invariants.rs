@@ -374,3 +374,42 @@ fn a_large_pool_keeps_the_bound_and_starts_in_waves_of_pool_size() {
         "first wave ended {first} ms, second began {second} ms"
     );
 }
+
+/// Resolves only the punycode of `bücher.example`, to loopback.
+struct IdnResolver;
+
+impl poolfetch::Resolve for IdnResolver {
+    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        if host == "xn--bcher-kva.example" {
+            Ok(vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))])
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                host.to_string(),
+            ))
+        }
+    }
+}
+
+per_engine!(an_idn_host_is_asked_for_as_punycode_and_recorded_as_written);
+fn an_idn_host_is_asked_for_as_punycode_and_recorded_as_written(engine: EngineKind) {
+    let server = server();
+    let port = server
+        .url("/")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let url = format!("http://bücher.example:{port}/echo");
+    let fetcher = Fetcher::with_resolver(config(engine, 1), IdnResolver).unwrap();
+    let records = fetcher.fetch_all([url.clone()]);
+    let record = &records[0];
+    assert!(record.ok, "{engine:?}: {record:?}");
+    assert_eq!(record.url, url, "the record keeps what was written");
+    let body = record.body.as_ref().unwrap().to_string();
+    assert!(
+        body.contains("xn--bcher-kva.example"),
+        "the Host header: {body}"
+    );
+}
