@@ -109,3 +109,71 @@ fn the_cli_trusts_a_cacert_and_flags_insecure_runs() {
     assert_eq!(insecure.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&insecure.stderr).contains("TLS certificates NOT verified"));
 }
+
+/// A CA trusted only through `SSL_CERT_FILE`, or only through `SSL_CERT_DIR`, as curl and
+/// requests honour them: ok with it, `tls` without (and the summary names the CAs the
+/// certificate was checked against), on both engines. A variable naming nothing readable is
+/// a usage error before any request.
+#[test]
+fn ssl_cert_file_and_ssl_cert_dir_are_the_trust_store_when_set() {
+    let (server, ca_pem) = https_server();
+    let (_other_server, other_pem) = https_server();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_ca(dir.path(), &ca_pem);
+    let other = dir.path().join("other.pem");
+    std::fs::write(&other, other_pem).unwrap();
+    let ca_dir = dir.path().join("certs");
+    std::fs::create_dir(&ca_dir).unwrap();
+    std::fs::write(ca_dir.join("test-ca.pem"), &ca_pem).unwrap();
+    let url = server.url("/todos/3");
+    for engine in ["threads", "async"] {
+        let run = |env: &[(&str, &std::path::Path)]| {
+            let mut command = Command::cargo_bin("poolfetch").unwrap();
+            command
+                .env_remove("SSL_CERT_FILE")
+                .env_remove("SSL_CERT_DIR")
+                .args(["fetch", "--engine", engine, "--url", &url]);
+            for (name, value) in env {
+                command.env(name, value);
+            }
+            command.output().unwrap()
+        };
+        let stderr =
+            |output: &std::process::Output| String::from_utf8_lossy(&output.stderr).to_string();
+        let with_file = run(&[("SSL_CERT_FILE", &ca)]);
+        assert_eq!(
+            with_file.status.code(),
+            Some(0),
+            "{engine}: {}",
+            stderr(&with_file)
+        );
+        let with_dir = run(&[("SSL_CERT_DIR", &ca_dir)]);
+        assert_eq!(
+            with_dir.status.code(),
+            Some(0),
+            "{engine}: {}",
+            stderr(&with_dir)
+        );
+        let without = run(&[]);
+        assert_eq!(without.status.code(), Some(1), "{engine}");
+        assert!(
+            stderr(&without).contains("checked against the system store"),
+            "{engine}: {}",
+            stderr(&without)
+        );
+        let another = run(&[("SSL_CERT_FILE", &other)]);
+        assert_eq!(another.status.code(), Some(1), "{engine}");
+        assert!(
+            stderr(&another).contains("checked against SSL_CERT_FILE="),
+            "{engine}: {}",
+            stderr(&another)
+        );
+        let nothing = run(&[("SSL_CERT_FILE", &dir.path().join("missing.pem"))]);
+        assert_eq!(
+            nothing.status.code(),
+            Some(2),
+            "{engine}: {}",
+            stderr(&nothing)
+        );
+    }
+}

@@ -248,6 +248,16 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
             " · connections {opened} opened, {reused} responses on reused ones"
         ));
     }
+    if tally.errors.contains_key("tls") && !config.insecure {
+        // Which CAs the `tls` failures were checked against: the first thing to know behind a
+        // company's inspecting proxy.
+        if let Ok(trust) = crate::fetch::tls::Trust::of(config) {
+            out.push_str(&format!(
+                "\npoolfetch: certificates were checked against {}",
+                trust.source
+            ));
+        }
+    }
     if let Some((read, unread)) = report.never_read {
         let unread = match unread {
             Some(unread) => format!("{unread} inputs"),

@@ -19,7 +19,7 @@ use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
 use crate::fetch::resolver::CachingResolver;
-use crate::fetch::tls::load_ca_certs;
+use crate::fetch::tls::Trust;
 use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
@@ -444,16 +444,14 @@ fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config,
         .build())
 }
 
-/// ureq's TLS settings for `config`.
+/// ureq's TLS settings for `config`: the one trust decision ([`Trust`]), or none with
+/// `--insecure`.
 fn ureq_tls(config: &Config) -> Result<ureq::tls::TlsConfig, ConfigError> {
     let mut builder = ureq::tls::TlsConfig::builder().disable_verification(config.insecure);
-    if let Some(path) = &config.cacert {
-        // ureq takes either its built-in roots or a list; the list is the built-in Mozilla
-        // roots (as DER) plus the extra CAs, so --cacert adds rather than replaces.
-        let extra = load_ca_certs(path)?;
-        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS
-            .iter()
-            .chain(extra.iter())
+    if !config.insecure {
+        let roots = Trust::of(config)?
+            .roots
+            .into_iter()
             .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned());
         builder = builder.root_certs(ureq::tls::RootCerts::from(roots.collect::<Vec<_>>()));
     }

@@ -1,5 +1,5 @@
-//! The async engine's TLS: a rustls client configuration with the ring provider, the built-in
-//! Mozilla roots plus the CAs of `--cacert`, or no verification with `--insecure`.
+//! The async engine's TLS: a rustls client configuration with the ring provider and the one
+//! trust decision both engines share ([`Trust`]), or no verification with `--insecure`.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::config::{Config, ConfigError};
-use crate::fetch::tls::load_ca_certs;
+use crate::fetch::tls::Trust;
 
 /// A rustls client configuration for `config` (the async engine's TLS), with the ring provider.
 pub(crate) fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, ConfigError> {
@@ -23,16 +23,9 @@ pub(crate) fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, Con
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
             .with_no_client_auth());
     }
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if let Some(path) = &config.cacert {
-        for cert in load_ca_certs(path)? {
-            roots
-                .add(cert)
-                .map_err(|e| ConfigError::Tls(format!("--cacert {}: {e}", path.display())))?;
-        }
-    }
+    let mut roots = rustls::RootCertStore::empty();
+    // A certificate of the system store rustls cannot parse is skipped, as ureq skips it.
+    roots.add_parsable_certificates(Trust::of(config)?.roots);
     Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
