@@ -105,6 +105,13 @@ pub struct Record {
     /// The HTTP version that answered (`"HTTP/1.1"`, `"HTTP/2"`), when a response arrived.
     #[serde(default)]
     pub http_version: Option<String>,
+    /// The URL that answered, after redirects (credentials redacted); null when no response
+    /// arrived.
+    #[serde(default)]
+    pub final_url: Option<String>,
+    /// The response's `Content-Type`, when it had one.
+    #[serde(default)]
+    pub content_type: Option<String>,
     /// Body bytes received (after content decoding).
     pub bytes: u64,
     /// Attempts made (0 when the request was never sent).
@@ -116,6 +123,11 @@ pub struct Record {
     pub queued_ms: f64,
     /// When a worker started it.
     pub started_ms: f64,
+    /// The same moment on the wall clock, RFC 3339 in UTC (`2026-11-30T17:00:05.123456Z`), so
+    /// the records of separate runs (merged shards) share one clock; empty in records written
+    /// before it existed.
+    #[serde(default)]
+    pub started_at: String,
     /// When its result was complete.
     pub finished_ms: f64,
     /// The kept body: parsed JSON, text, or null (see `--body`).
@@ -196,11 +208,14 @@ mod tests {
             ok: false,
             status: None,
             http_version: None,
+            final_url: None,
+            content_type: None,
             bytes: 0,
             attempts: 1,
             worker: Some(2),
             queued_ms: 0.0,
             started_ms: 0.5,
+            started_at: "2026-11-30T17:00:05.123456Z".into(),
             finished_ms: 1.5,
             body: None,
             body_lossy: false,

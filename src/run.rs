@@ -30,11 +30,19 @@ use crate::sink;
 #[derive(Debug)]
 pub(crate) struct RunContext {
     epoch: Instant,
+    /// `epoch` on the wall clock.
+    wall_epoch: std::time::SystemTime,
     cancel: CancelToken,
     expected: Option<usize>,
 }
 
 impl RunContext {
+    /// `at` on the wall clock, RFC 3339 in UTC to the microsecond.
+    fn wall(&self, at: Instant) -> String {
+        let since = at.saturating_duration_since(self.epoch);
+        humantime::format_rfc3339_micros(self.wall_epoch + since).to_string()
+    }
+
     /// Milliseconds from the start of the run to `at`.
     fn ms(&self, at: Instant) -> f64 {
         // Rounded to the microsecond: finer digits are noise and bloat every record.
@@ -184,12 +192,15 @@ impl Ticket {
             method: self.request.method.clone(),
             ok,
             status: outcome.status,
+            final_url: outcome.final_url,
+            content_type: outcome.content_type,
             http_version: outcome.http_version.map(str::to_owned),
             bytes: outcome.bytes,
             attempts: outcome.attempts,
             worker,
             queued_ms: self.queued_ms,
             started_ms: self.ctx.ms(started),
+            started_at: self.ctx.wall(started),
             finished_ms: self.ctx.ms(finished),
             body: outcome.body,
             body_lossy: outcome.lossy,
@@ -334,6 +345,7 @@ impl<'a> Run<'a> {
             pending: None,
             ctx: Arc::new(RunContext {
                 epoch: Instant::now(),
+                wall_epoch: std::time::SystemTime::now(),
                 cancel: options.cancel,
                 expected: options.expected,
             }),

@@ -96,3 +96,43 @@ fn see_other_becomes_a_get_and_credentials_stay_with_their_origin(engine: Engine
     );
     assert_eq!(moved["headers"]["x-trace"], "7");
 }
+
+per_engine!(a_record_says_which_url_answered_its_content_type_and_when_it_started);
+/// `final_url` is where the redirects led (the `url` stays what was asked for), with
+/// credentials redacted; `content_type` is the answer's; `started_at` is the wall clock, RFC
+/// 3339 UTC, in step with `started_ms`.
+fn a_record_says_which_url_answered_its_content_type_and_when_it_started(engine: EngineKind) {
+    let server = server();
+    let before = std::time::SystemTime::now();
+    let asked = server.url("/redirect/3");
+    let with_credentials = asked.replace("http://", "http://alice:s3cret@");
+    let records = fetcher(engine, Vec::new()).fetch_all([
+        asked.clone(),
+        with_credentials,
+        format!("http://127.0.0.1:{}/", common::closed_port()),
+    ]);
+    let (first, second, failed) = (&records[0], &records[1], &records[2]);
+    assert!(first.ok, "{first:?}");
+    assert_eq!(first.url, asked);
+    assert_eq!(
+        first.final_url.as_deref(),
+        Some(server.url("/redirect/0").as_str())
+    );
+    assert_eq!(first.content_type.as_deref(), Some("application/json"));
+    let final_url = second.final_url.as_deref().unwrap();
+    assert!(
+        final_url.contains("***@") && !final_url.contains("s3cret"),
+        "{final_url}"
+    );
+    assert_eq!(failed.final_url, None);
+    assert_eq!(failed.content_type, None);
+    for record in &records {
+        let at = humantime::parse_rfc3339(&record.started_at)
+            .unwrap_or_else(|e| panic!("{}: {e}", record.started_at));
+        assert!(record.started_at.ends_with('Z'));
+        assert!(
+            at >= before - std::time::Duration::from_millis(1),
+            "{record:?}"
+        );
+    }
+}

@@ -373,6 +373,7 @@ impl HyperTransport {
             .get(CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         Head {
+            url: String::new(),
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,

@@ -279,6 +279,7 @@ impl Transport for UreqTransport {
             .get(ureq::http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         Ok(Head {
+            url: String::new(),
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,

@@ -70,6 +70,10 @@ pub(crate) struct Outcome {
     pub status: Option<u16>,
     /// Its HTTP version (`"HTTP/1.1"`, `"HTTP/2"`).
     pub http_version: Option<&'static str>,
+    /// The URL that answered, after redirects (credentials redacted).
+    pub final_url: Option<String>,
+    /// Its `Content-Type`.
+    pub content_type: Option<String>,
     /// Body bytes read.
     pub bytes: u64,
     /// The kept body.
@@ -151,6 +155,8 @@ pub(crate) struct Outgoing<'a> {
 /// A response head and its body, as an engine hands them to the core.
 pub(crate) struct Head<B> {
     pub status: u16,
+    /// The URL that answered, after redirects (set by the core; engines leave it empty).
+    pub url: String,
     /// The HTTP version of the response.
     pub version: http::Version,
     pub headers: http::HeaderMap,
@@ -286,6 +292,7 @@ impl Core {
         };
         let Head {
             status,
+            url,
             version,
             headers,
             mut body,
@@ -294,6 +301,8 @@ impl Core {
         let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
         let mut outcome = Outcome {
             status: Some(status),
+            final_url: Some(redact_url(&url)),
+            content_type: header(CONTENT_TYPE).map(str::to_owned),
             http_version: Some(version_name(version)),
             attempts: 1,
             ..Outcome::default()
@@ -430,11 +439,13 @@ impl Core {
                 (1, e)
             })?;
             if !is_redirect(head.status) || self.max_redirects == 0 {
+                head.url = url.into_owned();
                 return Ok(head);
             }
             let location = head.headers.get(LOCATION).and_then(|v| v.to_str().ok());
             let Some(location) = location.map(str::to_owned) else {
                 // A 3xx without Location is returned as it is.
+                head.url = url.into_owned();
                 return Ok(head);
             };
             if hops == self.max_redirects {
