@@ -88,6 +88,9 @@ pub struct Config {
     pub batch_size: Option<usize>,
     /// Deadline for connecting, for the response head, and for each body read (default 30 s).
     pub timeout: Duration,
+    /// Ask for gzip, deflate and br and decode them (`--compressed`); by default only gzip is
+    /// asked for (and decoded).
+    pub compressed: bool,
     /// Deadline for the TCP connect alone (`--connect-timeout`, curl's name); `None`: `timeout`.
     pub connect_timeout: Option<Duration>,
     /// Deadline for a whole request, first byte sent to last byte read, per attempt
@@ -169,6 +172,7 @@ impl Default for Config {
             timeout: Duration::from_secs(30),
             max_time: None,
             connect_timeout: None,
+            compressed: false,
             body: BodyMode::Auto,
             max_body: None,
             output_dir: None,
@@ -308,6 +312,8 @@ setters! {
     max_time: Option<Duration>,
     /// TCP connect deadline (else `timeout`).
     connect_timeout: Option<Duration>,
+    /// Ask for and decode gzip, deflate and br.
+    compressed: bool,
     /// What records keep of bodies.
     body: BodyMode,
     /// Largest body kept or saved.

@@ -177,6 +177,8 @@ mod tests {
             final_url: None,
             content_type: None,
             bytes: 0,
+            content_encoding: None,
+            decoded_bytes: None,
             attempts: 1,
             worker: Some(0),
             queued_ms: 0.0,

@@ -112,8 +112,15 @@ pub struct Record {
     /// The response's `Content-Type`, when it had one.
     #[serde(default)]
     pub content_type: Option<String>,
-    /// Body bytes received (after content decoding).
+    /// Body bytes received, as they came over the wire (before any content decoding).
     pub bytes: u64,
+    /// The `Content-Encoding` poolfetch decoded (`"gzip"`, `"deflate"`, `"br"`; only written
+    /// then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    /// The body's size once decoded (only written with `content_encoding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded_bytes: Option<u64>,
     /// Attempts made (0 when the request was never sent).
     pub attempts: u32,
     /// Which worker ran the request: the pool thread (threads engine) or worker task (async
@@ -211,6 +218,8 @@ mod tests {
             final_url: None,
             content_type: None,
             bytes: 0,
+            content_encoding: None,
+            decoded_bytes: None,
             attempts: 1,
             worker: Some(2),
             queued_ms: 0.0,

@@ -196,6 +196,8 @@ impl Ticket {
             content_type: outcome.content_type,
             http_version: outcome.http_version.map(str::to_owned),
             bytes: outcome.bytes,
+            content_encoding: outcome.decoded.map(|(name, _)| name.to_owned()),
+            decoded_bytes: outcome.decoded.map(|(_, bytes)| bytes),
             attempts: outcome.attempts,
             worker,
             queued_ms: self.queued_ms,

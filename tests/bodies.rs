@@ -229,18 +229,77 @@ fn gzip_is_decoded_and_the_cap_applies_to_the_decoded_size(engine: EngineKind) {
             .expect("a valid config"),
     )
     .unwrap();
-    let records = fetcher.fetch_all([server.url("/gzip/40000"), server.url("/gzip/60000")]);
+    let records = fetcher.fetch_all([
+        server.url("/gzip/40000"),
+        server.url("/gzip/60000"),
+        server.url("/gzip/60000000"),
+    ]);
     assert!(records[0].ok, "{engine:?}");
-    assert_eq!(records[0].bytes, 40_000);
-    assert_eq!(
-        records[0].body.as_ref().unwrap().as_str().unwrap().len(),
-        40_000
+    assert!(
+        records[0].bytes < 1_000,
+        "bytes count the wire: {}",
+        records[0].bytes
     );
+    assert_eq!(records[0].decoded_bytes, Some(40_000));
+    assert_eq!(records[0].content_encoding.as_deref(), Some("gzip"));
     assert_eq!(
-        kind(&records[1]),
-        Some(ErrorKind::TooLarge),
-        "{engine:?}: compressed it is tiny"
+        records[0].body.as_ref().unwrap().as_str().unwrap(),
+        "z".repeat(40_000)
     );
+    for bomb in &records[1..] {
+        assert_eq!(
+            kind(bomb),
+            Some(ErrorKind::TooLarge),
+            "{engine:?}: compressed it is tiny"
+        );
+    }
+}
+
+per_engine!(compressed_asks_for_gzip_deflate_and_br_and_decodes_each);
+/// `--compressed` asks for gzip, deflate and br (without it, gzip only), and each coding
+/// decodes to the same body; `bytes` is what came over the wire, `decoded_bytes` the body. A
+/// user's own `Accept-Encoding` is sent as given.
+fn compressed_asks_for_gzip_deflate_and_br_and_decodes_each(engine: EngineKind) {
+    let server = server();
+    let fetcher = |compressed: bool, headers: Vec<(String, String)>| {
+        Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .body(BodyMode::Text)
+                .compressed(compressed)
+                .headers(headers)
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let asked = |compressed: bool, headers: Vec<(String, String)>| {
+        let record = &fetcher(compressed, headers).fetch_all([server.url("/echo")])[0];
+        let echo: serde_json::Value =
+            serde_json::from_str(record.body.as_ref().unwrap().as_str().unwrap()).unwrap();
+        echo["headers"]["accept-encoding"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(asked(false, Vec::new()), "gzip", "{engine:?}");
+    assert_eq!(asked(true, Vec::new()), "gzip, deflate, br", "{engine:?}");
+    let own = vec![("Accept-Encoding".to_string(), "identity".to_string())];
+    assert_eq!(asked(true, own), "identity", "{engine:?}");
+    let records = fetcher(true, Vec::new()).fetch_all(
+        ["gzip", "deflate", "br"].map(|coding| server.url(&format!("/{coding}/100000"))),
+    );
+    for (record, coding) in records.iter().zip(["gzip", "deflate", "br"]) {
+        assert!(record.ok, "{engine:?} {coding}: {record:?}");
+        assert_eq!(record.content_encoding.as_deref(), Some(coding));
+        assert_eq!(record.decoded_bytes, Some(100_000), "{coding}");
+        assert_eq!(
+            record.body.as_ref().unwrap().as_str().unwrap(),
+            "z".repeat(100_000),
+            "{coding}"
+        );
+    }
+    assert!(records[0].bytes < 10_000 && records[2].bytes > 100_000);
 }
 
 per_engine!(discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default);

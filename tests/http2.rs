@@ -181,7 +181,7 @@ fn the_same_records_over_http1_and_http2() {
         }
     }
     assert_eq!(kind(&http2[8]), Some(poolfetch::ErrorKind::Timeout));
-    assert_eq!(http2[7].bytes, 40_000, "gzip decoded");
+    assert_eq!(http2[7].decoded_bytes, Some(40_000), "gzip decoded");
     assert_eq!(kind(&http2[6]), Some(poolfetch::ErrorKind::TooLarge));
     assert_eq!(http2[5].attempts, 2, "429 retried after Retry-After");
 }

@@ -71,6 +71,10 @@ pub(super) struct FetchArgs {
     /// bare seconds (5, 0.5) or a unit (250ms, 10s).
     #[arg(long, value_name = "DUR", value_parser = parse_duration)]
     connect_timeout: Option<Duration>,
+    /// Ask for gzip, deflate and br (curl's name) and decode them; `bytes` counts what came
+    /// over the wire, `decoded_bytes` the body. Without it only gzip is asked for.
+    #[arg(long)]
+    compressed: bool,
     /// What each record keeps of the body.
     #[arg(long, value_enum, default_value_t = BodyArg::Auto)]
     body: BodyArg,
@@ -171,6 +175,7 @@ impl FetchArgs {
             timeout: self.timeout,
             max_time: self.max_time,
             connect_timeout: self.connect_timeout,
+            compressed: self.compressed,
             body: self.body.into(),
             max_body: self.max_body,
             output_dir: self.output_dir.clone(),

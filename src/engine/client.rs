@@ -9,7 +9,7 @@
 //! what the fetch core already does once for both engines, and cost the async engine 3× the
 //! CPU per request of a bare hyper client. What is left here is only what one request needs:
 //! poolfetch's resolver, a TCP connect bounded by `--timeout`, rustls (tokio-rustls), an HTTP
-//! proxy (absolute-form requests for `http://`, a `CONNECT` tunnel for `https://`), gzip, and
+//! proxy (absolute-form requests for `http://`, a `CONNECT` tunnel for `https://`), and
 //! per-phase and whole-request deadlines.
 
 use std::collections::HashMap;
@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue,
-    PROXY_AUTHORIZATION, USER_AGENT,
+    CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, PROXY_AUTHORIZATION, USER_AGENT,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -368,10 +367,6 @@ impl HyperTransport {
         back: Option<Returned>,
     ) -> Head<HyperBody> {
         let (parts, body) = response.into_parts();
-        let gzip = parts
-            .headers
-            .get(CONTENT_ENCODING)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         Head {
             url: String::new(),
             status: parts.status.as_u16(),
@@ -382,7 +377,6 @@ impl HyperTransport {
                 chunk: Bytes::new(),
                 timeout: self.timeout,
                 deadline,
-                gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
                 back,
                 stream: None,
             },
@@ -438,7 +432,6 @@ impl HyperTransport {
             headers.insert(HOST, host);
         }
         headers.insert(USER_AGENT, self.user_agent.clone());
-        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         if let (Some(proxy), false) = (&key.proxy, key.https)
             && let Some(auth) = proxy_authorization(proxy)
         {
@@ -589,14 +582,13 @@ impl SendError {
 }
 
 /// A response body, frame by frame, each read bounded by `--timeout` (and what is left of
-/// `--max-time`); gzip decoded as it arrives. Read to the end, its connection goes back to
-/// the idle pool.
+/// `--max-time`), as it came (the core decodes it). Read to the end, its connection goes back
+/// to the idle pool.
 pub(crate) struct HyperBody {
     body: Incoming,
     chunk: Bytes,
     timeout: Duration,
     deadline: Option<Instant>,
-    gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
     back: Option<Returned>,
     /// The HTTP/2 stream it arrives on, counted on its connection until the body ends.
     stream: Option<StreamSlot>,
@@ -631,7 +623,6 @@ fn give_back(idle: &IdlePool, key: Key, sender: SendRequest<Full<Bytes>>, max: u
 
 impl BodyStream for HyperBody {
     async fn chunk(&mut self) -> Result<Option<&[u8]>, FetchError> {
-        use std::io::Write;
         loop {
             let frame = within(self.deadline, self.timeout, self.body.frame())
                 .await
@@ -639,15 +630,6 @@ impl BodyStream for HyperBody {
             let data = match frame {
                 None => {
                     self.give_back();
-                    if let Some(decoder) = self.gzip.take() {
-                        let rest = decoder
-                            .finish()
-                            .map_err(|e| classify(&e, Hint::certain(ErrorKind::Protocol)))?;
-                        if !rest.is_empty() {
-                            self.chunk = Bytes::from(rest);
-                            return Ok(Some(&self.chunk));
-                        }
-                    }
                     return Ok(None);
                 }
                 Some(Err(e)) => return Err(classify_hyper_body(&e)),
@@ -656,22 +638,8 @@ impl BodyStream for HyperBody {
                     Err(_) => continue, // trailers
                 },
             };
-            match &mut self.gzip {
-                None => {
-                    self.chunk = data;
-                    return Ok(Some(&self.chunk));
-                }
-                Some(decoder) => {
-                    decoder
-                        .write_all(&data)
-                        .map_err(|e| classify(&e, Hint::certain(ErrorKind::Protocol)))?;
-                    let decoded = std::mem::take(decoder.get_mut());
-                    if !decoded.is_empty() {
-                        self.chunk = Bytes::from(decoded);
-                        return Ok(Some(&self.chunk));
-                    }
-                }
-            }
+            self.chunk = data;
+            return Ok(Some(&self.chunk));
         }
     }
 }

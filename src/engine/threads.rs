@@ -398,9 +398,7 @@ fn classify_ureq(error: ureq::Error) -> FetchError {
         E::ConnectionFailed | E::ConnectProxyFailed(_) => Hint::certain(ErrorKind::Connect),
         E::Tls(_) | E::Pem(_) | E::Rustls(_) | E::TlsRequired => Hint::certain(ErrorKind::Tls),
         E::TooManyRedirects | E::RedirectFailed => Hint::certain(ErrorKind::Redirect),
-        E::Protocol(_) | E::LargeResponseHeader(..) | E::Decompress(..) => {
-            Hint::certain(ErrorKind::Protocol)
-        }
+        E::Protocol(_) | E::LargeResponseHeader(..) => Hint::certain(ErrorKind::Protocol),
         _ => Hint::default(),
     };
     match &error {

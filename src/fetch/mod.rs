@@ -9,6 +9,7 @@
 //! blocking request, and nothing in it needs a runtime).
 
 pub(crate) mod classify;
+mod decode;
 pub(crate) mod limits;
 pub(crate) mod proxy;
 pub(crate) mod resolver;
@@ -21,8 +22,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::header::{
-    AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, COOKIE, ETAG, LAST_MODIFIED, LOCATION,
-    PROXY_AUTHORIZATION, RETRY_AFTER,
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, COOKIE, ETAG,
+    LAST_MODIFIED, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
 };
 
 pub use resolver::Resolve;
@@ -74,6 +75,8 @@ pub(crate) struct Outcome {
     pub final_url: Option<String>,
     /// Its `Content-Type`.
     pub content_type: Option<String>,
+    /// The `Content-Encoding` decoded, and the body's size once decoded.
+    pub decoded: Option<(&'static str, u64)>,
     /// Body bytes read.
     pub bytes: u64,
     /// The kept body.
@@ -192,6 +195,8 @@ pub(crate) struct Core {
     limits: Limits,
     max_redirects: u32,
     max_time: Option<Duration>,
+    /// `Accept-Encoding` sent unless the user's headers name one.
+    accept_encoding: &'static str,
     proxies: proxy::ProxyRules,
     live: Arc<Live>,
 }
@@ -208,6 +213,7 @@ impl Core {
             limits: Limits::new(config.rate, config.per_host),
             max_redirects: config.max_redirects,
             max_time: config.max_time,
+            accept_encoding: decode::accept_encoding(config.compressed),
             proxies: proxy::ProxyRules::of(config)?,
             live,
         }))
@@ -322,33 +328,63 @@ impl Core {
             continues,
             validator,
         };
+        // A continued part holds raw bytes of a range: never decoded.
+        let encoding = header(CONTENT_ENCODING).filter(|_| continues.is_none());
+        let mut wire = 0u64;
+        let mut decoded_as = None;
         let kept = match BodySink::open(&self.bodies, index, &request.url, &sink_head) {
-            Ok(mut sink) => loop {
-                match body.chunk().await {
-                    Ok(Some(chunk)) => {
-                        let size = chunk.len() as u64;
-                        self.live.bytes.fetch_add(size, Ordering::Relaxed);
-                        if let Err(e) = sink.push(chunk) {
-                            break Err(sink_error(e));
-                        }
-                        if let Some(error) = self.stop_reading(deadline, cancel) {
-                            break Err(error);
-                        }
+            Ok(sink) => {
+                let mut sink = match encoding.and_then(decode::Decoder::coding) {
+                    Some(coding) => {
+                        decoded_as = Some(coding);
+                        Sink::Decoding(Box::new(decode::Decoder::new(coding, sink)))
                     }
-                    Ok(None) => break sink.finish(header(CONTENT_TYPE)).map_err(sink_error),
-                    Err(e) => break Err(e),
+                    None => Sink::Plain(sink),
+                };
+                loop {
+                    match body.chunk().await {
+                        Ok(Some(chunk)) => {
+                            let size = chunk.len() as u64;
+                            wire += size;
+                            self.live.bytes.fetch_add(size, Ordering::Relaxed);
+                            if let Err(e) = sink.push(chunk) {
+                                break Err(e);
+                            }
+                            if let Some(error) = self.stop_reading(deadline, cancel) {
+                                break Err(error);
+                            }
+                        }
+                        Ok(None) => {
+                            break sink
+                                .finish()
+                                .and_then(|s| s.finish(header(CONTENT_TYPE)).map_err(sink_error));
+                        }
+                        Err(e) => break Err(e),
+                    }
                 }
-            },
+            }
             Err(e) => Err(sink_error(e)),
         };
         match kept {
             Ok(kept) => {
                 outcome.keep(kept);
+                // `bytes` is what came over the wire; the decoded size is said apart.
+                if let Some(name) = decoded_as {
+                    outcome.decoded = Some((name, outcome.bytes));
+                    outcome.bytes = wire;
+                }
                 outcome.error = classify::status_error(status);
             }
             Err(error) => outcome.error = Some(error),
         }
         (outcome, retry_after)
+    }
+
+    /// Whether the user's own headers name an `Accept-Encoding` (then it is sent as given).
+    fn user_accept_encoding(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(ACCEPT_ENCODING.as_str()))
     }
 
     /// Whether the user's own headers ask for a range (then a 206 is what they wanted).
@@ -428,6 +464,10 @@ impl Core {
                     .filter(|(name, _)| same_origin || !is_credential(name))
                     .chain(range.iter().flatten().filter(|_| hops == 0))
                     .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .chain(
+                        (!self.user_accept_encoding())
+                            .then_some((ACCEPT_ENCODING.as_str(), self.accept_encoding)),
+                    )
                     .collect(),
                 body,
             };
@@ -564,6 +604,39 @@ fn version_name(version: http::Version) -> &'static str {
 }
 
 /// The record error for a body the sink could not take.
+/// Where body chunks go: straight into the sink, or through a decoder into it.
+enum Sink {
+    Plain(BodySink),
+    Decoding(Box<decode::Decoder>),
+}
+
+impl Sink {
+    fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        match self {
+            Sink::Plain(sink) => sink.push(chunk).map_err(sink_error),
+            Sink::Decoding(decoder) => decoder.push(chunk).map_err(decode_error),
+        }
+    }
+
+    /// The sink, once the last decoded bytes are in it.
+    fn finish(self) -> Result<BodySink, FetchError> {
+        match self {
+            Sink::Plain(sink) => Ok(sink),
+            Sink::Decoding(decoder) => decoder.finish().map_err(decode_error),
+        }
+    }
+}
+
+fn decode_error(error: decode::DecodeError) -> FetchError {
+    match error {
+        decode::DecodeError::Sink(e) => sink_error(e),
+        decode::DecodeError::Corrupt(e) => FetchError::new(
+            ErrorKind::Protocol,
+            format!("the body is not what its Content-Encoding says: {e}"),
+        ),
+    }
+}
+
 fn sink_error(error: SinkError) -> FetchError {
     match error {
         SinkError::TooLarge { limit } => FetchError::new(

@@ -123,9 +123,9 @@ pub(super) async fn handle(
             Err(_) => bad_request("redirect takes a count"),
         },
         (&Method::GET, ["redirect-loop"]) => redirect("/redirect-loop"),
-        (&Method::GET, ["gzip", n]) => match n.parse::<usize>() {
-            Ok(n) if n <= MAX_GZIP => gzip(n),
-            _ => bad_request("gzip takes a byte count up to 64 MiB"),
+        (&Method::GET, [coding @ ("gzip" | "deflate" | "br"), n]) => match n.parse::<usize>() {
+            Ok(n) if n <= MAX_GZIP => encoded(coding, n),
+            _ => bad_request("gzip, deflate and br take a byte count up to 64 MiB"),
         },
         (&Method::GET, ["fault", "reset-body", n]) => match n.parse::<u64>() {
             // Promise 2n bytes, send n, then break the connection.
@@ -308,25 +308,80 @@ fn redirect_to(query: &str) -> Response<ServerBody> {
 }
 
 /// `GET /gzip/{n}`: n bytes of text, gzip-encoded (so a cap must apply to the decoded size).
-fn gzip(n: usize) -> Response<ServerBody> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+/// `n` bytes of `z`, sent with `Content-Encoding: coding` (gzip, deflate, or br).
+fn encoded(coding: &str, n: usize) -> Response<ServerBody> {
+    let body = match coding {
+        "br" => brotli_uncompressed(&vec![b'z'; n]),
+        _ => {
+            let compressed = if coding == "gzip" {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                write_zs(&mut encoder, n).and_then(|()| encoder.finish())
+            } else {
+                let mut encoder =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                write_zs(&mut encoder, n).and_then(|()| encoder.finish())
+            };
+            match compressed {
+                Ok(compressed) => compressed,
+                Err(_) => return internal_error(),
+            }
+        }
+    };
+    Response::builder()
+        .header(CONTENT_TYPE, "text/plain")
+        .header(CONTENT_ENCODING, coding)
+        .body(ServerBody::Full(Some(Bytes::from(body))))
+        .unwrap_or_else(|_| internal_error())
+}
+
+fn write_zs(out: &mut impl Write, n: usize) -> std::io::Result<()> {
     let chunk = [b'z'; 8192];
     let mut left = n;
     while left > 0 {
         let take = left.min(chunk.len());
-        if encoder.write_all(&chunk[..take]).is_err() {
-            return internal_error();
-        }
+        out.write_all(&chunk[..take])?;
         left -= take;
     }
-    let Ok(compressed) = encoder.finish() else {
-        return internal_error();
+    Ok(())
+}
+
+/// `data` as a valid brotli stream of uncompressed meta-blocks (RFC 7932 §9.2), written by
+/// hand: a test server needs a br body, not a brotli encoder.
+fn brotli_uncompressed(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 65_536 * 4 + 8);
+    let mut bits: u64 = 0;
+    let mut count = 0;
+    let put = |out: &mut Vec<u8>, value: u64, width: u32, bits: &mut u64, count: &mut u32| {
+        *bits |= value << *count;
+        *count += width;
+        while *count >= 8 {
+            out.push(*bits as u8);
+            *bits >>= 8;
+            *count -= 8;
+        }
     };
-    Response::builder()
-        .header(CONTENT_TYPE, "text/plain")
-        .header(CONTENT_ENCODING, "gzip")
-        .body(ServerBody::Full(Some(Bytes::from(compressed))))
-        .unwrap_or_else(|_| internal_error())
+    // WBITS = 16: a single 0 bit.
+    put(&mut out, 0, 1, &mut bits, &mut count);
+    for block in data.chunks(65_536) {
+        // ISLAST = 0, MNIBBLES = 4 (coded 0), MLEN - 1 in 16 bits, ISUNCOMPRESSED = 1.
+        put(&mut out, 0, 1, &mut bits, &mut count);
+        put(&mut out, 0, 2, &mut bits, &mut count);
+        put(&mut out, block.len() as u64 - 1, 16, &mut bits, &mut count);
+        put(&mut out, 1, 1, &mut bits, &mut count);
+        if count > 0 {
+            out.push(bits as u8);
+            bits = 0;
+            count = 0;
+        }
+        out.extend_from_slice(block);
+    }
+    // ISLAST = 1, ISLASTEMPTY = 1.
+    put(&mut out, 0b11, 2, &mut bits, &mut count);
+    if count > 0 {
+        out.push(bits as u8);
+    }
+    out
 }
 
 fn json_response(status: StatusCode, value: serde_json::Value) -> Response<ServerBody> {
