@@ -384,3 +384,60 @@ fn the_connect_timeout_bounds_a_connect_that_never_completes(engine: EngineKind)
         "the 60 s --timeout applied, not the connect's: {took} ms"
     );
 }
+
+/// Resolves `dual.test` to an address that never answers, then to the embedded server.
+struct FirstAddressBlackholed(u16);
+
+impl poolfetch::Resolve for FirstAddressBlackholed {
+    fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        assert_eq!(host, "dual.test");
+        assert_eq!(port, self.0);
+        Ok(vec![
+            std::net::SocketAddr::from(([127, 0, 0, 2], port)),
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ])
+    }
+}
+
+per_engine!(happy_eyeballs_reach_the_second_address_when_the_first_never_answers);
+/// Happy Eyeballs (RFC 8305): the first address never answers (a listener on 127.0.0.2 whose
+/// accept queue is full drops SYNs), the second is the server. With a 20 s connect deadline the
+/// record is ok after about 250 ms, not 20 s.
+fn happy_eyeballs_reach_the_second_address_when_the_first_never_answers(engine: EngineKind) {
+    use std::os::fd::AsRawFd;
+    let server = server();
+    let port: u16 = server
+        .url("/")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let blackhole = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
+    // SAFETY: listen(2) on a socket this test owns.
+    assert_eq!(unsafe { libc::listen(blackhole.as_raw_fd(), 0) }, 0);
+    let _queued = std::net::TcpStream::connect(("127.0.0.2", port)).unwrap();
+    let never = std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 2], port)),
+        Duration::from_millis(200),
+    );
+    assert!(never.is_err(), "the first address must not answer");
+    let fetcher = Fetcher::with_resolver(
+        Config::builder()
+            .engine(engine)
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Some(Duration::from_secs(20)))
+            .build()
+            .unwrap(),
+        FirstAddressBlackholed(port),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([format!("http://dual.test:{port}/todos/1")]);
+    assert!(records[0].ok, "{engine:?}: {:?}", records[0]);
+    let took = records[0].finished_ms - records[0].started_ms;
+    assert!(
+        took < 10_000.0,
+        "{engine:?}: waited for the first address: {took} ms"
+    );
+}

@@ -324,16 +324,54 @@ impl HyperTransport {
 
     /// A TCP connection to `host:port` through poolfetch's resolver (the first address that
     /// answers).
+    /// A TCP connection to `host`, by Happy Eyeballs (RFC 8305) when it has several
+    /// addresses: IPv6 and IPv4 alternate, a new attempt starts every 250 ms or as soon as one
+    /// fails, earlier ones keep going, and the first to connect wins.
     async fn tcp(&self, host: &str, port: u16) -> Result<TcpStream, FetchError> {
+        use futures_util::StreamExt;
+        use futures_util::stream::FuturesUnordered;
         let addrs = self.resolve(host, port).await?;
+        let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+        let (first, second) = if addrs.first().is_some_and(SocketAddr::is_ipv6) {
+            (v6, v4)
+        } else {
+            (v4, v6)
+        };
+        let mut order = Vec::with_capacity(addrs.len());
+        for i in 0..first.len().max(second.len()) {
+            order.extend(first.get(i).copied());
+            order.extend(second.get(i).copied());
+        }
+        let mut next = order.into_iter();
+        let mut attempts = FuturesUnordered::new();
         let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+        loop {
+            if let Some(addr) = next.next() {
+                attempts.push(TcpStream::connect(addr));
+            } else if attempts.is_empty() {
+                break;
+            }
+            let delay = tokio::time::sleep(ATTEMPT_DELAY);
+            tokio::pin!(delay);
+            loop {
+                let finished = futures_util::future::select(attempts.next(), &mut delay).await;
+                match finished {
+                    futures_util::future::Either::Left((Some(Ok(stream)), _)) => {
+                        let _ = stream.set_nodelay(true);
+                        return Ok(stream);
+                    }
+                    // A failure starts the next attempt at once.
+                    futures_util::future::Either::Left((Some(Err(e)), _)) => {
+                        last = Some(e);
+                        break;
+                    }
+                    futures_util::future::Either::Left((None, _)) => break,
+                    // Time for the next address beside the ones still trying.
+                    futures_util::future::Either::Right(_) if next.len() > 0 => break,
+                    futures_util::future::Either::Right(_) => delay
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + Duration::from_secs(3600)),
                 }
-                Err(e) => last = Some(e),
             }
         }
         let error = last.unwrap_or_else(|| std::io::Error::other("no address to connect to"));
@@ -643,6 +681,10 @@ impl BodyStream for HyperBody {
         }
     }
 }
+
+/// How long one connection attempt runs alone before the next address is tried beside it
+/// (RFC 8305's "Connection Attempt Delay").
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// `future`, bounded by `per_phase` and by `deadline` (what is left of `--max-time`).
 async fn within<F: Future>(

@@ -16,7 +16,7 @@
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -109,11 +109,19 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
         let config = details.config;
         let timeout = details.timeout.not_zero().map(|t| *t);
         let mut last_error = None;
-        for addr in details.addrs.iter() {
-            let connected = match timeout {
-                Some(timeout) => TcpStream::connect_timeout(addr, timeout),
-                None => TcpStream::connect(addr),
-            };
+        let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
+        let attempts: Vec<io::Result<TcpStream>> = if addrs.len() > 1 {
+            vec![happy_eyeballs(&addrs, timeout)]
+        } else {
+            addrs
+                .iter()
+                .map(|addr| match timeout {
+                    Some(timeout) => TcpStream::connect_timeout(addr, timeout),
+                    None => TcpStream::connect(addr),
+                })
+                .collect()
+        };
+        for connected in attempts {
             match connected {
                 Ok(stream) => {
                     self.0
@@ -155,6 +163,100 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
             None => ureq::Error::HostNotFound,
         })
     }
+}
+
+/// How long one connection attempt runs alone before the next address is tried beside it
+/// (RFC 8305's "Connection Attempt Delay").
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// Happy Eyeballs (RFC 8305) for a host with several addresses, on non-blocking sockets and
+/// `poll(2)` (a blocking connect cannot be raced): the addresses alternate between IPv6 and
+/// IPv4, a new attempt starts every 250 ms or as soon as one fails, earlier ones keep going,
+/// the first to connect wins and the others are closed. So an address that never answers
+/// costs 250 ms, not the whole `--connect-timeout`. Written here because ureq connects
+/// address by address and no crate offers this for blocking sockets.
+fn happy_eyeballs(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStream> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with};
+    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+    let (first, second) = if addrs[0].is_ipv6() {
+        (v6, v4)
+    } else {
+        (v4, v6)
+    };
+    let mut order: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
+    for i in 0..first.len().max(second.len()) {
+        order.extend(first.get(i));
+        order.extend(second.get(i));
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut pending: Vec<std::os::fd::OwnedFd> = Vec::new();
+    let mut next = order.iter();
+    let mut next_start = Instant::now();
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    loop {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+        }
+        if pending.is_empty() || now >= next_start {
+            if let Some(addr) = next.next() {
+                let family = if addr.is_ipv6() {
+                    AddressFamily::INET6
+                } else {
+                    AddressFamily::INET
+                };
+                let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+                let socket = socket_with(family, SocketType::STREAM, flags, None)?;
+                match rustix::net::connect(&socket, addr) {
+                    Ok(()) => return connected(socket),
+                    Err(rustix::io::Errno::INPROGRESS) => pending.push(socket),
+                    Err(e) => last_error = e.into(),
+                }
+                next_start = Instant::now() + ATTEMPT_DELAY;
+                continue;
+            }
+            if pending.is_empty() {
+                return Err(last_error);
+            }
+        }
+        // Wait for an attempt to finish, the next one to be due, or the deadline.
+        let mut until = deadline;
+        if next.len() > 0 {
+            until = Some(until.map_or(next_start, |d| d.min(next_start)));
+        }
+        let wait = until.map(|u| u.saturating_duration_since(Instant::now()));
+        let wait = wait.and_then(|w| Timespec::try_from(w).ok());
+        let mut fds: Vec<PollFd<'_>> = pending
+            .iter()
+            .map(|fd| PollFd::new(fd, PollFlags::OUT))
+            .collect();
+        match poll(&mut fds, wait.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let done: Vec<usize> = fds
+            .iter()
+            .enumerate()
+            .filter(|(_, fd)| !fd.revents().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        drop(fds);
+        for i in done.into_iter().rev() {
+            let socket = pending.swap_remove(i);
+            match rustix::net::sockopt::socket_error(&socket)? {
+                Ok(()) => return connected(socket),
+                Err(e) => last_error = e.into(),
+            }
+        }
+    }
+}
+
+/// A connected non-blocking socket as a blocking `TcpStream`.
+fn connected(socket: std::os::fd::OwnedFd) -> io::Result<TcpStream> {
+    let stream = TcpStream::from(socket);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 /// A TCP connection that sets socket timeouts only when their coarse step changes.
