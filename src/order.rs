@@ -176,6 +176,7 @@ mod tests {
             http_version: Some("HTTP/1.1".into()),
             final_url: None,
             content_type: None,
+            remote_addr: None,
             bytes: 0,
             content_encoding: None,
             decoded_bytes: None,

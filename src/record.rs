@@ -112,6 +112,10 @@ pub struct Record {
     /// The response's `Content-Type`, when it had one.
     #[serde(default)]
     pub content_type: Option<String>,
+    /// The address (`ip:port`) of the connection the response came on: the proxy's, through
+    /// a proxy; null when no response arrived.
+    #[serde(default)]
+    pub remote_addr: Option<String>,
     /// Body bytes received, as they came over the wire (before any content decoding).
     pub bytes: u64,
     /// The `Content-Encoding` poolfetch decoded (`"gzip"`, `"deflate"`, `"br"`; only written
@@ -217,6 +221,7 @@ mod tests {
             http_version: None,
             final_url: None,
             content_type: None,
+            remote_addr: None,
             bytes: 0,
             content_encoding: None,
             decoded_bytes: None,

@@ -194,6 +194,7 @@ impl Ticket {
             status: outcome.status,
             final_url: outcome.final_url,
             content_type: outcome.content_type,
+            remote_addr: outcome.remote_addr,
             http_version: outcome.http_version.map(str::to_owned),
             bytes: outcome.bytes,
             content_encoding: outcome.decoded.map(|(name, _)| name.to_owned()),

@@ -424,13 +424,13 @@ fn a_failed_resume_leaves_no_temporary_file() {
 fn a_full_disk_at_resume_start_exits_3_and_leaves_file() {
     let server = server();
     let url = server.url("/todos/1");
-    // A 64 KiB tmpfs holding a cut-off output, then filled to the last byte: the compacted
+    // A 160 KiB tmpfs holding a cut-off output, then filled to the last byte: the compacted
     // copy cannot be written.
-    let script = "dir=$(mktemp -d) && mount -t tmpfs -o size=64k none \"$dir\" \
+    let script = "dir=$(mktemp -d) && mount -t tmpfs -o size=160k none \"$dir\" \
                   && \"$POOLFETCH\" fetch -q -o \"$dir/out.jsonl\" --template \"$1{}\" --range 1..100 \
                   && head -c 20000 \"$dir/out.jsonl\" > \"$dir/cut\" && mv \"$dir/cut\" \"$dir/out.jsonl\" \
                   && sum1=$(md5sum < \"$dir/out.jsonl\") \
-                  && { head -c 100000 /dev/zero > \"$dir/filler\" 2>/dev/null; true; } \
+                  && { head -c 400000 /dev/zero > \"$dir/filler\" 2>/dev/null; true; } \
                   && \"$POOLFETCH\" fetch -q --resume -o \"$dir/out.jsonl\" --template \"$1{}\" --range 1..100; \
                   a=$?; test \"$(md5sum < \"$dir/out.jsonl\")\" = \"$sum1\" && echo \"kept $a\"; \
                   ls -a \"$dir\"";

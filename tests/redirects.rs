@@ -119,6 +119,18 @@ fn a_record_says_which_url_answered_its_content_type_and_when_it_started(engine:
         Some(server.url("/redirect/0").as_str())
     );
     assert_eq!(first.content_type.as_deref(), Some("application/json"));
+    let port = server
+        .url("/")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    assert_eq!(
+        first.remote_addr.as_deref(),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
+    assert_eq!(failed.remote_addr, None);
     let final_url = second.final_url.as_deref().unwrap();
     assert!(
         final_url.contains("***@") && !final_url.contains("s3cret"),

@@ -153,6 +153,7 @@ fn the_wire_field_names_are_pinned() {
         "method",
         "ok",
         "queued_ms",
+        "remote_addr",
         "started_at",
         "started_ms",
         "status",

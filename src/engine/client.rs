@@ -50,7 +50,13 @@ struct Key {
 }
 
 /// Idle HTTP/1.1 connections by where they go.
-type IdlePool = Arc<Mutex<HashMap<Key, Vec<SendRequest<Full<Bytes>>>>>>;
+type IdlePool = Arc<Mutex<HashMap<Key, Vec<Conn1>>>>;
+
+/// An HTTP/1.1 connection's handle, and the address it is connected to (`remote_addr`).
+struct Conn1 {
+    sender: SendRequest<Full<Bytes>>,
+    remote: Option<SocketAddr>,
+}
 
 /// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
 /// (the server did not take h2 by ALPN: HTTP/1.1 from then on).
@@ -65,6 +71,7 @@ enum Shared2 {
 struct Stream2 {
     sender: http2::SendRequest<Full<Bytes>>,
     streams: Arc<AtomicUsize>,
+    remote: Option<SocketAddr>,
 }
 
 /// Streams on one HTTP/2 connection before another is opened: RFC 9113 (6.5.2) asks servers
@@ -83,8 +90,8 @@ impl Drop for StreamSlot {
 
 /// A new connection: HTTP/1.1, or HTTP/2.
 enum Connection {
-    Http1(SendRequest<Full<Bytes>>),
-    Http2(http2::SendRequest<Full<Bytes>>),
+    Http1(Conn1),
+    Http2(http2::SendRequest<Full<Bytes>>, Option<SocketAddr>),
 }
 
 /// The shared client: TLS settings, the resolver, the idle connections.
@@ -136,12 +143,12 @@ impl HyperTransport {
     }
 
     /// An idle connection to `key` that is still open, if any.
-    fn take_idle(&self, key: &Key) -> Option<SendRequest<Full<Bytes>>> {
+    fn take_idle(&self, key: &Key) -> Option<Conn1> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(key)?;
-        while let Some(sender) = list.pop() {
-            if !sender.is_closed() {
-                return Some(sender);
+        while let Some(conn) = list.pop() {
+            if !conn.sender.is_closed() {
+                return Some(conn);
             }
         }
         None
@@ -173,6 +180,7 @@ impl HyperTransport {
             .await
             .map_err(|_| timeout_error("connecting"))??;
         self.live.connections.fetch_add(1, Ordering::Relaxed);
+        let remote = tcp.peer_addr().ok();
         let mut io: Box<dyn Io> = Box::new(tcp);
         // An https:// proxy is itself reached over TLS.
         if let Some(proxy) = &key.proxy
@@ -203,7 +211,7 @@ impl HyperTransport {
             tokio::spawn(async move {
                 let _ = connection.await;
             });
-            return Ok(Connection::Http2(sender));
+            return Ok(Connection::Http2(sender, remote));
         }
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -211,7 +219,7 @@ impl HyperTransport {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Connection::Http1(sender))
+        Ok(Connection::Http1(Conn1 { sender, remote }))
     }
 
     /// A new HTTP/1.1 connection to `key`.
@@ -219,10 +227,10 @@ impl HyperTransport {
         &self,
         key: &Key,
         deadline: Option<Instant>,
-    ) -> Result<SendRequest<Full<Bytes>>, FetchError> {
+    ) -> Result<Conn1, FetchError> {
         match self.connect(key, deadline, false).await? {
-            Connection::Http1(sender) => Ok(sender),
-            Connection::Http2(_) => Err(FetchError::new(
+            Connection::Http1(conn) => Ok(conn),
+            Connection::Http2(..) => Err(FetchError::new(
                 ErrorKind::Internal,
                 "an HTTP/2 connection where HTTP/1.1 was asked",
             )),
@@ -235,7 +243,14 @@ impl HyperTransport {
         &self,
         key: &Key,
         deadline: Option<Instant>,
-    ) -> Result<Option<(http2::SendRequest<Full<Bytes>>, StreamSlot)>, FetchError> {
+    ) -> Result<
+        Option<(
+            http2::SendRequest<Full<Bytes>>,
+            StreamSlot,
+            Option<SocketAddr>,
+        )>,
+        FetchError,
+    > {
         let slot = {
             let mut hosts = self.h2.lock().map_err(|_| {
                 FetchError::new(ErrorKind::Internal, "the HTTP/2 table was poisoned")
@@ -245,7 +260,11 @@ impl HyperTransport {
         let mut shared = slot.lock().await;
         let take = |conn: &Stream2| {
             conn.streams.fetch_add(1, Ordering::SeqCst);
-            (conn.sender.clone(), StreamSlot(Arc::clone(&conn.streams)))
+            (
+                conn.sender.clone(),
+                StreamSlot(Arc::clone(&conn.streams)),
+                conn.remote,
+            )
         };
         match &mut *shared {
             Some(Shared2::Http1Only) => return Ok(None),
@@ -261,10 +280,11 @@ impl HyperTransport {
             None => {}
         }
         match self.connect(key, deadline, true).await? {
-            Connection::Http2(sender) => {
+            Connection::Http2(sender, remote) => {
                 let conn = Stream2 {
                     sender,
                     streams: Arc::new(AtomicUsize::new(0)),
+                    remote,
                 };
                 let taken = take(&conn);
                 match &mut *shared {
@@ -273,11 +293,11 @@ impl HyperTransport {
                 }
                 Ok(Some(taken))
             }
-            Connection::Http1(sender) => {
+            Connection::Http1(conn) => {
                 *shared = Some(Shared2::Http1Only);
                 drop(shared);
                 // Not wasted: the HTTP/1.1 connection the server chose waits for a request.
-                self.put_idle(key.clone(), sender);
+                self.put_idle(key.clone(), conn);
                 Ok(None)
             }
         }
@@ -298,8 +318,8 @@ impl HyperTransport {
     }
 
     /// Keep an HTTP/1.1 connection for the next request to `key`.
-    fn put_idle(&self, key: Key, sender: SendRequest<Full<Bytes>>) {
-        give_back(&self.idle, key, sender, self.max_idle);
+    fn put_idle(&self, key: Key, conn: Conn1) {
+        give_back(&self.idle, key, conn, self.max_idle);
     }
 
     /// `io` wrapped in TLS to `host`, the certificate checked as configured.
@@ -403,10 +423,12 @@ impl HyperTransport {
         response: http::Response<Incoming>,
         deadline: Option<Instant>,
         back: Option<Returned>,
+        remote: Option<SocketAddr>,
     ) -> Head<HyperBody> {
         let (parts, body) = response.into_parts();
         Head {
             url: String::new(),
+            remote,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,
@@ -527,7 +549,9 @@ impl Transport for HyperTransport {
         // and carrying the request; hyper then hands the request back unsent, and it goes once
         // more on a new connection — whatever its method, since no byte of it left.
         let mut resent = false;
-        while want_h2 && let Some((mut sender, stream)) = self.shared_h2(&key, deadline).await? {
+        while want_h2
+            && let Some((mut sender, stream, remote)) = self.shared_h2(&key, deadline).await?
+        {
             let sent = async {
                 sender.ready().await.map_err(SendError::Unsent)?;
                 let built = self.build(&request, &key, true).map_err(SendError::Fetch)?;
@@ -542,7 +566,7 @@ impl Transport for HyperTransport {
             match within(deadline, self.timeout, sent).await {
                 Err(_) => return Err(timeout_error("waiting for the response head")),
                 Ok(Ok(response)) => {
-                    let mut head = self.head(response, deadline, None);
+                    let mut head = self.head(response, deadline, None, remote);
                     head.body.stream = Some(stream);
                     return Ok(head);
                 }
@@ -554,8 +578,8 @@ impl Transport for HyperTransport {
             }
         }
         let mut reused = true;
-        let mut sender = match self.take_idle(&key) {
-            Some(sender) => sender,
+        let mut conn = match self.take_idle(&key) {
+            Some(conn) => conn,
             None => {
                 reused = false;
                 self.connect_http1(&key, deadline).await?
@@ -563,11 +587,14 @@ impl Transport for HyperTransport {
         };
         let response = loop {
             let sent = async {
-                sender.ready().await.map_err(SendError::Hyper)?;
+                conn.sender.ready().await.map_err(SendError::Hyper)?;
                 let built = self
                     .build(&request, &key, false)
                     .map_err(SendError::Fetch)?;
-                sender.send_request(built).await.map_err(SendError::Hyper)
+                conn.sender
+                    .send_request(built)
+                    .await
+                    .map_err(SendError::Hyper)
             };
             match within(deadline, self.timeout, sent).await {
                 Err(_) => return Err(timeout_error("waiting for the response head")),
@@ -577,13 +604,14 @@ impl Transport for HyperTransport {
                 // new connection, as the thread engine does.
                 Ok(Err(e)) if reused && request.idempotent && e.closed_before_answer() => {
                     reused = false;
-                    sender = self.connect_http1(&key, deadline).await?;
+                    conn = self.connect_http1(&key, deadline).await?;
                 }
                 Ok(Err(e)) => return Err(e.into_fetch_error()),
             }
         };
-        let back = (Arc::clone(&self.idle), key, sender, self.max_idle);
-        Ok(self.head(response, deadline, Some(back)))
+        let remote = conn.remote;
+        let back = (Arc::clone(&self.idle), key, conn, self.max_idle);
+        Ok(self.head(response, deadline, Some(back), remote))
     }
 
     async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {
@@ -634,27 +662,27 @@ pub(crate) struct HyperBody {
 
 /// Where a connection goes back to when its body ends: the pool, its key, the handle, and
 /// how many idle ones the key may keep.
-type Returned = (IdlePool, Key, SendRequest<Full<Bytes>>, usize);
+type Returned = (IdlePool, Key, Conn1, usize);
 
 impl HyperBody {
     /// The body ended: its connection may serve the next request.
     fn give_back(&mut self) {
         self.stream = None;
-        if let Some((idle, key, sender, max)) = self.back.take() {
-            give_back(&idle, key, sender, max);
+        if let Some((idle, key, conn, max)) = self.back.take() {
+            give_back(&idle, key, conn, max);
         }
     }
 }
 
 /// Keep `sender` (still open) among `key`'s idle connections, at most `max` of them.
-fn give_back(idle: &IdlePool, key: Key, sender: SendRequest<Full<Bytes>>, max: usize) {
-    if sender.is_closed() {
+fn give_back(idle: &IdlePool, key: Key, conn: Conn1, max: usize) {
+    if conn.sender.is_closed() {
         return;
     }
     if let Ok(mut idle) = idle.lock() {
         let list = idle.entry(key).or_default();
         if list.len() < max {
-            list.push(sender);
+            list.push(conn);
         }
     }
 }

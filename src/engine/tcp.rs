@@ -51,12 +51,20 @@ thread_local! {
     };
 }
 
-/// Run `send` (one request) with `sending` describing it to the connection it gets.
-pub(crate) fn sending<T>(sending: Sending, send: impl FnOnce() -> T) -> T {
+thread_local! {
+    /// The address of the connection this thread's request last went out on (its
+    /// `remote_addr`): ureq does not say which pooled connection it took.
+    static SENT_TO: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+}
+
+/// Run `send` (one request) with `sending` describing it to the connection it gets; also the
+/// address of the connection it went out on, if it went out.
+pub(crate) fn sending<T>(sending: Sending, send: impl FnOnce() -> T) -> (T, Option<SocketAddr>) {
     let before = SENDING.replace(sending);
+    SENT_TO.set(None);
     let result = send();
     SENDING.set(before);
-    result
+    (result, SENT_TO.take())
 }
 
 /// A pooled connection taken unchecked turned out closed before any byte of the response:
@@ -131,6 +139,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
                         stream.set_nodelay(true)?;
                     }
                     let transport = LeanTcp {
+                        peer: stream.peer_addr().ok(),
                         stream: Arc::new(stream),
                         buffers: LeanBuffers::new(
                             config.input_buffer_size(),
@@ -262,6 +271,8 @@ fn connected(socket: std::os::fd::OwnedFd) -> io::Result<TcpStream> {
 /// A TCP connection that sets socket timeouts only when their coarse step changes.
 pub(crate) struct LeanTcp {
     stream: Arc<TcpStream>,
+    /// The address it is connected to.
+    peer: Option<SocketAddr>,
     buffers: LeanBuffers,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
@@ -344,6 +355,7 @@ impl Transport for LeanTcp {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         self.asked_since_io = false;
+        SENT_TO.set(self.peer);
         let timeout = timeout.for_write();
         let stream = &*self.stream;
         set_if_changed(left(timeout)?, &mut self.write_timeout, |t| {
@@ -433,6 +445,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let transport = || LeanTcp {
+            peer: Some(addr),
             stream: Arc::new(TcpStream::connect(addr).unwrap()),
             buffers: LeanBuffers::new(1024, 1024),
             read_timeout: None,
@@ -478,6 +491,7 @@ mod tests {
     fn a_fresh_connection_goes_out_unchecked_and_a_dead_one_then_fails_as_stale() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let mut conn = LeanTcp {
+            peer: None,
             stream: Arc::new(TcpStream::connect(listener.local_addr().unwrap()).unwrap()),
             buffers: LeanBuffers::new(1024, 1024),
             read_timeout: None,
@@ -491,7 +505,7 @@ mod tests {
         // Back to the pool, then out again within FRESH: a checked take sees the close...
         assert!(conn.is_open(), "going back to the pool is not checked");
         let deadline = Instant::now() + Duration::from_secs(2);
-        while sending(checked(true), || conn.is_open()) {
+        while sending(checked(true), || conn.is_open()).0 {
             assert!(Instant::now() < deadline, "the close never showed");
             conn.asked_since_io = true;
             std::thread::sleep(Duration::from_millis(5));
@@ -499,7 +513,7 @@ mod tests {
         // ...an unchecked one does not, and the first read then says stale, not "closed".
         conn.asked_since_io = true;
         assert!(
-            sending(checked(false), || conn.is_open()),
+            sending(checked(false), || conn.is_open()).0,
             "fresh: taken unchecked"
         );
         let error = conn.await_input(NextTimeout::default());

@@ -265,12 +265,12 @@ impl Transport for UreqTransport {
             check_reuse: !request.idempotent,
             longest_line: longest_head_line(&request),
         };
-        let result = match tcp::sending(sending, || self.send_once(&request)) {
-            Err(e) if tcp::is_stale(&e) => {
+        let (result, remote) = match tcp::sending(sending, || self.send_once(&request)) {
+            (Err(e), _) if tcp::is_stale(&e) => {
                 sending.check_reuse = true;
                 tcp::sending(sending, || self.send_once(&request))
             }
-            result => result,
+            sent => sent,
         };
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
         // A small body gets a small buffer: thousands of requests may wait at once.
@@ -280,6 +280,7 @@ impl Transport for UreqTransport {
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         Ok(Head {
             url: String::new(),
+            remote,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,

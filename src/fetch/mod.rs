@@ -75,6 +75,8 @@ pub(crate) struct Outcome {
     pub final_url: Option<String>,
     /// Its `Content-Type`.
     pub content_type: Option<String>,
+    /// The address it came from (`ip:port`).
+    pub remote_addr: Option<String>,
     /// The `Content-Encoding` decoded, and the body's size once decoded.
     pub decoded: Option<(&'static str, u64)>,
     /// Body bytes read.
@@ -160,6 +162,8 @@ pub(crate) struct Head<B> {
     pub status: u16,
     /// The URL that answered, after redirects (set by the core; engines leave it empty).
     pub url: String,
+    /// The address of the connection it came on (a proxy's, through a proxy).
+    pub remote: Option<std::net::SocketAddr>,
     /// The HTTP version of the response.
     pub version: http::Version,
     pub headers: http::HeaderMap,
@@ -299,6 +303,7 @@ impl Core {
         let Head {
             status,
             url,
+            remote,
             version,
             headers,
             mut body,
@@ -308,6 +313,7 @@ impl Core {
         let mut outcome = Outcome {
             status: Some(status),
             final_url: Some(redact_url(&url)),
+            remote_addr: remote.map(|a| a.to_string()),
             content_type: header(CONTENT_TYPE).map(str::to_owned),
             http_version: Some(version_name(version)),
             attempts: 1,
