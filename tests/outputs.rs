@@ -409,6 +409,32 @@ fn a_plain_resume_keeps_successful_retries_and_its_exit_status_describes_file() 
 // Loose ends.
 
 #[test]
+fn a_resume_with_nothing_left_says_so_without_a_rate() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let (list, _) = todo_list(dir.path(), &server, 5);
+    let out = dir.path().join("out.jsonl");
+    assert_exit(&fetch(&out, &[list.to_str().unwrap()]), 0);
+    let again = poolfetch()
+        .args(["fetch", "--resume", "-o"])
+        .arg(&out)
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_exit(&again, 0);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("nothing to fetch (0 requests)"), "{stderr}");
+    assert!(
+        !stderr.contains("req/s") && !stderr.contains("received"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the output holds 5 records, 0 not ok"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_failed_resume_leaves_no_temporary_file() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();

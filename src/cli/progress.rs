@@ -198,7 +198,10 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
         0 => "unbounded".to_string(),
         pool => format!("pool {pool}"),
     };
-    let mut out = if tally.cancelled + tally.interrupted == 0 {
+    let mut out = if tally.done == 0 {
+        // A resume with nothing left, or an empty list: no rate of nothing.
+        "poolfetch: nothing to fetch (0 requests)".to_string()
+    } else if tally.cancelled + tally.interrupted == 0 {
         format!(
             "poolfetch: {} requests, {} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {pool})",
             tally.done,
@@ -241,8 +244,10 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
             "\n  latency    p50 {p50:.1} ms · p90 {p90:.1} ms · p99 {p99:.1} ms · max {max:.1} ms"
         ));
     }
-    out.push_str(&format!("\n  received   {}", size(live.bytes)));
-    if let Some(opened) = live.connections {
+    if tally.done > 0 {
+        out.push_str(&format!("\n  received   {}", size(live.bytes)));
+    }
+    if let (Some(opened), true) = (live.connections, tally.done > 0) {
         let reused = tally.responses.saturating_sub(opened);
         out.push_str(&format!(
             " · connections {opened} opened, {reused} responses on reused ones"
