@@ -35,7 +35,7 @@ use tokio::net::TcpStream;
 use crate::cancel::CancelToken;
 use crate::config::HttpVersion;
 use crate::fetch::classify::{Hint, Panicked, classify};
-use crate::fetch::resolver::CachingResolver;
+use crate::fetch::resolver::{ATTEMPT_DELAY, CachingResolver, happy_eyeballs_order};
 use crate::fetch::{BodyStream, Head, Live, Outgoing, Transport, panic_message};
 use crate::record::{ErrorKind, FetchError};
 
@@ -351,18 +351,7 @@ impl HyperTransport {
         use futures_util::StreamExt;
         use futures_util::stream::FuturesUnordered;
         let addrs = self.resolve(host, port).await?;
-        let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
-        let (first, second) = if addrs.first().is_some_and(SocketAddr::is_ipv6) {
-            (v6, v4)
-        } else {
-            (v4, v6)
-        };
-        let mut order = Vec::with_capacity(addrs.len());
-        for i in 0..first.len().max(second.len()) {
-            order.extend(first.get(i).copied());
-            order.extend(second.get(i).copied());
-        }
-        let mut next = order.into_iter();
+        let mut next = happy_eyeballs_order(&addrs).into_iter();
         let mut attempts = FuturesUnordered::new();
         let mut last = None;
         loop {
@@ -709,10 +698,6 @@ impl BodyStream for HyperBody {
         }
     }
 }
-
-/// How long one connection attempt runs alone before the next address is tried beside it
-/// (RFC 8305's "Connection Attempt Delay").
-const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 
 /// `future`, bounded by `per_phase` and by `deadline` (what is left of `--max-time`).
 async fn within<F: Future>(

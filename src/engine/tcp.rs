@@ -24,6 +24,7 @@ use ureq::Timeout;
 
 use super::buffers::LeanBuffers;
 use crate::fetch::Live;
+use crate::fetch::resolver::{ATTEMPT_DELAY, happy_eyeballs_order};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout,
     RustlsConnector, ShutdownHandle, Transport,
@@ -174,10 +175,6 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
     }
 }
 
-/// How long one connection attempt runs alone before the next address is tried beside it
-/// (RFC 8305's "Connection Attempt Delay").
-const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
-
 /// Happy Eyeballs (RFC 8305) for a host with several addresses, on non-blocking sockets and
 /// `poll(2)` (a blocking connect cannot be raced): the addresses alternate between IPv6 and
 /// IPv4, a new attempt starts every 250 ms or as soon as one fails, earlier ones keep going,
@@ -187,17 +184,7 @@ const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 fn happy_eyeballs(addrs: &[SocketAddr], timeout: Option<Duration>) -> io::Result<TcpStream> {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with};
-    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
-    let (first, second) = if addrs[0].is_ipv6() {
-        (v6, v4)
-    } else {
-        (v4, v6)
-    };
-    let mut order: Vec<SocketAddr> = Vec::with_capacity(addrs.len());
-    for i in 0..first.len().max(second.len()) {
-        order.extend(first.get(i));
-        order.extend(second.get(i));
-    }
+    let order = happy_eyeballs_order(addrs);
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut pending: Vec<std::os::fd::OwnedFd> = Vec::new();
     let mut next = order.iter();

@@ -199,8 +199,8 @@ pub(crate) struct Core {
     limits: Limits,
     max_redirects: u32,
     max_time: Option<Duration>,
-    /// `Accept-Encoding` sent unless the user's headers name one.
-    accept_encoding: &'static str,
+    /// The `Accept-Encoding` the core adds; none when the user's headers name one.
+    accept_encoding: Option<&'static str>,
     proxies: proxy::ProxyRules,
     live: Arc<Live>,
 }
@@ -217,7 +217,11 @@ impl Core {
             limits: Limits::new(config.rate, config.per_host),
             max_redirects: config.max_redirects,
             max_time: config.max_time,
-            accept_encoding: decode::accept_encoding(config.compressed),
+            accept_encoding: (!config
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(ACCEPT_ENCODING.as_str())))
+            .then(|| decode::accept_encoding(config.compressed)),
             proxies: proxy::ProxyRules::of(config)?,
             live,
         }))
@@ -386,13 +390,6 @@ impl Core {
         (outcome, retry_after)
     }
 
-    /// Whether the user's own headers name an `Accept-Encoding` (then it is sent as given).
-    fn user_accept_encoding(&self) -> bool {
-        self.headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(ACCEPT_ENCODING.as_str()))
-    }
-
     /// Whether the user's own headers ask for a range (then a 206 is what they wanted).
     fn asks_for_a_range(&self) -> bool {
         self.headers
@@ -471,8 +468,8 @@ impl Core {
                     .chain(range.iter().flatten().filter(|_| hops == 0))
                     .map(|(name, value)| (name.as_str(), value.as_str()))
                     .chain(
-                        (!self.user_accept_encoding())
-                            .then_some((ACCEPT_ENCODING.as_str(), self.accept_encoding)),
+                        self.accept_encoding
+                            .map(|value| (ACCEPT_ENCODING.as_str(), value)),
                     )
                     .collect(),
                 body,

@@ -11,6 +11,27 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// How long one connection attempt runs alone before the next address is tried beside it
+/// (RFC 8305's "Connection Attempt Delay"), on both engines.
+pub(crate) const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// `addrs` in Happy Eyeballs order (RFC 8305 §4): the first address's family first, then the
+/// two families alternating.
+pub(crate) fn happy_eyeballs_order(addrs: &[SocketAddr]) -> Vec<SocketAddr> {
+    let (v6, v4): (Vec<SocketAddr>, Vec<SocketAddr>) = addrs.iter().partition(|a| a.is_ipv6());
+    let (first, second) = if addrs.first().is_some_and(SocketAddr::is_ipv6) {
+        (v6, v4)
+    } else {
+        (v4, v6)
+    };
+    let mut order = Vec::with_capacity(addrs.len());
+    for i in 0..first.len().max(second.len()) {
+        order.extend(first.get(i).copied());
+        order.extend(second.get(i).copied());
+    }
+    order
+}
+
 /// Turns a host name into socket addresses. Inject one with `Fetcher::with_resolver` to pin
 /// names to addresses, or to reach the `dns` error path in tests without leaving the machine.
 /// It is called from worker threads (and from a blocking task on the async engine), so it may
@@ -114,6 +135,17 @@ mod tests {
             }
             Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
         }
+    }
+
+    #[test]
+    fn happy_eyeballs_alternate_families_starting_with_the_first() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let addrs = [a("[::1]:1"), a("[::2]:1"), a("[::3]:1"), a("10.0.0.1:1")];
+        assert_eq!(
+            happy_eyeballs_order(&addrs),
+            [a("[::1]:1"), a("10.0.0.1:1"), a("[::2]:1"), a("[::3]:1")]
+        );
+        assert_eq!(happy_eyeballs_order(&[a("10.0.0.1:1")]), [a("10.0.0.1:1")]);
     }
 
     #[test]
