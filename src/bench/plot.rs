@@ -21,11 +21,15 @@ use plotters::prelude::*;
 
 use super::BenchResult;
 use super::Contender;
-use super::report::{PoolAnswer, pool_answer};
+use super::report::{PoolAnswer, engines_of, pool_answer};
 use super::stats::ideal_ms;
 use crate::record::Record;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A chart with linear axes of `f64` both ways (every panel here).
+type Linear =
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
 
 /// Drawn 1,400 px wide. plotters writes a font of size S as `S / 1.24` px in SVG, so the
 /// smallest, a 22 tick label, is 17.7 px here and 11.2 px when shown 880 px wide.
@@ -149,11 +153,7 @@ impl Columns {
 
 /// The line style of an engine's curves.
 fn draw_line<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
+    chart: &mut ChartContext<'_, DB, Linear>,
     points: Vec<(f64, f64)>,
     engine: Contender,
     style: ShapeStyle,
@@ -203,16 +203,6 @@ fn draw(path: &Path, results: &[BenchResult], title: &str) -> DrawResult {
     Ok(())
 }
 
-fn engines(results: &[BenchResult]) -> Vec<Contender> {
-    let mut engines: Vec<Contender> = Vec::new();
-    for result in results {
-        if !engines.contains(&result.setup.engine) {
-            engines.push(result.setup.engine);
-        }
-    }
-    engines
-}
-
 /// Every run's finish time by index (its median run), over each pool's ideal staircase.
 fn finish_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -244,30 +234,12 @@ where
         .filter_map(|r| r.latency_ms.map(|l| ideal_ms(r.requests, r.setup.pool, l)))
         .fold(0.0, f64::max)
         / 1000.0;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "each request's finish time by index (grey: ideal steps)",
-            ("sans-serif", LABEL),
-        )
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(96)
-        .build_cartesian_2d(
-            0f64..requests as f64,
-            0f64..top.max(ideal_top).max(1e-3) * 1.05,
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc("request index")
-        .y_desc("finished (s)")
-        .axis_desc_style(("sans-serif", LABEL))
-        .label_style(("sans-serif", TICK))
-        .x_labels(6)
-        .y_labels(6)
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| seconds(*y))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
+    let mut chart = finish_axes(
+        area,
+        "each request's finish time by index (grey: ideal steps)",
+        requests as f64,
+        top.max(ideal_top),
+    )?;
     // The ideal staircases first, under the curves.
     let mut drawn_ideal = Vec::new();
     for result in results {
@@ -308,7 +280,7 @@ where
             .label(pool_label(*pool))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 36, y)], c.stroke_width(5)));
     }
-    for engine in engines(results) {
+    for engine in engines_of(results) {
         let anno = chart
             .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
             .label(engine.name());
@@ -340,6 +312,38 @@ where
         .background_style(WHITE.mix(0.9))
         .draw()?;
     Ok(())
+}
+
+/// The finish-time chart's axes, the same for `bench` and `plot`: request index across, a
+/// linear time axis up to `top` seconds, `caption` above.
+fn finish_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    requests: f64,
+    top: f64,
+) -> Result<ChartContext<'a, DB, Linear>, Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", LABEL))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(96)
+        .build_cartesian_2d(0f64..requests, 0f64..top.max(1e-3) * 1.05)?;
+    chart
+        .configure_mesh()
+        .x_desc("request index")
+        .y_desc("finished (s)")
+        .axis_desc_style(("sans-serif", LABEL))
+        .label_style(("sans-serif", TICK))
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| seconds(*y))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    Ok(chart)
 }
 
 /// `(⌊i / pool⌋ + 1) × L` as a staircase; past [`COLUMNS`] waves, the straight line it looks
@@ -440,7 +444,7 @@ where
             .label("ideal N / (⌈N/P⌉ × L)")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
     }
-    let engines = engines(results);
+    let engines = engines_of(results);
     // The recommended pool: a dotted vertical line, named in the legend (not over the data).
     for engine in &engines {
         if let Some(PoolAnswer::Found { pick, .. }) = pool_answer(results, *engine) {
@@ -589,25 +593,12 @@ impl RecordsPlot {
         let root = SVGBackend::with_string(svg, (1100, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(title, ("sans-serif", LABEL))?;
-        let top = self.finished.top().max(1e-3);
-        let mut chart = ChartBuilder::on(&root)
-            .caption("each request's finish time by index", ("sans-serif", LABEL))
-            .margin(14)
-            .x_label_area_size(50)
-            .y_label_area_size(96)
-            .build_cartesian_2d(0f64..self.finished.span(), 0f64..top * 1.05)?;
-        chart
-            .configure_mesh()
-            .x_desc("request index")
-            .y_desc("finished (s)")
-            .axis_desc_style(("sans-serif", LABEL))
-            .label_style(("sans-serif", TICK))
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| seconds(*y))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut chart = finish_axes(
+            &root,
+            "each request's finish time by index",
+            self.finished.span(),
+            self.finished.top(),
+        )?;
         chart.draw_series(LineSeries::new(
             self.finished.points(),
             color(0).stroke_width(3),

@@ -111,13 +111,20 @@ pub fn pool_answer(results: &[BenchResult], engine: super::Contender) -> Option<
 /// Whether `faster` is no better than `other` in throughput: less than 5% ahead, or ahead by
 /// less than the noise of their runs (the ± of the wall ratio, as the summary computes it).
 fn no_better(faster: &BenchResult, other: &BenchResult) -> bool {
-    let (fast_mean, fast_sd) = mean_sd(faster);
-    let (mean, sd) = mean_sd(other);
+    let (ratio, error) = wall_ratio(other, faster);
+    ratio < 1.05 || ratio - error <= 1.0
+}
+
+/// `slow`'s mean wall over `fast`'s, and its ± propagated from both setups' spreads, as
+/// hyperfine computes it.
+fn wall_ratio(slow: &BenchResult, fast: &BenchResult) -> (f64, f64) {
+    let (fast_mean, fast_sd) = mean_sd(fast);
+    let (mean, sd) = mean_sd(slow);
     let ratio = mean / fast_mean.max(f64::EPSILON);
     let error = ratio
         * ((sd / mean.max(f64::EPSILON)).powi(2) + (fast_sd / fast_mean.max(f64::EPSILON)).powi(2))
             .sqrt();
-    ratio < 1.05 || ratio - error <= 1.0
+    (ratio, error)
 }
 
 /// Which pool size to use, for each engine: the smallest pool within 5% of the best
@@ -188,7 +195,7 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
 }
 
 /// The engines of a sweep, in order of first appearance.
-fn engines_of(results: &[BenchResult]) -> Vec<super::Contender> {
+pub(super) fn engines_of(results: &[BenchResult]) -> Vec<super::Contender> {
     let mut engines = Vec::new();
     for result in results {
         if !engines.contains(&result.setup.engine) {
@@ -292,7 +299,6 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
     if results.len() < 2 {
         return String::new();
     }
-    let (fast_mean, fast_sd) = mean_sd(fastest);
     let mut others: Vec<&BenchResult> = results
         .iter()
         .copied()
@@ -306,14 +312,8 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
             "Summary (one run of some setups: no ± to tell a difference from noise; use --runs 3)\n  {} had the shortest wall\n",
             fastest.setup.label()
         );
-        let mut others: Vec<&BenchResult> = results
-            .iter()
-            .copied()
-            .filter(|r| !std::ptr::eq(*r, fastest))
-            .collect();
-        others.sort_by(|a, b| mean_sd(a).0.total_cmp(&mean_sd(b).0));
         for other in others {
-            let ratio = mean_sd(other).0 / fast_mean.max(f64::EPSILON);
+            let (ratio, _) = wall_ratio(other, fastest);
             out.push_str(&format!(
                 "    {ratio:>6.2} × that wall: {}\n",
                 other.setup.label()
@@ -323,12 +323,7 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
     }
     let mut out = format!("Summary\n  {} ran\n", fastest.setup.label());
     for other in others {
-        let (mean, sd) = mean_sd(other);
-        let ratio = mean / fast_mean.max(f64::EPSILON);
-        let error = ratio
-            * ((sd / mean.max(f64::EPSILON)).powi(2)
-                + (fast_sd / fast_mean.max(f64::EPSILON)).powi(2))
-            .sqrt();
+        let (ratio, error) = wall_ratio(other, fastest);
         let line = if ratio - error <= 1.0 {
             format!(
                 "    about as fast as {} ({ratio:.2} ± {error:.2})\n",
