@@ -3,6 +3,9 @@
 //! the PATH. Each command may end 0 or 1 (a record not ok is an answer); a usage error, a
 //! write error, a crash or a hang fails the test.
 
+mod common;
+
+use std::io::Read;
 use std::process::Command;
 use std::time::Duration;
 
@@ -43,26 +46,15 @@ fn the_readme_examples_run_as_written() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("README's examples took more than 2 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let (code, _) = common::wait_bounded(&mut child, Duration::from_secs(120));
     let mut stderr = String::new();
-    use std::io::Read;
     child
         .stderr
         .take()
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(code, 0, "{stderr}");
     let merged = std::fs::read_to_string(dir.path().join("all.jsonl")).unwrap();
     assert_eq!(merged.lines().count(), 50, "the shards merge into one list");
     assert!(dir.path().join("h2.jsonl").exists());

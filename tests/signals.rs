@@ -31,6 +31,24 @@ fn interrupt(child: &Child) {
     common::signal(child, libc::SIGINT);
 }
 
+/// Wait (at most 10 s) until the server has seen `n` requests: they are in flight.
+fn wait_until_sent(server: &poolfetch::server::Server, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stats().requests < n {
+        assert!(Instant::now() < deadline, "the requests never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Read `stream` to the end on a thread of its own (so a full pipe never blocks the child).
+fn read_in_background(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
 /// Wait for the process, bounded, killing it if it overstays.
 fn wait(mut child: Child, limit: Duration) -> i32 {
     common::wait_bounded(&mut child, limit).0
@@ -82,11 +100,7 @@ fn a_second_ctrl_c_exits_at_once_with_whole_lines() {
     let mut child = start(&server.url("/delay/10000?n={}"), 20);
     let mut stdout = child.stdout.take().unwrap();
     // Once both workers' requests are in flight, interrupt twice: they would take 10 s.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.stats().requests < 2 {
-        assert!(Instant::now() < deadline, "the requests never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_sent(&server, 2);
     interrupt(&child);
     // Signals of one kind do not queue: wait until the first is handled (it says so).
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
@@ -125,19 +139,10 @@ fn ctrl_c_stops_reading_a_huge_range() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.stats().requests < 2 {
-        assert!(Instant::now() < deadline, "the requests never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until_sent(&server, 2);
     interrupt(&child);
     let mut child = child;
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = err.read_to_string(&mut text);
-        text
-    });
+    let reader = read_in_background(child.stderr.take().unwrap());
     assert_eq!(wait(child, Duration::from_secs(30)), 130);
     let stderr = reader.join().unwrap();
     let records: Vec<Record> = std::fs::read_to_string(&out)
@@ -178,18 +183,9 @@ fn after_a_signal_each_record_says_whether_it_was_sent() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while server.stats().requests < 3 {
-            assert!(Instant::now() < deadline, "the requests never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_until_sent(&server, 3);
         common::signal(&child, signal);
-        let mut err = child.stderr.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = err.read_to_string(&mut text);
-            text
-        });
+        let reader = read_in_background(child.stderr.take().unwrap());
         assert_eq!(wait(child, Duration::from_secs(20)), code, "{engine}");
         let stderr = reader.join().unwrap();
         let records: Vec<Record> = std::fs::read_to_string(&out)
