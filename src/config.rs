@@ -125,7 +125,7 @@ pub struct Config {
     pub rate: Option<std::num::NonZeroU32>,
     /// At most this many requests in flight to any one host (`--per-host`).
     pub per_host: Option<usize>,
-    /// Send every request through this http(s) proxy (`--proxy`); `None`: the environment's
+    /// Send every request through this proxy (http, https, socks5, socks5h) (`--proxy`); `None`: the environment's
     /// `http_proxy`/`https_proxy`/`all_proxy`, as curl does.
     pub proxy: Option<String>,
     /// Hosts (and domains) never proxied, comma-separated, `*` for all (`--noproxy`); `None`:

@@ -67,6 +67,15 @@ pub struct FetchError {
     pub message: String,
 }
 
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// So an error already typed can travel through an engine's own error and keep its kind.
+impl std::error::Error for FetchError {}
+
 impl FetchError {
     /// Build an error of `kind` with `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -139,6 +148,23 @@ pub struct Record {
     /// before it existed.
     #[serde(default)]
     pub started_at: String,
+    /// When the name lookup for a new connection ended, in ms since `started_ms`; null on a
+    /// reused connection, or when no response arrived. With `connect_ms`, `tls_ms` and
+    /// `ttfb_ms`, the phases of the exchange that answered (the last redirect hop's, the last
+    /// retry's), as curl's `-w '%{time_namelookup}'` and friends.
+    #[serde(default)]
+    pub dns_ms: Option<f64>,
+    /// When the TCP connection (and a SOCKS handshake) was made, in ms since `started_ms`;
+    /// null on a reused connection.
+    #[serde(default)]
+    pub connect_ms: Option<f64>,
+    /// When the TLS handshake ended, in ms since `started_ms`; null without TLS or on a
+    /// reused connection.
+    #[serde(default)]
+    pub tls_ms: Option<f64>,
+    /// When the response head arrived, in ms since `started_ms`; null when none arrived.
+    #[serde(default)]
+    pub ttfb_ms: Option<f64>,
     /// When its result was complete.
     pub finished_ms: f64,
     /// The kept body: parsed JSON, text, or null (see `--body`).
@@ -230,6 +256,10 @@ mod tests {
             queued_ms: 0.0,
             started_ms: 0.5,
             started_at: "2026-11-30T17:00:05.123456Z".into(),
+            dns_ms: None,
+            connect_ms: None,
+            tls_ms: None,
+            ttfb_ms: None,
             finished_ms: 1.5,
             body: None,
             body_lossy: false,

@@ -45,9 +45,18 @@ impl RunContext {
 
     /// Milliseconds from the start of the run to `at`.
     fn ms(&self, at: Instant) -> f64 {
-        // Rounded to the microsecond: finer digits are noise and bloat every record.
-        let micros = at.saturating_duration_since(self.epoch).as_micros();
-        micros as f64 / 1000.0
+        self.micros(at) as f64 / 1000.0
+    }
+
+    /// Rounded to the microsecond: finer digits are noise and bloat every record.
+    fn micros(&self, at: Instant) -> u128 {
+        at.saturating_duration_since(self.epoch).as_micros()
+    }
+
+    /// `at` in ms since `started`, both rounded as [`ms`](Self::ms) rounds them, so a phase
+    /// never reads later than `finished_ms - started_ms`.
+    fn since(&self, started: Instant, at: Option<Instant>) -> Option<f64> {
+        at.map(|at| self.micros(at).saturating_sub(self.micros(started)) as f64 / 1000.0)
     }
 }
 
@@ -204,6 +213,10 @@ impl Ticket {
             queued_ms: self.queued_ms,
             started_ms: self.ctx.ms(started),
             started_at: self.ctx.wall(started),
+            dns_ms: self.ctx.since(started, outcome.phases.dns),
+            connect_ms: self.ctx.since(started, outcome.phases.connect),
+            tls_ms: self.ctx.since(started, outcome.phases.tls),
+            ttfb_ms: self.ctx.since(started, outcome.phases.first_byte),
             finished_ms: self.ctx.ms(finished),
             body: outcome.body,
             body_lossy: outcome.lossy,

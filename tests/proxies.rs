@@ -106,14 +106,105 @@ fn an_explicit_proxy_carries_requests_to_hosts_that_do_not_resolve() {
         .args([
             "fetch",
             "--proxy",
-            "socks5://127.0.0.1:1",
+            "socks4://127.0.0.1:1",
             "--url",
             "http://h/",
         ])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("only http:// and https:// proxies"));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("only http://, https://, socks5:// and socks5h:// proxies")
+    );
+}
+
+per_engine!(a_socks5h_proxy_resolves_names_and_a_socks5_one_gets_addresses);
+/// `socks5h://` hands the host name to the proxy (this test's proxy connects every name to
+/// 127.0.0.1, so nothing resolves here); `socks5://` resolves it here and hands over the
+/// address. Both from `--proxy` and from `all_proxy`, over http and https, with a login when
+/// the proxy asks; the record's `remote_addr` is the proxy's.
+fn a_socks5h_proxy_resolves_names_and_a_socks5_one_gets_addresses(engine: EngineKind) {
+    let engine = engine.name();
+    let plain = server();
+    let (secure, ca_pem) = common::https_server_speaking(false);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let port = |url: &str| {
+        url.rsplit(':')
+            .next()
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let (plain_port, secure_port) = (port(&plain.url("/")), port(&secure.url("/")));
+
+    let proxy = common::SocksProxy::start(Some(("al ice", "p@ss")));
+    let proxy_url = format!("socks5h://al%20ice:p%40ss@{}", proxy.addr);
+    let unresolvable = format!("http://poolfetch-socks.invalid:{plain_port}/todos/4");
+    let by_name = format!("https://localhost:{secure_port}/todos/5");
+    let cacert = ["--cacert", ca.to_str().unwrap()];
+    for how in [vec![("all_proxy", proxy_url.as_str())], vec![]] {
+        let mut extra = cacert.to_vec();
+        extra.extend(["--url", &by_name]);
+        if how.is_empty() {
+            extra.extend(["--proxy", &proxy_url]);
+        }
+        let output = fetch_with(&how, engine, &unresolvable, &extra);
+        assert_exit(&output, 0);
+        let found = records(&output.stdout);
+        assert_eq!(found[0].body.as_ref().unwrap()["id"], 4, "{engine}");
+        assert_eq!(found[1].body.as_ref().unwrap()["id"], 5, "{engine}");
+        let proxy_addr = proxy.addr.to_string();
+        for record in &found {
+            assert_eq!(record.remote_addr.as_deref(), Some(proxy_addr.as_str()));
+            assert!(record.connect_ms.is_some(), "{record:?}");
+        }
+    }
+    let expected = vec![
+        format!("poolfetch-socks.invalid:{plain_port}"),
+        format!("localhost:{secure_port}"),
+    ];
+    let mut asked = proxy.asked();
+    asked.sort();
+    let mut want = [expected.clone(), expected].concat();
+    want.sort();
+    assert_eq!(
+        asked, want,
+        "each of the two runs asked for each target once"
+    );
+
+    // socks5://: the name is resolved here (localhost), the proxy gets an address.
+    let open = common::SocksProxy::start(None);
+    let local = format!("socks5://{}", open.addr);
+    let output = fetch_with(
+        &[],
+        engine,
+        &format!("http://localhost:{plain_port}/todos/6"),
+        &["--proxy", &local],
+    );
+    assert_exit(&output, 0);
+    let asked = open.asked();
+    assert_eq!(asked.len(), 1);
+    assert!(
+        asked[0] == format!("127.0.0.1:{plain_port}") || asked[0] == format!("[::1]:{plain_port}"),
+        "{asked:?}"
+    );
+
+    // A proxy that wants a login nobody gave: a connect error that says so, through the proxy.
+    let without_login = format!("socks5h://{}", proxy.addr);
+    let output = fetch_with(&[], engine, &unresolvable, &["--proxy", &without_login]);
+    assert_exit(&output, 1);
+    let error = records(&output.stdout)[0].error.clone().unwrap();
+    assert_eq!(error.kind, ErrorKind::Connect, "{engine}: {error:?}");
+    assert!(
+        error.message.contains("wants a login"),
+        "{engine}: {}",
+        error.message
+    );
 }
 
 #[test]

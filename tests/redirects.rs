@@ -148,3 +148,63 @@ fn a_record_says_which_url_answered_its_content_type_and_when_it_started(engine:
         );
     }
 }
+
+per_engine!(phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one);
+/// `dns_ms ≤ connect_ms ≤ tls_ms ≤ ttfb_ms ≤ finished_ms − started_ms` on a new connection,
+/// over http and https; a reused connection skipped the first three (null); a request that
+/// got no answer has none.
+fn phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one(engine: EngineKind) {
+    let plain = server();
+    let (secure, ca_pem) = common::https_server_speaking(false);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    // One worker, so the second request to each server finds the first one's connection.
+    let config = Config::builder()
+        .engine(engine)
+        .pool(1)
+        .cacert(Some(ca))
+        .build()
+        .unwrap();
+    let records = Fetcher::new(config).unwrap().fetch_all([
+        plain.url("/delay/20"),
+        plain.url("/delay/20"),
+        secure.url("/delay/20"),
+        secure.url("/todos/2"),
+        format!("http://127.0.0.1:{}/", common::closed_port()),
+    ]);
+    let phases = |r: &poolfetch::Record| [r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms];
+    for record in &records[..4] {
+        assert!(record.ok, "{record:?}");
+        let took = record.finished_ms - record.started_ms + 1e-9;
+        let known: Vec<f64> = phases(record).into_iter().flatten().collect();
+        assert!(
+            known.windows(2).all(|w| w[0] <= w[1]) && known.iter().all(|&t| t >= 0.0 && t <= took),
+            "out of order: {record:?}"
+        );
+        assert!(record.ttfb_ms.is_some(), "{record:?}");
+    }
+    let (fresh, reused, fresh_tls, reused_tls) =
+        (&records[0], &records[1], &records[2], &records[3]);
+    assert!(
+        fresh.dns_ms.is_some() && fresh.connect_ms.is_some(),
+        "{fresh:?}"
+    );
+    assert_eq!(fresh.tls_ms, None, "no TLS on http: {fresh:?}");
+    assert!(
+        fresh_tls.dns_ms.is_some() && fresh_tls.tls_ms.is_some(),
+        "{fresh_tls:?}"
+    );
+    for record in [reused, reused_tls] {
+        assert_eq!(
+            [record.dns_ms, record.connect_ms, record.tls_ms],
+            [None, None, None],
+            "reused: {record:?}"
+        );
+    }
+    // The server waits 20 ms before its head: the first byte cannot come sooner.
+    for record in [fresh, reused, fresh_tls] {
+        assert!(record.ttfb_ms.unwrap() >= 20.0, "{record:?}");
+    }
+    assert_eq!(phases(&records[4]), [None; 4], "{:?}", records[4]);
+}

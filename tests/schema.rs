@@ -143,7 +143,9 @@ fn the_wire_field_names_are_pinned() {
         "attempts",
         "body",
         "bytes",
+        "connect_ms",
         "content_type",
+        "dns_ms",
         "error",
         "file",
         "final_url",
@@ -157,6 +159,8 @@ fn the_wire_field_names_are_pinned() {
         "started_at",
         "started_ms",
         "status",
+        "tls_ms",
+        "ttfb_ms",
         "url",
         "worker",
     ];

@@ -131,7 +131,7 @@ pub(super) struct FetchArgs {
     /// Do not verify TLS certificates (the summary says so). Never the default.
     #[arg(short = 'k', long)]
     insecure: bool,
-    /// Send every request through this http(s) proxy [default: the environment's
+    /// Send every request through this proxy (http, https, socks5, socks5h) [default: the environment's
     /// http_proxy / https_proxy / all_proxy, as curl].
     #[arg(short = 'x', long, value_name = "URL")]
     proxy: Option<String>,

@@ -36,7 +36,8 @@ use crate::cancel::CancelToken;
 use crate::config::HttpVersion;
 use crate::fetch::classify::{Hint, Panicked, classify};
 use crate::fetch::resolver::{ATTEMPT_DELAY, CachingResolver, happy_eyeballs_order};
-use crate::fetch::{BodyStream, Head, Live, Outgoing, Transport, panic_message};
+use crate::fetch::socks;
+use crate::fetch::{BodyStream, Head, Live, Outgoing, Phases, Transport, panic_message};
 use crate::record::{ErrorKind, FetchError};
 
 /// Where a connection goes: idle connections are reused only for the same key.
@@ -45,17 +46,30 @@ struct Key {
     https: bool,
     host: String,
     port: u16,
-    /// The proxy it goes through (`http://host:port`, as the core chose it).
+    /// The proxy it goes through (`http://host:port`, `socks5h://host:port`…, as the core
+    /// chose it).
     proxy: Option<String>,
+}
+
+impl Key {
+    /// The proxy, if it is an HTTP one (absolute-form requests, `CONNECT` tunnels,
+    /// `Proxy-Authorization`); a SOCKS5 proxy only carries the connection.
+    fn http_proxy(&self) -> Option<&str> {
+        self.proxy
+            .as_deref()
+            .filter(|proxy| socks::scheme(proxy).is_none())
+    }
 }
 
 /// Idle HTTP/1.1 connections by where they go.
 type IdlePool = Arc<Mutex<HashMap<Key, Vec<Conn1>>>>;
 
-/// An HTTP/1.1 connection's handle, and the address it is connected to (`remote_addr`).
+/// An HTTP/1.1 connection's handle, the address it is connected to (`remote_addr`), and
+/// the phases of its making, until the first request on it takes them.
 struct Conn1 {
     sender: SendRequest<Full<Bytes>>,
     remote: Option<SocketAddr>,
+    phases: Phases,
 }
 
 /// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
@@ -91,7 +105,7 @@ impl Drop for StreamSlot {
 /// A new connection: HTTP/1.1, or HTTP/2.
 enum Connection {
     Http1(Conn1),
-    Http2(http2::SendRequest<Full<Bytes>>, Option<SocketAddr>),
+    Http2(http2::SendRequest<Full<Bytes>>, Option<SocketAddr>, Phases),
 }
 
 /// The shared client: TLS settings, the resolver, the idle connections.
@@ -162,7 +176,7 @@ impl HyperTransport {
         deadline: Option<Instant>,
         want_h2: bool,
     ) -> Result<Connection, FetchError> {
-        let (host, port, proxy_auth) = match &key.proxy {
+        let (host, port, proxy_auth) = match key.proxy.as_deref() {
             Some(proxy) => {
                 let uri: http::Uri = proxy
                     .parse()
@@ -171,27 +185,44 @@ impl HyperTransport {
                 (
                     host,
                     uri.port_u16().unwrap_or(80),
-                    proxy_authorization(proxy),
+                    key.http_proxy().and_then(proxy_authorization),
                 )
             }
             None => (key.host.clone(), key.port, None),
         };
-        let tcp = within(deadline, self.connect_timeout, self.tcp(&host, port))
+        let mut phases = Phases::default();
+        let mut tcp = within(
+            deadline,
+            self.connect_timeout,
+            self.tcp(&host, port, &mut phases),
+        )
+        .await
+        .map_err(|_| timeout_error("connecting"))??;
+        if let Some(proxy) = key.proxy.as_deref()
+            && let Some(remote) = socks::scheme(proxy)
+        {
+            within(
+                deadline,
+                self.connect_timeout,
+                self.socks(&mut tcp, key, proxy, remote, &mut phases),
+            )
             .await
-            .map_err(|_| timeout_error("connecting"))??;
+            .map_err(|_| timeout_error("in the SOCKS5 handshake"))??;
+        }
+        phases.connect = Some(Instant::now());
         self.live.connections.fetch_add(1, Ordering::Relaxed);
         let remote = tcp.peer_addr().ok();
         let mut io: Box<dyn Io> = Box::new(tcp);
         // An https:// proxy is itself reached over TLS.
-        if let Some(proxy) = &key.proxy
+        if let Some(proxy) = key.http_proxy()
             && proxy.starts_with("https://")
         {
             io = self.tls(&host, io, deadline, false).await?.0;
         }
         // Over plain TCP only prior knowledge speaks h2 (h2c).
-        let mut h2 = want_h2 && !key.https && key.proxy.is_none();
+        let mut h2 = want_h2 && !key.https && key.http_proxy().is_none();
         if key.https {
-            if key.proxy.is_some() {
+            if key.http_proxy().is_some() {
                 within(
                     deadline,
                     self.timeout,
@@ -201,6 +232,7 @@ impl HyperTransport {
                 .map_err(|_| timeout_error("waiting for the proxy's CONNECT answer"))??;
             }
             let (tls, negotiated_h2) = self.tls(&key.host, io, deadline, want_h2).await?;
+            phases.tls = Some(Instant::now());
             io = tls;
             h2 = negotiated_h2;
         }
@@ -211,7 +243,7 @@ impl HyperTransport {
             tokio::spawn(async move {
                 let _ = connection.await;
             });
-            return Ok(Connection::Http2(sender, remote));
+            return Ok(Connection::Http2(sender, remote, phases));
         }
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -219,7 +251,11 @@ impl HyperTransport {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Connection::Http1(Conn1 { sender, remote }))
+        Ok(Connection::Http1(Conn1 {
+            sender,
+            remote,
+            phases,
+        }))
     }
 
     /// A new HTTP/1.1 connection to `key`.
@@ -238,7 +274,8 @@ impl HyperTransport {
     }
 
     /// A stream on one of the host's HTTP/2 connections — the first with room, else a new
-    /// one — or `None` when the host does not take h2 (fall back to HTTP/1.1).
+    /// one (then with the phases of its making) — or `None` when the host does not take h2
+    /// (fall back to HTTP/1.1).
     async fn shared_h2(
         &self,
         key: &Key,
@@ -248,6 +285,7 @@ impl HyperTransport {
             http2::SendRequest<Full<Bytes>>,
             StreamSlot,
             Option<SocketAddr>,
+            Phases,
         )>,
         FetchError,
     > {
@@ -264,6 +302,7 @@ impl HyperTransport {
                 conn.sender.clone(),
                 StreamSlot(Arc::clone(&conn.streams)),
                 conn.remote,
+                Phases::default(),
             )
         };
         match &mut *shared {
@@ -280,13 +319,14 @@ impl HyperTransport {
             None => {}
         }
         match self.connect(key, deadline, true).await? {
-            Connection::Http2(sender, remote) => {
+            Connection::Http2(sender, remote, phases) => {
                 let conn = Stream2 {
                     sender,
                     streams: Arc::new(AtomicUsize::new(0)),
                     remote,
                 };
-                let taken = take(&conn);
+                let mut taken = take(&conn);
+                taken.3 = phases;
                 match &mut *shared {
                     Some(Shared2::Http2(conns)) => conns.push(conn),
                     _ => *shared = Some(Shared2::Http2(vec![conn])),
@@ -322,6 +362,35 @@ impl HyperTransport {
         give_back(&self.idle, key, conn, self.max_idle);
     }
 
+    /// Ask the SOCKS5 proxy at the other end of `tcp` for a connection to `key`'s host: by
+    /// name (`socks5h://`, `remote`) or by an address resolved here.
+    async fn socks(
+        &self,
+        tcp: &mut TcpStream,
+        key: &Key,
+        proxy: &str,
+        remote: bool,
+        phases: &mut Phases,
+    ) -> Result<(), FetchError> {
+        let resolved = if remote {
+            Vec::new()
+        } else {
+            let addrs = self.resolve(&key.host, key.port).await?;
+            phases.dns = Some(Instant::now());
+            addrs
+        };
+        let target = socks::Target::of(&key.host, key.port, remote, &resolved)?;
+        let login = url::Url::parse(proxy)
+            .ok()
+            .filter(|url| !url.username().is_empty())
+            .map(|url| {
+                let password = url.password().unwrap_or("");
+                (percent_decode(url.username()), percent_decode(password))
+            });
+        let login = login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        socks::handshake(&mut TokioWire(tcp), target, login).await
+    }
+
     /// `io` wrapped in TLS to `host`, the certificate checked as configured.
     async fn tls(
         &self,
@@ -347,10 +416,16 @@ impl HyperTransport {
     /// A TCP connection to `host`, by Happy Eyeballs (RFC 8305) when it has several
     /// addresses: IPv6 and IPv4 alternate, a new attempt starts every 250 ms or as soon as one
     /// fails, earlier ones keep going, and the first to connect wins.
-    async fn tcp(&self, host: &str, port: u16) -> Result<TcpStream, FetchError> {
+    async fn tcp(
+        &self,
+        host: &str,
+        port: u16,
+        phases: &mut Phases,
+    ) -> Result<TcpStream, FetchError> {
         use futures_util::StreamExt;
         use futures_util::stream::FuturesUnordered;
         let addrs = self.resolve(host, port).await?;
+        phases.dns = Some(Instant::now());
         let mut next = happy_eyeballs_order(&addrs).into_iter();
         let mut attempts = FuturesUnordered::new();
         let mut last = None;
@@ -413,11 +488,13 @@ impl HyperTransport {
         deadline: Option<Instant>,
         back: Option<Returned>,
         remote: Option<SocketAddr>,
+        phases: Phases,
     ) -> Head<HyperBody> {
         let (parts, body) = response.into_parts();
         Head {
             url: String::new(),
             remote,
+            phases,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,
@@ -447,7 +524,7 @@ impl HyperTransport {
         })?;
         // Through an HTTP proxy (not tunnelled) the request line carries the whole URL, and
         // HTTP/2 takes scheme and authority from it.
-        let target = if h2 || (key.proxy.is_some() && !key.https) {
+        let target = if h2 || (key.http_proxy().is_some() && !key.https) {
             request.uri.clone()
         } else {
             let mut parts = http::uri::Parts::default();
@@ -481,7 +558,7 @@ impl HyperTransport {
             headers.insert(HOST, host);
         }
         headers.insert(USER_AGENT, self.user_agent.clone());
-        if let (Some(proxy), false) = (&key.proxy, key.https)
+        if let (Some(proxy), false) = (key.http_proxy(), key.https)
             && let Some(auth) = proxy_authorization(proxy)
         {
             headers.insert(PROXY_AUTHORIZATION, auth);
@@ -507,6 +584,19 @@ impl HyperTransport {
             headers.insert(name, value);
         }
         Ok(built)
+    }
+}
+
+/// A tokio stream as the SOCKS5 handshake's wire.
+struct TokioWire<'a, S>(&'a mut S);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> socks::Wire for TokioWire<'_, S> {
+    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(bytes).await
+    }
+
+    async fn read_exact(&mut self, bytes: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_exact(bytes).await.map(|_| ())
     }
 }
 
@@ -539,7 +629,8 @@ impl Transport for HyperTransport {
         // more on a new connection — whatever its method, since no byte of it left.
         let mut resent = false;
         while want_h2
-            && let Some((mut sender, stream, remote)) = self.shared_h2(&key, deadline).await?
+            && let Some((mut sender, stream, remote, phases)) =
+                self.shared_h2(&key, deadline).await?
         {
             let sent = async {
                 sender.ready().await.map_err(SendError::Unsent)?;
@@ -555,7 +646,7 @@ impl Transport for HyperTransport {
             match within(deadline, self.timeout, sent).await {
                 Err(_) => return Err(timeout_error("waiting for the response head")),
                 Ok(Ok(response)) => {
-                    let mut head = self.head(response, deadline, None, remote);
+                    let mut head = self.head(response, deadline, None, remote, phases);
                     head.body.stream = Some(stream);
                     return Ok(head);
                 }
@@ -598,9 +689,9 @@ impl Transport for HyperTransport {
                 Ok(Err(e)) => return Err(e.into_fetch_error()),
             }
         };
-        let remote = conn.remote;
+        let (remote, phases) = (conn.remote, std::mem::take(&mut conn.phases));
         let back = (Arc::clone(&self.idle), key, conn, self.max_idle);
-        Ok(self.head(response, deadline, Some(back), remote))
+        Ok(self.head(response, deadline, Some(back), remote, phases))
     }
 
     async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {

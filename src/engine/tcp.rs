@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use ureq::Timeout;
 
 use super::buffers::LeanBuffers;
-use crate::fetch::Live;
 use crate::fetch::resolver::{ATTEMPT_DELAY, happy_eyeballs_order};
+use crate::fetch::{Live, Phases, socks};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, NextTimeout,
     RustlsConnector, ShutdownHandle, Transport,
@@ -52,20 +52,38 @@ thread_local! {
     };
 }
 
-thread_local! {
-    /// The address of the connection this thread's request last went out on (its
-    /// `remote_addr`): ureq does not say which pooled connection it took.
-    static SENT_TO: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+/// What ureq does not tell about the request this thread sent: the connection it went out on
+/// and, when that connection is new, when its phases ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sent {
+    /// The address of the connection (the record's `remote_addr`).
+    pub to: Option<SocketAddr>,
+    pub phases: Phases,
 }
 
-/// Run `send` (one request) with `sending` describing it to the connection it gets; also the
-/// address of the connection it went out on, if it went out.
-pub(crate) fn sending<T>(sending: Sending, send: impl FnOnce() -> T) -> (T, Option<SocketAddr>) {
+thread_local! {
+    /// What the request this thread is sending met on its way, noted by the resolver, the
+    /// connectors and the transport (ureq runs them all on the calling thread).
+    static SENT: Cell<Sent> = const { Cell::new(Sent { to: None, phases: Phases {
+        dns: None, connect: None, tls: None, first_byte: None,
+    } }) };
+}
+
+/// Note something about the request this thread is sending.
+pub(crate) fn note(change: impl FnOnce(&mut Sent)) {
+    let mut sent = SENT.get();
+    change(&mut sent);
+    SENT.set(sent);
+}
+
+/// Run `send` (one request) with `sending` describing it to the connection it gets; also what
+/// it met on its way ([`Sent`]).
+pub(crate) fn sending<T>(sending: Sending, send: impl FnOnce() -> T) -> (T, Sent) {
     let before = SENDING.replace(sending);
-    SENT_TO.set(None);
+    SENT.set(Sent::default());
     let result = send();
     SENDING.set(before);
-    (result, SENT_TO.take())
+    (result, SENT.take())
 }
 
 /// A pooled connection taken unchecked turned out closed before any byte of the response:
@@ -92,11 +110,33 @@ fn stale() -> ureq::Error {
     ureq::Error::Io(io::Error::new(io::ErrorKind::ConnectionReset, Stale))
 }
 
-/// The thread engine's connector chain: CONNECT proxies, then this TCP, then rustls.
+/// The thread engine's connector chain: CONNECT proxies, then this TCP, then rustls, then a
+/// note of when the TLS handshake ended.
 pub(crate) fn connector(live: Arc<Live>) -> impl Connector<()> {
     ().chain(ConnectProxyConnector::default())
         .chain(LeanTcpConnector(live))
         .chain(RustlsConnector::default())
+        .chain(TlsEnded)
+}
+
+/// Last in the chain: notes when a new https connection's TLS handshake ended (rustls
+/// completes it inside its `connect`).
+#[derive(Debug)]
+pub(crate) struct TlsEnded;
+
+impl<In: Transport> Connector<In> for TlsEnded {
+    type Out = In;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<In>, ureq::Error> {
+        if chained.is_some() && details.uri.scheme_str() == Some("https") {
+            note(|sent| sent.phases.tls = Some(Instant::now()));
+        }
+        Ok(chained)
+    }
 }
 
 /// Opens plain TCP connections as [`LeanTcp`] transports, counting them.
@@ -118,7 +158,21 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
         let config = details.config;
         let timeout = details.timeout.not_zero().map(|t| *t);
         let mut last_error = None;
-        let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
+        // Through a SOCKS5 proxy, connect to the proxy; `remote`: it resolves the target.
+        let socks = config.proxy().and_then(|proxy| match proxy.protocol() {
+            ureq::ProxyProtocol::Socks5 => Some((proxy, false)),
+            ureq::ProxyProtocol::Socks5h => Some((proxy, true)),
+            _ => None,
+        });
+        let addrs: Vec<SocketAddr> = match socks {
+            Some((proxy, _)) => {
+                let found = details
+                    .resolver
+                    .resolve(proxy.uri(), config, details.timeout)?;
+                found.iter().copied().collect()
+            }
+            None => details.addrs.iter().copied().collect(),
+        };
         let attempts: Vec<io::Result<TcpStream>> = if addrs.len() > 1 {
             vec![happy_eyeballs(&addrs, timeout)]
         } else {
@@ -133,6 +187,10 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
         for connected in attempts {
             match connected {
                 Ok(stream) => {
+                    if let Some((proxy, remote)) = socks {
+                        socks_handshake(&stream, details, proxy, remote, timeout)?;
+                    }
+                    note(|sent| sent.phases.connect = Some(Instant::now()));
                     self.0
                         .connections
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -172,6 +230,51 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
             Some(e) => ureq::Error::Io(e),
             None => ureq::Error::HostNotFound,
         })
+    }
+}
+
+/// Ask the SOCKS5 `proxy` at the other end of `stream` for a connection to the request's
+/// host (by name when `remote`, else by the address resolved here), within `timeout`.
+fn socks_handshake(
+    stream: &TcpStream,
+    details: &ConnectionDetails,
+    proxy: &ureq::Proxy,
+    remote: bool,
+    timeout: Option<Duration>,
+) -> Result<(), ureq::Error> {
+    let uri = details.uri;
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    });
+    let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
+    let typed = |e: crate::record::FetchError| ureq::Error::Other(Box::new(e));
+    let target =
+        socks::Target::of(uri.host().unwrap_or(""), port, remote, &addrs).map_err(typed)?;
+    let login = proxy
+        .username()
+        .map(|user| (user, proxy.password().unwrap_or("")));
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    // The wire blocks, so the handshake's future is ready at every poll.
+    pollster::block_on(socks::handshake(&mut BlockingWire(stream), target, login))
+        .map_err(typed)?;
+    // Back to what `LeanTcp` starts from.
+    stream.set_read_timeout(None)?;
+    stream.set_write_timeout(None)?;
+    Ok(())
+}
+
+/// A blocking TCP stream as the SOCKS5 handshake's wire.
+struct BlockingWire<'a>(&'a TcpStream);
+
+impl socks::Wire for BlockingWire<'_> {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.0.write_all(bytes)
+    }
+
+    async fn read_exact(&mut self, bytes: &mut [u8]) -> io::Result<()> {
+        self.0.read_exact(bytes)
     }
 }
 
@@ -342,7 +445,8 @@ impl Transport for LeanTcp {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         self.asked_since_io = false;
-        SENT_TO.set(self.peer);
+        let peer = self.peer;
+        note(|sent| sent.to = peer);
         let timeout = timeout.for_write();
         let stream = &*self.stream;
         set_if_changed(left(timeout)?, &mut self.write_timeout, |t| {

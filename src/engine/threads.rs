@@ -265,7 +265,7 @@ impl Transport for UreqTransport {
             check_reuse: !request.idempotent,
             longest_line: longest_head_line(&request),
         };
-        let (result, remote) = match tcp::sending(sending, || self.send_once(&request)) {
+        let (result, sent) = match tcp::sending(sending, || self.send_once(&request)) {
             (Err(e), _) if tcp::is_stale(&e) => {
                 sending.check_reuse = true;
                 tcp::sending(sending, || self.send_once(&request))
@@ -280,7 +280,8 @@ impl Transport for UreqTransport {
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         Ok(Head {
             url: String::new(),
-            remote,
+            remote: sent.to,
+            phases: sent.phases,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,
@@ -478,6 +479,7 @@ impl Resolver for UreqResolver {
             .0
             .lookup(host, port)
             .map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        tcp::note(|sent| sent.phases.dns = Some(std::time::Instant::now()));
         let mut addrs = self.empty();
         for addr in found.into_iter().take(16) {
             addrs.push(addr);

@@ -42,7 +42,7 @@ impl Hint {
     }
 }
 
-/// The table: a caught panic, then DNS, then TLS (anywhere among the causes), then the engine's certain hint, then
+/// The table: an error already typed, then a caught panic, then DNS, then TLS (anywhere among the causes), then the engine's certain hint, then
 /// the first I/O error's kind, then the fallback hint, then `io`.
 pub(crate) fn classify(error: &(dyn Error + 'static), hint: Hint) -> FetchError {
     let mut dns = false;
@@ -52,6 +52,10 @@ pub(crate) fn classify(error: &(dyn Error + 'static), hint: Hint) -> FetchError 
     let mut root = error;
     let mut cause = Some(error);
     while let Some(e) = cause {
+        if let Some(typed) = e.downcast_ref::<FetchError>() {
+            // Typed where it happened (a SOCKS5 refusal under ureq): it keeps its kind.
+            return typed.clone();
+        }
         dns |= e.is::<DnsError>();
         panicked |= e.is::<Panicked>();
         tls |= e.is::<rustls::Error>();

@@ -14,6 +14,7 @@ pub(crate) mod limits;
 pub(crate) mod proxy;
 pub(crate) mod resolver;
 mod retry;
+pub(crate) mod socks;
 pub(crate) mod tls;
 
 use std::future::Future;
@@ -77,6 +78,8 @@ pub(crate) struct Outcome {
     pub content_type: Option<String>,
     /// The address it came from (`ip:port`).
     pub remote_addr: Option<String>,
+    /// When the phases of the exchange that answered ended.
+    pub phases: Phases,
     /// The `Content-Encoding` decoded, and the body's size once decoded.
     pub decoded: Option<(&'static str, u64)>,
     /// Body bytes read.
@@ -157,6 +160,17 @@ pub(crate) struct Outgoing<'a> {
     pub proxy: Option<&'a str>,
 }
 
+/// When each phase of the exchange that answered ended: a new connection's name lookup,
+/// connect (a SOCKS handshake included) and TLS handshake, set by the engine; the head's
+/// arrival, set by the core. A reused connection skipped the first three: they stay `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Phases {
+    pub dns: Option<Instant>,
+    pub connect: Option<Instant>,
+    pub tls: Option<Instant>,
+    pub first_byte: Option<Instant>,
+}
+
 /// A response head and its body, as an engine hands them to the core.
 pub(crate) struct Head<B> {
     pub status: u16,
@@ -168,6 +182,8 @@ pub(crate) struct Head<B> {
     pub version: http::Version,
     pub headers: http::HeaderMap,
     pub body: B,
+    /// The phases of a new connection (engine) and when the head arrived (core).
+    pub phases: Phases,
 }
 
 /// What an engine supplies to the core.
@@ -311,6 +327,7 @@ impl Core {
             version,
             headers,
             mut body,
+            phases,
         } = head;
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
@@ -318,6 +335,7 @@ impl Core {
             status: Some(status),
             final_url: Some(redact_url(&url)),
             remote_addr: remote.map(|a| a.to_string()),
+            phases,
             content_type: header(CONTENT_TYPE).map(str::to_owned),
             http_version: Some(version_name(version)),
             attempts: 1,
@@ -474,6 +492,7 @@ impl Core {
                     .collect(),
                 body,
             };
+            let sent_at = Instant::now();
             let mut head = transport.send(outgoing).await.map_err(|mut e| {
                 // Name the proxy in what failed through it (a refused proxy, say).
                 if let Some(proxy) = proxy {
@@ -481,6 +500,15 @@ impl Core {
                 }
                 (1, e)
             })?;
+            head.phases.first_byte = Some(Instant::now());
+            if head.phases.connect.is_none_or(|at| at < sent_at) {
+                // A reused connection (or one made for another request): its phases were not
+                // this request's to wait for, nor a name lookup on the way (ureq asks its
+                // resolver before it looks for an idle connection).
+                head.phases.dns = None;
+                head.phases.connect = None;
+                head.phases.tls = None;
+            }
             if !is_redirect(head.status) || self.max_redirects == 0 {
                 head.url = url.into_owned();
                 return Ok(head);

@@ -1,4 +1,6 @@
-//! Which proxy a request goes through, decided once for both engines, as curl decides it:
+//! Which proxy a request goes through, decided once for both engines, as curl decides it
+//! (an http or https proxy, or SOCKS5: `socks5://` resolves names here, `socks5h://` leaves
+//! them to the proxy):
 //! `--proxy URL` for every request, or else the environment (`http_proxy`/`HTTP_PROXY` for
 //! http, `https_proxy`/`HTTPS_PROXY` for https, `all_proxy`/`ALL_PROXY` for either), except
 //! for hosts in `--noproxy LIST` (or else `no_proxy`/`NO_PROXY`): host names that match
@@ -81,8 +83,9 @@ fn env(names: &[&str]) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// A proxy URL as written (`host:port` means http), parsed once for both engines: http or
-/// https, a host, and a port from 1 to 65535 (default 80 for http, 443 for https). The result
+/// A proxy URL as written (`host:port` means http), parsed once for both engines: http,
+/// https, socks5 or socks5h, a host, and a port from 1 to 65535 (default 80 for http, 443
+/// for https, 1080 for SOCKS). The result
 /// names its port, so neither engine's own parser can fall back to another one: a bad port
 /// (`:99999`, `:-1`, `:0`) is a usage error, never a silent direct connection.
 fn checked(url: &str) -> Result<String, ConfigError> {
@@ -98,8 +101,12 @@ fn checked(url: &str) -> Result<String, ConfigError> {
         _ => bad("not a URL"),
     })?;
     match parsed.scheme() {
-        "http" | "https" => {}
-        _ => return Err(bad("only http:// and https:// proxies are supported")),
+        "http" | "https" | "socks5" | "socks5h" => {}
+        _ => {
+            return Err(bad(
+                "only http://, https://, socks5:// and socks5h:// proxies are supported",
+            ));
+        }
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(bad("no host"));
@@ -113,7 +120,13 @@ fn checked(url: &str) -> Result<String, ConfigError> {
             "a proxy URL is scheme://[user:password@]host[:port], with no path",
         ));
     }
-    let port = parsed.port_or_known_default().unwrap_or(80);
+    let port = parsed
+        .port_or_known_default()
+        .unwrap_or(if parsed.scheme().starts_with("socks") {
+            1080
+        } else {
+            80
+        });
     // `set_port` drops a port equal to the scheme's default; write it out by hand instead.
     let _ = parsed.set_port(None);
     let mut text = parsed.as_str().trim_end_matches('/').to_string();
@@ -261,15 +274,23 @@ mod tests {
     }
 
     #[test]
-    fn only_http_proxies_are_accepted() {
+    fn http_and_socks5_proxies_are_accepted() {
         let mut config = Config {
-            proxy: Some("socks5://127.0.0.1:1080".into()),
+            proxy: Some("socks4://127.0.0.1:1080".into()),
             ..Config::default()
         };
         assert!(matches!(
             ProxyRules::of(&config),
             Err(ConfigError::Proxy(_))
         ));
+        for (given, written) in [
+            ("socks5h://u:p@proxy.test", "socks5h://u:p@proxy.test:1080"),
+            ("SOCKS5://10.0.0.1:9050", "socks5://10.0.0.1:9050"),
+        ] {
+            config.proxy = Some(given.into());
+            let rules = ProxyRules::of(&config).unwrap();
+            assert_eq!(rules.for_target("https", "a.test"), Some(written));
+        }
         config.proxy = Some("http://u:secret@p:1".into());
         assert!(ProxyRules::of(&config).is_ok());
         config.proxy = Some("ftp://u:secret@p:1".into());

@@ -164,3 +164,113 @@ pub fn mkfifo(path: &std::path::Path) {
     // SAFETY: mkfifo(3) with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
 }
+
+/// A SOCKS5 proxy on loopback for the tests (RFC 1928 CONNECT, RFC 1929 login): it never
+/// resolves a name, it connects every name to 127.0.0.1 (so a test reaches any host name
+/// without DNS), and it notes what it was asked.
+pub struct SocksProxy {
+    pub addr: SocketAddr,
+    /// Each CONNECT target as asked: `name:port` or `ip:port`.
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SocksProxy {
+    /// Start one; with `login`, it accepts only that user name and password.
+    pub fn start(login: Option<(&str, &str)>) -> SocksProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let login = login.map(|(u, p)| (u.as_bytes().to_vec(), p.as_bytes().to_vec()));
+        let noted = std::sync::Arc::clone(&asked);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (noted, login) = (std::sync::Arc::clone(&noted), login.clone());
+                std::thread::spawn(move || {
+                    let _ = socks_session(client, &noted, login);
+                });
+            }
+        });
+        SocksProxy { addr, asked }
+    }
+
+    pub fn asked(&self) -> Vec<String> {
+        self.asked.lock().unwrap().clone()
+    }
+}
+
+fn socks_session(
+    mut client: std::net::TcpStream,
+    asked: &std::sync::Mutex<Vec<String>>,
+    login: Option<(Vec<u8>, Vec<u8>)>,
+) -> io::Result<()> {
+    use std::io::{Read, Write};
+    client.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let read = |client: &mut std::net::TcpStream, n: usize| -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; n];
+        client.read_exact(&mut bytes)?;
+        Ok(bytes)
+    };
+    let head = read(&mut client, 2)?;
+    let methods = read(&mut client, usize::from(head[1]))?;
+    let want = if login.is_some() { 2 } else { 0 };
+    if !methods.contains(&want) {
+        return client.write_all(&[5, 0xff]);
+    }
+    client.write_all(&[5, want])?;
+    if let Some((user, password)) = login {
+        let version_len = read(&mut client, 2)?;
+        let given_user = read(&mut client, usize::from(version_len[1]))?;
+        let password_len = read(&mut client, 1)?;
+        let given_password = read(&mut client, usize::from(password_len[0]))?;
+        let ok = given_user == user && given_password == password;
+        client.write_all(&[1, if ok { 0 } else { 1 }])?;
+        if !ok {
+            return Ok(());
+        }
+    }
+    let request = read(&mut client, 4)?;
+    let (target, is_name) = match request[3] {
+        1 => {
+            let ip = read(&mut client, 4)?;
+            (
+                IpAddr::from([ip[0], ip[1], ip[2], ip[3]]).to_string(),
+                false,
+            )
+        }
+        4 => {
+            let ip: [u8; 16] = read(&mut client, 16)?.try_into().unwrap();
+            (format!("[{}]", IpAddr::from(ip)), false)
+        }
+        _ => {
+            let len = read(&mut client, 1)?;
+            let name = read(&mut client, usize::from(len[0]))?;
+            (String::from_utf8_lossy(&name).into_owned(), true)
+        }
+    };
+    let port_bytes = read(&mut client, 2)?;
+    let port_number = u16::from_be_bytes([port_bytes[0], port_bytes[1]]);
+    asked
+        .lock()
+        .unwrap()
+        .push(format!("{target}:{port_number}"));
+    // Every name is 127.0.0.1; an address is taken as it is.
+    let connect_to = if is_name {
+        SocketAddr::from(([127, 0, 0, 1], port_number))
+    } else {
+        format!("{target}:{port_number}").parse().unwrap()
+    };
+    let Ok(upstream) = std::net::TcpStream::connect(connect_to) else {
+        return client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]);
+    };
+    client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0])?;
+    client.set_read_timeout(None)?;
+    let (mut up_read, mut client_read) = (upstream.try_clone()?, client.try_clone()?);
+    let (mut up_write, mut client_write) = (upstream, client);
+    std::thread::spawn(move || {
+        let _ = io::copy(&mut client_read, &mut up_write);
+        let _ = up_write.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = io::copy(&mut up_read, &mut client_write);
+    let _ = client_write.shutdown(std::net::Shutdown::Write);
+    Ok(())
+}
