@@ -200,17 +200,21 @@ fn plot_memory_and_size_do_not_grow_with_records_or_indices() {
     let many: String = (0..50_000u64)
         .map(|i| record(i, (i / 5 + 1) as f64 * 50.0) + "\n")
         .collect();
-    for (name, text) in [
+    for ((name, text), waterfall) in [
         ("many", many),
         ("absurd", record(100_000_000_000_000_000, 10.0)),
         ("largest", record(u64::MAX, 10.0)),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|input| [(input.clone(), false), (input, true)])
+    {
         let input = dir.path().join(format!("{name}.jsonl"));
-        let svg = dir.path().join(format!("{name}.svg"));
+        let svg = dir.path().join(format!("{name}-{waterfall}.svg"));
         std::fs::write(&input, text).unwrap();
         let output = Command::cargo_bin("poolfetch")
             .unwrap()
             .arg("plot")
+            .args(waterfall.then_some("--waterfall"))
             .arg(&input)
             .arg("-o")
             .arg(&svg)
@@ -269,6 +273,42 @@ fn plot_draws_any_fetch_output() {
     let text = std::fs::read_to_string(&svg).unwrap();
     roxmltree::Document::parse(&text).expect("well-formed SVG");
     assert!(text.contains("9 requests (9 ok)"), "{text}");
+    // The waterfall: a bar per request, each at least queued-or-waiting, readable at 880 px.
+    let waterfall = dir.path().join("waterfall.svg");
+    let drawn = Command::cargo_bin("poolfetch")
+        .unwrap()
+        .args(["plot", "--waterfall"])
+        .arg(&records)
+        .arg("-o")
+        .arg(&waterfall)
+        .output()
+        .unwrap();
+    assert_eq!(drawn.status.code(), Some(0), "{drawn:?}");
+    let text = std::fs::read_to_string(&waterfall).unwrap();
+    assert_readable_at_880_px(&text);
+    let tree = roxmltree::Document::parse(&text).unwrap();
+    let bars = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .count();
+    // 9 requests, each split into at least 2 phases (waiting, and queued or connect), plus
+    // the background, the legend box and its 6 swatches.
+    assert!(bars >= 9 * 2 + 8, "{bars} rects");
+    let texts: Vec<&str> = tree
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(str::trim))
+        .collect();
+    for phase in [
+        "queued",
+        "dns",
+        "connect",
+        "tls",
+        "waiting (first byte)",
+        "body",
+    ] {
+        assert!(texts.contains(&phase), "no legend for {phase}: {texts:?}");
+    }
     let not_records = Command::cargo_bin("poolfetch")
         .unwrap()
         .arg("plot")

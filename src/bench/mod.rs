@@ -4,10 +4,12 @@
 //! Fetching is the library's own pipeline ([`Fetcher`]); this module only plans runs, times
 //! them and summarises them.
 
+mod bins;
 pub mod export;
 pub mod plot;
 pub mod report;
 pub mod stats;
+pub mod waterfall;
 
 use std::time::{Duration, Instant};
 

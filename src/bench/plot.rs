@@ -21,6 +21,7 @@ use plotters::prelude::*;
 
 use super::BenchResult;
 use super::Contender;
+use super::bins::{Bins, Merge};
 use super::report::{PoolAnswer, engines_of, pool_answer};
 use super::stats::ideal_ms;
 use crate::record::Record;
@@ -36,8 +37,8 @@ type Linear =
 const WIDTH: u32 = 1400;
 const HEIGHT: u32 = 760;
 const TITLE: u32 = 28;
-const LABEL: u32 = 24;
-const TICK: u32 = 22;
+pub(super) const LABEL: u32 = 24;
+pub(super) const TICK: u32 = 22;
 /// Columns a curve is reduced to: more than any panel's width in pixels.
 const COLUMNS: usize = 1024;
 
@@ -67,84 +68,51 @@ fn color(i: usize) -> RGBColor {
 const IDEAL: RGBAColor = RGBAColor(0, 0, 0, 0.35);
 
 /// A curve of y by index reduced to at most `cols` columns, each keeping the smallest and
-/// largest y of its indices. Indices may come in any order; one past the last column makes
-/// neighbouring columns merge (each then covers twice the indices), so memory stays `cols`
-/// cells whatever the indices are.
+/// largest y of its indices (see [`Bins`]).
 #[derive(Debug, Clone)]
-pub struct Columns {
-    /// Indices per column: a power of two.
-    width: u64,
-    cells: Vec<Option<(f64, f64)>>,
-    /// The largest index seen.
-    last: Option<u64>,
+pub struct Columns(Bins<Range>);
+
+/// The smallest and largest y of a column.
+#[derive(Debug, Clone, Copy)]
+struct Range(f64, f64);
+
+impl Merge for Range {
+    fn merge(self, other: Self) -> Self {
+        Range(self.0.min(other.0), self.1.max(other.1))
+    }
 }
 
 impl Columns {
     /// An empty curve of at most `cols` columns (at least 2).
     pub fn new(cols: usize) -> Self {
-        Columns {
-            width: 1,
-            cells: vec![None; cols.max(2)],
-            last: None,
-        }
+        Columns(Bins::new(cols))
     }
 
     /// Add the point (`index`, `y`).
     pub fn add(&mut self, index: u64, y: f64) {
-        if !y.is_finite() {
-            return;
+        if y.is_finite() {
+            self.0.add(index, Range(y, y));
         }
-        while index / self.width >= self.cells.len() as u64 {
-            self.merge();
-        }
-        let cell = &mut self.cells[(index / self.width) as usize];
-        *cell = Some(match *cell {
-            None => (y, y),
-            Some((low, high)) => (low.min(y), high.max(y)),
-        });
-        self.last = Some(self.last.map_or(index, |last| last.max(index)));
-    }
-
-    fn merge(&mut self) {
-        let n = self.cells.len();
-        for i in 0..n {
-            self.cells[i] = if i < n / 2 {
-                match (self.cells[2 * i], self.cells[2 * i + 1]) {
-                    (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
-                    (one, None) | (None, one) => one,
-                }
-            } else {
-                None
-            };
-        }
-        self.width = self.width.saturating_mul(2);
     }
 
     /// Indices the curve spans: the largest one plus one.
     pub fn span(&self) -> f64 {
-        self.last.map_or(1.0, |last| last as f64 + 1.0)
+        self.0.span()
     }
 
     /// The largest y.
     pub fn top(&self) -> f64 {
-        self.cells
-            .iter()
-            .flatten()
-            .map(|(_, high)| *high)
-            .fold(0.0, f64::max)
+        self.0.cells().map(|(_, r)| r.1).fold(0.0, f64::max)
     }
 
     /// The line to draw: each column's min then max at its first index (one point when they
     /// are equal).
     pub fn points(&self) -> Vec<(f64, f64)> {
         let mut points = Vec::new();
-        for (i, cell) in self.cells.iter().enumerate() {
-            if let Some((low, high)) = *cell {
-                let x = i as f64 * self.width as f64;
-                points.push((x, low));
-                if high > low {
-                    points.push((x, high));
-                }
+        for (x, Range(low, high)) in self.0.cells() {
+            points.push((x, low));
+            if high > low {
+                points.push((x, high));
             }
         }
         points
@@ -366,7 +334,7 @@ fn ideal_steps(requests: usize, pool: usize, latency_s: f64) -> Vec<(f64, f64)> 
     steps
 }
 
-fn seconds(s: f64) -> String {
+pub(super) fn seconds(s: f64) -> String {
     if s >= 10.0 {
         format!("{s:.0} s")
     } else if s >= 1.0 {
@@ -624,7 +592,6 @@ mod tests {
             "one point per index while they fit"
         );
         columns.add(1 << 60, 5.0);
-        assert_eq!(columns.cells.len(), 8);
         let points = columns.points();
         assert!(points.len() <= 16, "{points:?}");
         assert_eq!(points.first(), Some(&(0.0, 0.0)));

@@ -70,10 +70,16 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
-    /// Draw the finish time of every request by index from a `fetch` output (the waves).
+    /// Draw the finish time of every request by index from a `fetch` output (the waves), or
+    /// with --waterfall where each request's time went.
     Plot {
         /// Records of a `poolfetch fetch` run (JSON Lines).
         records: std::path::PathBuf,
+        /// Draw each request as a bar across time, split into queued, dns, connect, tls,
+        /// waiting for the first byte, and body (at most 160 bars: each the mean of its
+        /// requests when there are more).
+        #[arg(long)]
+        waterfall: bool,
         /// Where to write the SVG.
         #[arg(
             short,
@@ -228,7 +234,11 @@ fn run(command: Command) -> Result<i32, CliError> {
         Command::Fetch(args) => fetch::fetch(*args),
         Command::Bench(args) => bench::bench(*args),
         Command::Serve(args) => serve(args),
-        Command::Plot { records, output } => plot(&records, &output),
+        Command::Plot {
+            records,
+            output,
+            waterfall,
+        } => plot(&records, &output, waterfall),
         Command::Merge { files, output } => merge(&files, output.as_deref()),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a closed stdout.
@@ -330,8 +340,8 @@ fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
     Ok(code)
 }
 
-/// `poolfetch plot`: records in, the finish-time picture out.
-fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
+/// `poolfetch plot`: records in, the finish-time picture (or the waterfall) out.
+fn plot(records: &Path, output: &Path, waterfall: bool) -> Result<i32, CliError> {
     if FileId::of(records).is_some_and(|id| FileId::of(output) == Some(id)) {
         return Err(usage(format!(
             "-o {}: that is the records file; refusing to overwrite it",
@@ -342,6 +352,7 @@ fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
     let file = std::fs::File::open(records)
         .map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
     let mut picture = crate::bench::plot::RecordsPlot::default();
+    let mut bars = waterfall.then(crate::bench::waterfall::Waterfall::default);
     for (number, line) in io::BufRead::lines(io::BufReader::new(file)).enumerate() {
         let line = line.map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
         if line.trim().is_empty() {
@@ -355,6 +366,9 @@ fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
             ))
         })?;
         picture.add(&record);
+        if let Some(bars) = &mut bars {
+            bars.add(&record);
+        }
     }
     if picture.records == 0 {
         return Err(usage(format!("{}: no records", records.display())));
@@ -366,7 +380,11 @@ fn plot(records: &Path, output: &Path) -> Result<i32, CliError> {
         picture.ok,
         picture.last_finish_s()
     );
-    let svg = picture.svg(&title).map_err(usage)?;
+    let svg = match &bars {
+        Some(bars) => bars.svg(&title),
+        None => picture.svg(&title),
+    }
+    .map_err(usage)?;
     let mut file = Output::create(output)?;
     file.write_all(svg.as_bytes())
         .map_err(|source| ReplaceError::Write {
