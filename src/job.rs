@@ -147,6 +147,9 @@ pub struct JobProgress {
 /// A progress callback: called after every record and about every 100 ms.
 pub type ProgressFn = Arc<dyn Fn(&JobProgress) + Send + Sync>;
 
+/// A record callback: called with each record once it is written (a binding hands them on).
+pub type RecordFn = Arc<dyn Fn(&Record) + Send + Sync>;
+
 /// A whole run: inputs, where records go, and how.
 pub struct JobSpec {
     /// The URLs.
@@ -162,6 +165,8 @@ pub struct JobSpec {
     pub cancel: CancelToken,
     /// Told after every record and about every 100 ms.
     pub progress: Option<ProgressFn>,
+    /// Given each record once it is written.
+    pub on_record: Option<RecordFn>,
 }
 
 impl JobSpec {
@@ -174,6 +179,7 @@ impl JobSpec {
             retry_failed: false,
             cancel: CancelToken::new(),
             progress: None,
+            on_record: None,
         }
     }
 
@@ -392,6 +398,7 @@ pub struct Job<'a> {
     retry_failed: bool,
     cancel: CancelToken,
     progress: Option<ProgressFn>,
+    on_record: Option<RecordFn>,
     done: Option<IndexSet>,
     writer: SharedWriter,
 }
@@ -409,6 +416,7 @@ impl<'a> Job<'a> {
             retry_failed,
             cancel,
             progress,
+            on_record,
         } = spec;
         let sources = input::open_all(&inputs.files)?;
         inputs.first().map(drop)?; // the template is checked now, before any request
@@ -465,6 +473,7 @@ impl<'a> Job<'a> {
             retry_failed,
             cancel,
             progress,
+            on_record,
             done,
             writer: Arc::new(Mutex::new(JsonLinesWriter::new(out))),
         })
@@ -495,6 +504,7 @@ impl<'a> Job<'a> {
             retry_failed,
             cancel,
             progress,
+            on_record,
             done,
             writer,
         } = self;
@@ -532,7 +542,7 @@ impl<'a> Job<'a> {
                 }
                 scope.spawn(move || watch.tick());
             }
-            let written = write_records(run, &writer, &watch);
+            let written = write_records(run, &writer, &watch, on_record.as_deref());
             watch.finished.store(true, Ordering::Relaxed);
             written
         });
@@ -625,6 +635,7 @@ fn write_records(
     mut run: crate::Run<'_>,
     writer: &SharedWriter,
     watch: &Watch<'_>,
+    on_record: Option<&(dyn Fn(&Record) + Send + Sync)>,
 ) -> io::Result<()> {
     let mut flushed = Instant::now();
     while let Some(record) = run.next() {
@@ -636,6 +647,10 @@ fn write_records(
         if !run.has_ready() || flushed.elapsed() >= FLUSH_EVERY {
             flushed = Instant::now();
             writer.flush()?;
+        }
+        drop(writer);
+        if let Some(on_record) = on_record {
+            on_record(&record);
         }
     }
     writer

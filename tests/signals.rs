@@ -40,15 +40,6 @@ fn wait_until_sent(server: &poolfetch::server::Server, n: u64) {
     }
 }
 
-/// Read `stream` to the end on a thread of its own (so a full pipe never blocks the child).
-fn read_in_background(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stream.read_to_string(&mut text);
-        text
-    })
-}
-
 /// Wait for the process, bounded, killing it if it overstays.
 fn wait(mut child: Child, limit: Duration) -> i32 {
     common::wait_bounded(&mut child, limit).0
@@ -142,7 +133,7 @@ fn ctrl_c_stops_reading_a_huge_range() {
     wait_until_sent(&server, 2);
     interrupt(&child);
     let mut child = child;
-    let reader = read_in_background(child.stderr.take().unwrap());
+    let reader = common::read_in_background(child.stderr.take().unwrap());
     assert_eq!(wait(child, Duration::from_secs(30)), 130);
     let stderr = reader.join().unwrap();
     let records: Vec<Record> = std::fs::read_to_string(&out)
@@ -185,7 +176,7 @@ fn after_a_signal_each_record_says_whether_it_was_sent() {
             .unwrap();
         wait_until_sent(&server, 3);
         common::signal(&child, signal);
-        let reader = read_in_background(child.stderr.take().unwrap());
+        let reader = common::read_in_background(child.stderr.take().unwrap());
         assert_eq!(wait(child, Duration::from_secs(20)), code, "{engine}");
         let stderr = reader.join().unwrap();
         let records: Vec<Record> = std::fs::read_to_string(&out)

@@ -158,6 +158,17 @@ pub fn wait_bounded(
     }
 }
 
+/// Read `stream` to the end on a thread of its own (so a full pipe never blocks the child).
+pub fn read_in_background(
+    mut stream: impl std::io::Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    })
+}
+
 /// Make a FIFO at `path`.
 pub fn mkfifo(path: &std::path::Path) {
     let c_path = std::ffi::CString::new(path.to_str().expect("a UTF-8 path")).expect("no NUL");

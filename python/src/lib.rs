@@ -1,0 +1,629 @@
+//! `poolfetch._poolfetch`: the Rust side of the Python package. It starts a run on a thread of
+//! its own and hands its records to Python in batches of JSON lines (the same lines `poolfetch
+//! fetch` writes, so a Python record has exactly the CLI record's fields); `poolfetch/__init__.py`
+//! turns them into dicts and builds the iterator, `gather` and `as_completed` on top.
+//!
+//! The GIL is released whenever this waits; a Python thread keeps running during a fetch.
+
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use poolfetch::job::{Inputs, Job, JobOutput, JobSpec};
+use poolfetch::{
+    Body, BodyMode, CancelToken, Config, EngineKind, Fetcher, HttpVersion, Order, Record, Request,
+    RequestTemplate, RunOptions, Shard,
+};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
+
+/// Records a run may hold ready for Python beyond its window: with the window, what bounds
+/// the memory of a run whatever the number of URLs.
+const READY: usize = 256;
+
+/// How often a wait wakes up to look for Ctrl-C.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// How a run ended, as its thread reports it.
+enum Ended {
+    /// Every input has its record.
+    Done,
+    /// The run could not go on (an output file that cannot be written, …).
+    Failed(String),
+    /// The caller's iterable raised: raised again after the records of what was read.
+    Input(PyErr),
+}
+
+/// A run in progress: its records as they may leave, and how to stop it.
+#[pyclass(module = "poolfetch._poolfetch")]
+struct Stream {
+    records: Receiver<Record>,
+    cancel: CancelToken,
+    run: Mutex<Option<JoinHandle<Ended>>>,
+    /// A Ctrl-C seen while waiting: raised once the records that are ready are handed over.
+    interrupt: Mutex<Option<PyErr>>,
+}
+
+#[pymethods]
+impl Stream {
+    /// Up to `max` records as JSON lines in one `bytes`, waiting (without the GIL) for the
+    /// first; `None` when the run is over. Ctrl-C cancels the run: the records still coming
+    /// (within the cancel grace) are handed over first, then `KeyboardInterrupt` is raised.
+    #[pyo3(signature = (max = 1024))]
+    fn next_batch(&self, py: Python<'_>, max: usize) -> PyResult<Option<Py<PyBytes>>> {
+        loop {
+            let batch = py.detach(|| self.wait_for_batch(max.max(1)));
+            match batch {
+                Some(lines) => return Ok(Some(PyBytes::new(py, &lines).unbind())),
+                None if self.records.is_empty() && self.run_is_over() => return self.end(py),
+                None => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.cancel.cancel();
+                        if let Ok(mut slot) = self.interrupt.lock() {
+                            slot.get_or_insert(interrupt);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop the run: nothing more is sent, requests in flight get the cancel grace, and every
+    /// input read so far still gets its record.
+    fn cancel(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Stream {
+    /// Wait up to [`SIGNAL_CHECK`] for a record, then take what else is ready (up to `max`).
+    fn wait_for_batch(&self, max: usize) -> Option<Vec<u8>> {
+        let first = match self.records.recv_timeout(SIGNAL_CHECK) {
+            Ok(record) => record,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return None,
+        };
+        let mut lines = Vec::with_capacity(512);
+        let mut add = |record: &Record| {
+            // A record always serializes (it is plain data); a failure would be a bug.
+            if serde_json::to_writer(&mut lines, record).is_ok() {
+                lines.push(b'\n');
+            }
+        };
+        add(&first);
+        for _ in 1..max {
+            match self.records.try_recv() {
+                Ok(record) => add(&record),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        Some(lines)
+    }
+
+    fn run_is_over(&self) -> bool {
+        self.run
+            .lock()
+            .map_or(true, |run| run.as_ref().is_none_or(JoinHandle::is_finished))
+    }
+
+    /// The run is over: raise what stopped it, if anything did.
+    fn end(&self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
+        let handle = self.run.lock().ok().and_then(|mut run| run.take());
+        let ended = match handle {
+            Some(handle) => py.detach(|| handle.join()),
+            None => Ok(Ended::Done),
+        };
+        if let Some(interrupt) = self.interrupt.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(interrupt);
+        }
+        match ended {
+            Ok(Ended::Done) => Ok(None),
+            Ok(Ended::Failed(message)) => Err(PyRuntimeError::new_err(message)),
+            Ok(Ended::Input(error)) => Err(error),
+            Err(_) => Err(PyRuntimeError::new_err("the run's thread panicked")),
+        }
+    }
+}
+
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // Dropped before its end (a `break` out of the loop): stop sending. The run's thread
+        // ends by itself once its records have nowhere to go.
+        self.cancel.cancel();
+    }
+}
+
+/// The caller's URLs, read one at a time (with the GIL) as the run dispatches them.
+struct PyInputs {
+    iter: Py<PyIterator>,
+    template: RequestTemplate,
+    cancel: CancelToken,
+    error: Arc<Mutex<Option<PyErr>>>,
+}
+
+impl Iterator for PyInputs {
+    type Item = Request;
+
+    fn next(&mut self) -> Option<Request> {
+        // A cancelled run reads no more: records are for what was read.
+        if self.cancel.is_cancelled() {
+            return None;
+        }
+        Python::attach(|py| match self.iter.bind(py).clone().next()? {
+            Ok(item) => Some(self.template.request(url_of(&item))),
+            Err(error) => {
+                if let Ok(mut slot) = self.error.lock() {
+                    *slot = Some(error);
+                }
+                None
+            }
+        })
+    }
+}
+
+/// An input item's URL: a `str` as it is; anything else as its `repr`, which is no URL, so
+/// its record says `invalid_url` (one record per input, whatever it is).
+fn url_of(item: &Bound<'_, PyAny>) -> String {
+    match item.cast::<PyString>() {
+        Ok(text) => text.to_string_lossy().into_owned(),
+        Err(_) => item.repr().map_or_else(
+            |_| "<not a URL>".to_string(),
+            |r| r.to_string_lossy().into_owned(),
+        ),
+    }
+}
+
+/// Every URL of a list or tuple, checked before any request.
+fn url_list(urls: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+    if !(urls.is_instance_of::<PyList>() || urls.is_instance_of::<PyTuple>()) {
+        return Ok(None);
+    }
+    let mut list = Vec::with_capacity(urls.len()?);
+    for (i, item) in urls.try_iter()?.enumerate() {
+        let item = item?;
+        match item.cast::<PyString>() {
+            Ok(text) => list.push(text.extract::<String>()?),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!(
+                    "urls[{i}] is a {}, not a str",
+                    item.get_type().name()?
+                )));
+            }
+        }
+    }
+    Ok(Some(list))
+}
+
+fn seconds(name: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
+    value
+        .map(|s| {
+            Duration::try_from_secs_f64(s)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{name} must be a positive number of seconds, not {s}"
+                    ))
+                })
+        })
+        .transpose()
+}
+
+/// The run's settings from the keyword arguments, refused (ValueError) before any request.
+#[allow(clippy::too_many_arguments)]
+fn config(
+    pool: i64,
+    order: &str,
+    engine: &str,
+    http2: bool,
+    timeout: f64,
+    connect_timeout: Option<f64>,
+    max_time: Option<f64>,
+    retries: u32,
+    body: &str,
+    max_body: Option<u64>,
+    headers: Option<Vec<(String, String)>>,
+    output_dir: Option<std::path::PathBuf>,
+    batch_size: Option<usize>,
+    window: Option<usize>,
+    shard: Option<(u64, u64)>,
+    compressed: bool,
+    insecure: bool,
+    cacert: Option<std::path::PathBuf>,
+    proxy: Option<String>,
+    rate: Option<u32>,
+    per_host: Option<usize>,
+    max_redirects: u32,
+) -> PyResult<Config> {
+    let mut config = Config::default();
+    config.pool = usize::try_from(pool)
+        .map_err(|_| PyValueError::new_err(format!("pool must be 0 or more, not {pool}")))?;
+    config.order = match order {
+        "input" => Order::Input,
+        "completion" => Order::Completion,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "order must be 'input' or 'completion', not {other:?}"
+            )));
+        }
+    };
+    config.engine = match engine {
+        "threads" => EngineKind::Threads,
+        "async" => EngineKind::Async,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "engine must be 'threads' or 'async', not {other:?}"
+            )));
+        }
+    };
+    if http2 {
+        config.http = HttpVersion::Http2;
+    }
+    config.timeout = seconds("timeout", Some(timeout))?.unwrap_or(config.timeout);
+    config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
+    config.max_time = seconds("max_time", max_time)?;
+    config.retry.retries = retries;
+    config.body = match body {
+        "auto" => BodyMode::Auto,
+        "json" => BodyMode::Json,
+        "text" => BodyMode::Text,
+        "none" => BodyMode::None,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "body must be 'auto', 'json', 'text' or 'none', not {other:?}"
+            )));
+        }
+    };
+    config.max_body = max_body;
+    config.headers = headers.unwrap_or_default();
+    config.output_dir = output_dir;
+    config.batch_size = batch_size;
+    config.window = window;
+    config.shard = match shard {
+        Some((index, count)) if count == 0 || index >= count => {
+            return Err(PyValueError::new_err(format!(
+                "shard=(k, n) needs 0 <= k < n, not ({index}, {count})"
+            )));
+        }
+        Some((index, count)) => Some(Shard { index, count }),
+        None => None,
+    };
+    config.compressed = compressed;
+    config.insecure = insecure;
+    config.cacert = cacert;
+    config.proxy = proxy;
+    config.rate = rate
+        .map(|r| {
+            std::num::NonZeroU32::new(r)
+                .ok_or_else(|| PyValueError::new_err("rate must be at least 1"))
+        })
+        .transpose()?;
+    config.per_host = per_host;
+    config.max_redirects = max_redirects;
+    config
+        .validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(config)
+}
+
+/// What every request of a run sends besides its URL.
+fn template(
+    method: Option<String>,
+    json: Option<String>,
+    data: Option<Vec<u8>>,
+) -> PyResult<RequestTemplate> {
+    let body = match (json, data) {
+        (Some(_), Some(_)) => return Err(PyValueError::new_err("give json or data, not both")),
+        (Some(json), None) => Some(Body::json(&json).map_err(PyValueError::new_err)?),
+        (None, Some(data)) => Some(Body::data(data)),
+        (None, None) => None,
+    };
+    Ok(RequestTemplate {
+        method: method.map(|m| m.to_ascii_uppercase()),
+        body: body.map(Arc::new),
+    })
+}
+
+/// Start fetching `urls`; see `poolfetch.fetch` for the arguments. Every refusal is raised
+/// here, before any request.
+#[pyfunction]
+#[pyo3(signature = (
+    urls, pool = 5, *, order = "input", engine = "threads", http2 = false, timeout = 30.0,
+    connect_timeout = None, max_time = None, retries = 0, body = "auto", max_body = None,
+    headers = None, method = None, json = None, data = None, output_dir = None,
+    batch_size = None, window = None, shard = None, compressed = false, insecure = false,
+    cacert = None, proxy = None, rate = None, per_host = None, max_redirects = 10,
+    output = None, resume = false, retry_failed = false
+))]
+#[allow(clippy::too_many_arguments)]
+fn start(
+    py: Python<'_>,
+    urls: &Bound<'_, PyAny>,
+    pool: i64,
+    order: &str,
+    engine: &str,
+    http2: bool,
+    timeout: f64,
+    connect_timeout: Option<f64>,
+    max_time: Option<f64>,
+    retries: u32,
+    body: &str,
+    max_body: Option<u64>,
+    headers: Option<Vec<(String, String)>>,
+    method: Option<String>,
+    json: Option<String>,
+    data: Option<Vec<u8>>,
+    output_dir: Option<std::path::PathBuf>,
+    batch_size: Option<usize>,
+    window: Option<usize>,
+    shard: Option<(u64, u64)>,
+    compressed: bool,
+    insecure: bool,
+    cacert: Option<std::path::PathBuf>,
+    proxy: Option<String>,
+    rate: Option<u32>,
+    per_host: Option<usize>,
+    max_redirects: u32,
+    output: Option<std::path::PathBuf>,
+    resume: bool,
+    retry_failed: bool,
+) -> PyResult<Stream> {
+    if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(
+            "urls is an iterable of URLs: give [url] for one",
+        ));
+    }
+    let config = config(
+        pool,
+        order,
+        engine,
+        http2,
+        timeout,
+        connect_timeout,
+        max_time,
+        retries,
+        body,
+        max_body,
+        headers,
+        output_dir,
+        batch_size,
+        window,
+        shard,
+        compressed,
+        insecure,
+        cacert,
+        proxy,
+        rate,
+        per_host,
+        max_redirects,
+    )?;
+    let template = template(method, json, data)?;
+    if (resume || retry_failed) && output.is_none() {
+        return Err(PyValueError::new_err(
+            "resume needs output=FILE (the records file to resume)",
+        ));
+    }
+    let list = url_list(urls)?;
+    let fetcher = py
+        .detach(|| Fetcher::new(config))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let cancel = CancelToken::new();
+    let (sender, records) = crossbeam_channel::bounded(READY);
+    let run = match output {
+        Some(path) => {
+            let Some(urls) = list else {
+                return Err(PyTypeError::new_err(
+                    "with output=FILE, urls must be a list or tuple (resume reads them twice)",
+                ));
+            };
+            let inputs = Inputs {
+                urls,
+                request: template,
+                ..Inputs::default()
+            };
+            let mut spec = JobSpec::new(inputs, JobOutput::File(path)).resume(resume);
+            spec.retry_failed = retry_failed;
+            spec.cancel = cancel.clone();
+            let handed = sender.clone();
+            spec.on_record = Some(Arc::new(move |record: &Record| {
+                let _ = handed.send(record.clone());
+            }));
+            py.detach(|| start_job(fetcher, spec, sender))?
+        }
+        None => {
+            let error = Arc::new(Mutex::new(None));
+            let requests: Box<dyn Iterator<Item = Request> + Send> = match list {
+                Some(urls) => {
+                    let template = template.clone();
+                    Box::new(urls.into_iter().map(move |url| template.request(url)))
+                }
+                None => Box::new(PyInputs {
+                    iter: urls.try_iter()?.unbind(),
+                    template,
+                    cancel: cancel.clone(),
+                    error: Arc::clone(&error),
+                }),
+            };
+            start_stream(fetcher, requests, cancel.clone(), sender, error)
+        }
+    };
+    Ok(Stream {
+        records,
+        cancel,
+        run: Mutex::new(Some(run)),
+        interrupt: Mutex::new(None),
+    })
+}
+
+/// Run `requests` on a thread of their own, each record into `sender`.
+fn start_stream(
+    fetcher: Fetcher,
+    requests: Box<dyn Iterator<Item = Request> + Send>,
+    cancel: CancelToken,
+    sender: Sender<Record>,
+    error: Arc<Mutex<Option<PyErr>>>,
+) -> JoinHandle<Ended> {
+    std::thread::spawn(move || {
+        let options = RunOptions::cancelled_by(cancel.clone());
+        for record in fetcher.stream_with(requests, options) {
+            if sender.send(record).is_err() {
+                // Nobody reads any more (the Python object is gone): stop.
+                cancel.cancel();
+            }
+        }
+        match error.lock().ok().and_then(|mut slot| slot.take()) {
+            Some(error) => Ended::Input(error),
+            None => Ended::Done,
+        }
+    })
+}
+
+/// Check and start a job (records into a file, resumable) on a thread of its own; its
+/// refusals come back here, before any request.
+fn start_job(
+    fetcher: Fetcher,
+    spec: JobSpec,
+    sender: Sender<Record>,
+) -> PyResult<JoinHandle<Ended>> {
+    let (ready, checked) = crossbeam_channel::bounded::<Result<(), String>>(1);
+    let handle = std::thread::spawn(move || {
+        let job = match Job::new(&fetcher, spec) {
+            Ok(job) => job,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return Ended::Done;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        let ended = match job.run() {
+            Ok(_) => Ended::Done,
+            Err(e) => Ended::Failed(e.to_string()),
+        };
+        drop(sender);
+        ended
+    });
+    match checked.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(message)) => Err(PyValueError::new_err(message)),
+        Err(_) => Err(PyRuntimeError::new_err(
+            "the run's thread ended before it started",
+        )),
+    }
+}
+
+/// The embedded test server, on 127.0.0.1 and a free port.
+#[pyclass(module = "poolfetch._poolfetch")]
+struct Server {
+    server: Mutex<Option<poolfetch::server::Server>>,
+    /// `http://127.0.0.1:PORT`.
+    #[pyo3(get)]
+    url: String,
+    /// The port whose every answer is broken HTTP, chosen by the path.
+    #[pyo3(get)]
+    faults_url: String,
+}
+
+#[pymethods]
+impl Server {
+    #[new]
+    #[pyo3(signature = (latency = 0.0))]
+    fn new(py: Python<'_>, latency: f64) -> PyResult<Self> {
+        let latency = Duration::try_from_secs_f64(latency).map_err(|_| {
+            PyValueError::new_err(format!("latency must be 0 or more seconds, not {latency}"))
+        })?;
+        let server = py
+            .detach(|| {
+                poolfetch::server::Server::start(poolfetch::server::ServerConfig {
+                    latency,
+                    ..Default::default()
+                })
+            })
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the server: {e}")))?;
+        Ok(Server {
+            url: server.url(""),
+            faults_url: server.fault_url(""),
+            server: Mutex::new(Some(server)),
+        })
+    }
+
+    /// Requests answered, connections accepted, and the most requests in flight at once.
+    fn stats(&self) -> PyResult<(u64, u64, u64)> {
+        let server = self
+            .server
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        let server = server
+            .as_ref()
+            .ok_or_else(|| PyRuntimeError::new_err("the server is stopped"))?;
+        let stats = server.stats();
+        Ok((
+            stats.requests,
+            stats.connections,
+            stats.max_in_flight as u64,
+        ))
+    }
+
+    /// Stop it (also when the object goes).
+    fn stop(&self, py: Python<'_>) {
+        let server = self.server.lock().ok().and_then(|mut s| s.take());
+        py.detach(|| drop(server));
+    }
+}
+
+/// The pool-size sweep of `poolfetch bench`, its results as JSON.
+#[pyfunction(name = "bench")]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (requests = 100, latency = 0.05, pools = None, engines = None, runs = None, batch_size = None, url = None))]
+fn run_bench(
+    py: Python<'_>,
+    requests: usize,
+    latency: f64,
+    pools: Option<Vec<usize>>,
+    engines: Option<Vec<String>>,
+    runs: Option<usize>,
+    batch_size: Option<usize>,
+    url: Option<String>,
+) -> PyResult<String> {
+    use poolfetch::bench::{BenchPlan, Contender};
+    let mut plan = BenchPlan {
+        requests,
+        latency: Duration::try_from_secs_f64(latency).map_err(|_| {
+            PyValueError::new_err(format!("latency must be 0 or more seconds, not {latency}"))
+        })?,
+        runs,
+        batch_size,
+        url,
+        ..BenchPlan::default()
+    };
+    if let Some(pools) = pools {
+        plan.pools = pools;
+    }
+    if let Some(engines) = engines {
+        plan.engines = engines
+            .iter()
+            .map(|name| match name.as_str() {
+                "threads" => Ok(Contender::Threads),
+                "async" => Ok(Contender::Async),
+                "async-h2" => Ok(Contender::AsyncH2),
+                _ => Err(PyValueError::new_err(format!(
+                    "engines are 'threads', 'async' or 'async-h2', not {name:?}"
+                ))),
+            })
+            .collect::<PyResult<_>>()?;
+    }
+    let results = py
+        .detach(|| poolfetch::bench::run(&plan, |_| {}))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    serde_json::to_string(&results).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
+#[pymodule]
+fn _poolfetch(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(start, module)?)?;
+    module.add_function(wrap_pyfunction!(run_bench, module)?)?;
+    module.add_class::<Stream>()?;
+    module.add_class::<Server>()?;
+    module.add("DEFAULT_POOL", poolfetch::DEFAULT_POOL)?;
+    Ok(())
+}
