@@ -210,101 +210,37 @@ fn seconds(name: &str, value: Option<f64>) -> PyResult<Option<Duration>> {
         .transpose()
 }
 
-/// The run's settings from the keyword arguments, refused (ValueError) before any request.
-#[allow(clippy::too_many_arguments)]
-fn config(
-    pool: i64,
-    order: &str,
-    engine: &str,
-    http2: bool,
-    timeout: f64,
-    connect_timeout: Option<f64>,
-    max_time: Option<f64>,
-    retries: u32,
-    body: &str,
-    max_body: Option<u64>,
-    headers: Option<Vec<(String, String)>>,
-    output_dir: Option<std::path::PathBuf>,
-    batch_size: Option<usize>,
-    window: Option<usize>,
-    shard: Option<(u64, u64)>,
-    compressed: bool,
-    insecure: bool,
-    cacert: Option<std::path::PathBuf>,
-    proxy: Option<String>,
-    rate: Option<u32>,
-    per_host: Option<usize>,
-    max_redirects: u32,
-) -> PyResult<Config> {
-    let mut config = Config::default();
-    config.pool = usize::try_from(pool)
-        .map_err(|_| PyValueError::new_err(format!("pool must be 0 or more, not {pool}")))?;
-    config.order = match order {
-        "input" => Order::Input,
-        "completion" => Order::Completion,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "order must be 'input' or 'completion', not {other:?}"
-            )));
-        }
-    };
-    config.engine = match engine {
-        "threads" => EngineKind::Threads,
-        "async" => EngineKind::Async,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "engine must be 'threads' or 'async', not {other:?}"
-            )));
-        }
-    };
-    if http2 {
-        config.http = HttpVersion::Http2;
-    }
-    config.timeout = seconds("timeout", Some(timeout))?.unwrap_or(config.timeout);
-    config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
-    config.max_time = seconds("max_time", max_time)?;
-    config.retry.retries = retries;
-    config.body = match body {
-        "auto" => BodyMode::Auto,
-        "json" => BodyMode::Json,
-        "text" => BodyMode::Text,
-        "none" => BodyMode::None,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "body must be 'auto', 'json', 'text' or 'none', not {other:?}"
-            )));
-        }
-    };
-    config.max_body = max_body;
-    config.headers = headers.unwrap_or_default();
-    config.output_dir = output_dir;
-    config.batch_size = batch_size;
-    config.window = window;
-    config.shard = match shard {
-        Some((index, count)) if count == 0 || index >= count => {
-            return Err(PyValueError::new_err(format!(
-                "shard=(k, n) needs 0 <= k < n, not ({index}, {count})"
-            )));
-        }
-        Some((index, count)) => Some(Shard { index, count }),
-        None => None,
-    };
-    config.compressed = compressed;
-    config.insecure = insecure;
-    config.cacert = cacert;
-    config.proxy = proxy;
-    config.rate = rate
-        .map(|r| {
-            std::num::NonZeroU32::new(r)
-                .ok_or_else(|| PyValueError::new_err("rate must be at least 1"))
+/// A server's delay: 0 or more seconds.
+fn latency_of(latency: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(latency).map_err(|_| {
+        PyValueError::new_err(format!("latency must be 0 or more seconds, not {latency}"))
+    })
+}
+
+/// The value named `given` among `choices`, or a ValueError listing them.
+fn choice<T: Copy>(name: &str, given: &str, choices: &[(&str, T)]) -> PyResult<T> {
+    choices
+        .iter()
+        .find(|(choice, _)| *choice == given)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| {
+            let names: Vec<String> = choices.iter().map(|(c, _)| format!("'{c}'")).collect();
+            PyValueError::new_err(format!(
+                "{name} must be one of {}, not {given:?}",
+                names.join(", ")
+            ))
         })
-        .transpose()?;
-    config.per_host = per_host;
-    config.max_redirects = max_redirects;
-    config
-        .validate()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(config)
+}
+
+/// `shard=(k, n)`, checked.
+fn shard_of(shard: Option<(u64, u64)>) -> PyResult<Option<Shard>> {
+    match shard {
+        Some((index, count)) if count == 0 || index >= count => Err(PyValueError::new_err(
+            format!("shard=(k, n) needs 0 <= k < n, not ({index}, {count})"),
+        )),
+        Some((index, count)) => Ok(Some(Shard { index, count })),
+        None => Ok(None),
+    }
 }
 
 /// What every request of a run sends besides its URL.
@@ -374,30 +310,60 @@ fn start(
             "urls is an iterable of URLs: give [url] for one",
         ));
     }
-    let config = config(
-        pool,
+    let mut config = Config::default();
+    config.pool = usize::try_from(pool)
+        .map_err(|_| PyValueError::new_err(format!("pool must be 0 or more, not {pool}")))?;
+    config.order = choice(
+        "order",
         order,
-        engine,
-        http2,
-        timeout,
-        connect_timeout,
-        max_time,
-        retries,
-        body,
-        max_body,
-        headers,
-        output_dir,
-        batch_size,
-        window,
-        shard,
-        compressed,
-        insecure,
-        cacert,
-        proxy,
-        rate,
-        per_host,
-        max_redirects,
+        &[("input", Order::Input), ("completion", Order::Completion)],
     )?;
+    config.engine = choice(
+        "engine",
+        engine,
+        &[
+            ("threads", EngineKind::Threads),
+            ("async", EngineKind::Async),
+        ],
+    )?;
+    if http2 {
+        config.http = HttpVersion::Http2;
+    }
+    config.timeout = seconds("timeout", Some(timeout))?.unwrap_or(config.timeout);
+    config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
+    config.max_time = seconds("max_time", max_time)?;
+    config.retry.retries = retries;
+    config.body = choice(
+        "body",
+        body,
+        &[
+            ("auto", BodyMode::Auto),
+            ("json", BodyMode::Json),
+            ("text", BodyMode::Text),
+            ("none", BodyMode::None),
+        ],
+    )?;
+    config.max_body = max_body;
+    config.headers = headers.unwrap_or_default();
+    config.output_dir = output_dir;
+    config.batch_size = batch_size;
+    config.window = window;
+    config.shard = shard_of(shard)?;
+    config.compressed = compressed;
+    config.insecure = insecure;
+    config.cacert = cacert;
+    config.proxy = proxy;
+    config.rate = rate
+        .map(|r| {
+            std::num::NonZeroU32::new(r)
+                .ok_or_else(|| PyValueError::new_err("rate must be at least 1"))
+        })
+        .transpose()?;
+    config.per_host = per_host;
+    config.max_redirects = max_redirects;
+    config
+        .validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let template = template(method, json, data)?;
     if (resume || retry_failed) && output.is_none() {
         return Err(PyValueError::new_err(
@@ -529,9 +495,7 @@ impl Server {
     #[new]
     #[pyo3(signature = (latency = 0.0))]
     fn new(py: Python<'_>, latency: f64) -> PyResult<Self> {
-        let latency = Duration::try_from_secs_f64(latency).map_err(|_| {
-            PyValueError::new_err(format!("latency must be 0 or more seconds, not {latency}"))
-        })?;
+        let latency = latency_of(latency)?;
         let server = py
             .detach(|| {
                 poolfetch::server::Server::start(poolfetch::server::ServerConfig {
@@ -588,9 +552,7 @@ fn run_bench(
     use poolfetch::bench::{BenchPlan, Contender};
     let mut plan = BenchPlan {
         requests,
-        latency: Duration::try_from_secs_f64(latency).map_err(|_| {
-            PyValueError::new_err(format!("latency must be 0 or more seconds, not {latency}"))
-        })?,
+        latency: latency_of(latency)?,
         runs,
         batch_size,
         url,

@@ -26,7 +26,7 @@ use super::report::{PoolAnswer, engines_of, pool_answer};
 use super::stats::ideal_ms;
 use crate::record::Record;
 
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
+pub(super) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A chart with linear axes of `f64` both ways (every panel here).
 type Linear =
@@ -270,9 +270,20 @@ where
             .label("ideal")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
     }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The legend of a chart's labelled series, in the same box on every chart.
+pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Linear>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .margin(10)
         .legend_area_size(44)
         .label_font(("sans-serif", TICK))
@@ -491,16 +502,7 @@ where
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .margin(10)
-        .legend_area_size(44)
-        .label_font(("sans-serif", TICK))
-        .border_style(BLACK.mix(0.4))
-        .background_style(WHITE.mix(0.9))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 /// Engines side by side at one pool, so equal figures do not hide a marker.

@@ -9,7 +9,7 @@
 use plotters::prelude::*;
 
 use super::bins::{Bins, Merge};
-use super::plot::{LABEL, TICK, seconds};
+use super::plot::{DrawResult, LABEL, TICK, legend, seconds};
 use crate::record::Record;
 
 /// Most bars drawn: about 3 px each at 880 px wide.
@@ -116,7 +116,7 @@ impl Waterfall {
         Ok(svg)
     }
 
-    fn draw(&self, svg: &mut String, title: &str) -> Result<(), Box<dyn std::error::Error>> {
+    fn draw(&self, svg: &mut String, title: &str) -> DrawResult {
         let root = SVGBackend::with_string(svg, (1100, 700)).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(title, ("sans-serif", LABEL))?;
@@ -172,15 +172,7 @@ impl Waterfall {
                 Rectangle::new([(x, y - 8), (x + 28, y + 8)], colour.filled())
             });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .margin(10)
-            .legend_area_size(40)
-            .label_font(("sans-serif", TICK))
-            .border_style(BLACK.mix(0.4))
-            .background_style(WHITE.mix(0.9))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present()?;
         Ok(())
     }
