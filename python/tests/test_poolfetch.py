@@ -145,10 +145,10 @@ def test_leaving_the_loop_early_stops_the_run(server):
     for record in poolfetch.fetch(urls, pool=2):
         assert record["index"] == 0
         break
-    sent = server.stats()["requests"]
     time.sleep(1.0)
-    # The second of the first pair may still finish; nothing new is sent.
-    assert server.stats()["requests"] == sent <= 4
+    # The first pair, and at most the pair dispatched as it finished (before the break's
+    # cancel reached the run); going on, pool 2 at 300 ms would have sent 8 or more by now.
+    assert server.stats()["requests"] <= 4
 
 
 def test_a_python_thread_keeps_running_while_fetch_waits(server):
