@@ -149,9 +149,10 @@ pub struct Record {
     #[serde(default)]
     pub started_at: String,
     /// When the name lookup for a new connection ended, in ms since `started_ms`; null on a
-    /// reused connection, or when no response arrived. With `connect_ms`, `tls_ms` and
-    /// `ttfb_ms`, the phases of the exchange that answered (the last redirect hop's, the last
-    /// retry's), as curl's `-w '%{time_namelookup}'` and friends.
+    /// reused connection, or when the request did not get as far as connecting. With
+    /// `connect_ms`, `tls_ms` and `ttfb_ms`, the phases of the last exchange (the last
+    /// redirect hop's, the last retry's), as curl's `-w '%{time_namelookup}'` and friends; a
+    /// request that failed after connecting keeps the phases it got through.
     #[serde(default)]
     pub dns_ms: Option<f64>,
     /// When the TCP connection (and a SOCKS handshake) was made, in ms since `started_ms`;

@@ -151,8 +151,8 @@ fn a_record_says_which_url_answered_its_content_type_and_when_it_started(engine:
 
 per_engine!(phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one);
 /// `dns_ms ≤ connect_ms ≤ tls_ms ≤ ttfb_ms ≤ finished_ms − started_ms` on a new connection,
-/// over http and https; a reused connection skipped the first three (null); a request that
-/// got no answer has none.
+/// over http and https; a reused connection skipped the first three (null); a refused one has
+/// none, and one that failed later keeps the phases it got through.
 fn phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one(engine: EngineKind) {
     let plain = server();
     let (secure, ca_pem) = common::https_server_speaking(false);
@@ -207,4 +207,23 @@ fn phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one(engine
         assert!(record.ttfb_ms.unwrap() >= 20.0, "{record:?}");
     }
     assert_eq!(phases(&records[4]), [None; 4], "{:?}", records[4]);
+
+    // A failure after the connection was made keeps the phases it got through, as curl's
+    // time_connect does: a head that never comes, a certificate nobody trusts.
+    let silent = server();
+    let strict = Config::builder()
+        .engine(engine)
+        .pool(2)
+        .max_time(Some(std::time::Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let failed = Fetcher::new(strict)
+        .unwrap()
+        .fetch_all([silent.url("/delay/3000"), secure.url("/todos/1")]);
+    let (waited, untrusted) = (&failed[0], &failed[1]);
+    assert_eq!(common::kind(waited), Some(poolfetch::ErrorKind::Timeout), "{waited:?}");
+    assert!(waited.connect_ms.is_some() && waited.ttfb_ms.is_none(), "{waited:?}");
+    assert_eq!(common::kind(untrusted), Some(poolfetch::ErrorKind::Tls), "{untrusted:?}");
+    assert!(untrusted.connect_ms.is_some(), "{untrusted:?}");
+    assert_eq!((untrusted.tls_ms, untrusted.ttfb_ms), (None, None), "{untrusted:?}");
 }

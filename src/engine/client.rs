@@ -64,12 +64,10 @@ impl Key {
 /// Idle HTTP/1.1 connections by where they go.
 type IdlePool = Arc<Mutex<HashMap<Key, Vec<Conn1>>>>;
 
-/// An HTTP/1.1 connection's handle, the address it is connected to (`remote_addr`), and
-/// the phases of its making, until the first request on it takes them.
+/// An HTTP/1.1 connection's handle, and the address it is connected to (`remote_addr`).
 struct Conn1 {
     sender: SendRequest<Full<Bytes>>,
     remote: Option<SocketAddr>,
-    phases: Phases,
 }
 
 /// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
@@ -105,7 +103,7 @@ impl Drop for StreamSlot {
 /// A new connection: HTTP/1.1, or HTTP/2.
 enum Connection {
     Http1(Conn1),
-    Http2(http2::SendRequest<Full<Bytes>>, Option<SocketAddr>, Phases),
+    Http2(http2::SendRequest<Full<Bytes>>, Option<SocketAddr>),
 }
 
 /// The shared client: TLS settings, the resolver, the idle connections.
@@ -170,11 +168,13 @@ impl HyperTransport {
 
     /// A new connection to `key`: resolve, connect, tunnel and TLS as needed; HTTP/2 when
     /// `want_h2` and the server takes it (by ALPN over TLS, or by prior knowledge on TCP).
+    /// Each phase's end goes into `phases` as it comes, failure or not.
     async fn connect(
         &self,
         key: &Key,
         deadline: Option<Instant>,
         want_h2: bool,
+        phases: &mut Phases,
     ) -> Result<Connection, FetchError> {
         let (host, port, proxy_auth) = match key.proxy.as_deref() {
             Some(proxy) => {
@@ -190,11 +190,10 @@ impl HyperTransport {
             }
             None => (key.host.clone(), key.port, None),
         };
-        let mut phases = Phases::default();
         let mut tcp = within(
             deadline,
             self.connect_timeout,
-            self.tcp(&host, port, &mut phases),
+            self.tcp(&host, port, phases),
         )
         .await
         .map_err(|_| timeout_error("connecting"))??;
@@ -204,7 +203,7 @@ impl HyperTransport {
             within(
                 deadline,
                 self.connect_timeout,
-                self.socks(&mut tcp, key, proxy, remote, &mut phases),
+                self.socks(&mut tcp, key, proxy, remote, phases),
             )
             .await
             .map_err(|_| timeout_error("in the SOCKS5 handshake"))??;
@@ -243,7 +242,7 @@ impl HyperTransport {
             tokio::spawn(async move {
                 let _ = connection.await;
             });
-            return Ok(Connection::Http2(sender, remote, phases));
+            return Ok(Connection::Http2(sender, remote));
         }
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
@@ -251,11 +250,7 @@ impl HyperTransport {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Connection::Http1(Conn1 {
-            sender,
-            remote,
-            phases,
-        }))
+        Ok(Connection::Http1(Conn1 { sender, remote }))
     }
 
     /// A new HTTP/1.1 connection to `key`.
@@ -263,8 +258,9 @@ impl HyperTransport {
         &self,
         key: &Key,
         deadline: Option<Instant>,
+        phases: &mut Phases,
     ) -> Result<Conn1, FetchError> {
-        match self.connect(key, deadline, false).await? {
+        match self.connect(key, deadline, false, phases).await? {
             Connection::Http1(conn) => Ok(conn),
             Connection::Http2(..) => Err(FetchError::new(
                 ErrorKind::Internal,
@@ -274,18 +270,18 @@ impl HyperTransport {
     }
 
     /// A stream on one of the host's HTTP/2 connections — the first with room, else a new
-    /// one (then with the phases of its making) — or `None` when the host does not take h2
-    /// (fall back to HTTP/1.1).
+    /// one (its phases into `phases`) — or `None` when the host does not take h2 (fall back
+    /// to HTTP/1.1).
     async fn shared_h2(
         &self,
         key: &Key,
         deadline: Option<Instant>,
+        phases: &mut Phases,
     ) -> Result<
         Option<(
             http2::SendRequest<Full<Bytes>>,
             StreamSlot,
             Option<SocketAddr>,
-            Phases,
         )>,
         FetchError,
     > {
@@ -302,7 +298,6 @@ impl HyperTransport {
                 conn.sender.clone(),
                 StreamSlot(Arc::clone(&conn.streams)),
                 conn.remote,
-                Phases::default(),
             )
         };
         match &mut *shared {
@@ -318,15 +313,14 @@ impl HyperTransport {
             }
             None => {}
         }
-        match self.connect(key, deadline, true).await? {
-            Connection::Http2(sender, remote, phases) => {
+        match self.connect(key, deadline, true, phases).await? {
+            Connection::Http2(sender, remote) => {
                 let conn = Stream2 {
                     sender,
                     streams: Arc::new(AtomicUsize::new(0)),
                     remote,
                 };
-                let mut taken = take(&conn);
-                taken.3 = phases;
+                let taken = take(&conn);
                 match &mut *shared {
                     Some(Shared2::Http2(conns)) => conns.push(conn),
                     _ => *shared = Some(Shared2::Http2(vec![conn])),
@@ -488,13 +482,11 @@ impl HyperTransport {
         deadline: Option<Instant>,
         back: Option<Returned>,
         remote: Option<SocketAddr>,
-        phases: Phases,
     ) -> Head<HyperBody> {
         let (parts, body) = response.into_parts();
         Head {
             url: String::new(),
             remote,
-            phases,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,
@@ -607,7 +599,11 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
 impl Transport for HyperTransport {
     type Body = HyperBody;
 
-    async fn send(&self, request: Outgoing<'_>) -> Result<Head<HyperBody>, FetchError> {
+    async fn send(
+        &self,
+        request: Outgoing<'_>,
+        phases: &mut Phases,
+    ) -> Result<Head<HyperBody>, FetchError> {
         let deadline = request.time_left.map(|left| Instant::now() + left);
         let https = request.uri.scheme_str() == Some("https");
         let key = Key {
@@ -629,8 +625,8 @@ impl Transport for HyperTransport {
         // more on a new connection — whatever its method, since no byte of it left.
         let mut resent = false;
         while want_h2
-            && let Some((mut sender, stream, remote, phases)) =
-                self.shared_h2(&key, deadline).await?
+            && let Some((mut sender, stream, remote)) =
+                self.shared_h2(&key, deadline, phases).await?
         {
             let sent = async {
                 sender.ready().await.map_err(SendError::Unsent)?;
@@ -646,7 +642,7 @@ impl Transport for HyperTransport {
             match within(deadline, self.timeout, sent).await {
                 Err(_) => return Err(timeout_error("waiting for the response head")),
                 Ok(Ok(response)) => {
-                    let mut head = self.head(response, deadline, None, remote, phases);
+                    let mut head = self.head(response, deadline, None, remote);
                     head.body.stream = Some(stream);
                     return Ok(head);
                 }
@@ -662,7 +658,7 @@ impl Transport for HyperTransport {
             Some(conn) => conn,
             None => {
                 reused = false;
-                self.connect_http1(&key, deadline).await?
+                self.connect_http1(&key, deadline, phases).await?
             }
         };
         let response = loop {
@@ -684,14 +680,14 @@ impl Transport for HyperTransport {
                 // new connection, as the thread engine does.
                 Ok(Err(e)) if reused && request.idempotent && e.closed_before_answer() => {
                     reused = false;
-                    conn = self.connect_http1(&key, deadline).await?;
+                    conn = self.connect_http1(&key, deadline, phases).await?;
                 }
                 Ok(Err(e)) => return Err(e.into_fetch_error()),
             }
         };
-        let (remote, phases) = (conn.remote, std::mem::take(&mut conn.phases));
+        let remote = conn.remote;
         let back = (Arc::clone(&self.idle), key, conn, self.max_idle);
-        Ok(self.head(response, deadline, Some(back), remote, phases))
+        Ok(self.head(response, deadline, Some(back), remote))
     }
 
     async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {

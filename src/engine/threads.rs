@@ -20,7 +20,7 @@ use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
 use crate::fetch::resolver::CachingResolver;
 use crate::fetch::tls::Trust;
-use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Transport};
+use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Phases, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
 
@@ -257,7 +257,11 @@ struct UreqTransport {
 impl Transport for UreqTransport {
     type Body = UreqBody;
 
-    async fn send(&self, request: Outgoing<'_>) -> Result<Head<UreqBody>, FetchError> {
+    async fn send(
+        &self,
+        request: Outgoing<'_>,
+        phases: &mut Phases,
+    ) -> Result<Head<UreqBody>, FetchError> {
         // A request that may be sent twice goes out on a recently used connection unchecked;
         // if that connection turns out closed before any answer, it is sent once more on a
         // checked or new one (see `tcp`). Any other request is only sent on a checked one.
@@ -272,6 +276,7 @@ impl Transport for UreqTransport {
             }
             sent => sent,
         };
+        *phases = sent.phases;
         let (parts, body) = result.map_err(classify_ureq)?.into_parts();
         // A small body gets a small buffer: thousands of requests may wait at once.
         let length = parts
@@ -281,7 +286,6 @@ impl Transport for UreqTransport {
         Ok(Head {
             url: String::new(),
             remote: sent.to,
-            phases: sent.phases,
             status: parts.status.as_u16(),
             version: parts.version,
             headers: parts.headers,

@@ -120,7 +120,7 @@ pub(crate) fn host_key(uri: &http::Uri) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::{BodyStream, Head, Outgoing};
+    use crate::fetch::{BodyStream, Head, Outgoing, Phases};
     use crate::record::{ErrorKind, FetchError};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -138,7 +138,7 @@ mod tests {
 
     impl Transport for Blocking {
         type Body = NoBody;
-        async fn send(&self, _: Outgoing<'_>) -> Result<Head<NoBody>, FetchError> {
+        async fn send(&self, _: Outgoing<'_>, _: &mut Phases) -> Result<Head<NoBody>, FetchError> {
             Err(FetchError::new(ErrorKind::Internal, "no network here"))
         }
         async fn sleep(&self, duration: Duration, cancel: &CancelToken) -> bool {

@@ -78,7 +78,7 @@ pub(crate) struct Outcome {
     pub content_type: Option<String>,
     /// The address it came from (`ip:port`).
     pub remote_addr: Option<String>,
-    /// When the phases of the exchange that answered ended.
+    /// When the phases of the last exchange ended (its connection's, if new).
     pub phases: Phases,
     /// The `Content-Encoding` decoded, and the body's size once decoded.
     pub decoded: Option<(&'static str, u64)>,
@@ -160,9 +160,10 @@ pub(crate) struct Outgoing<'a> {
     pub proxy: Option<&'a str>,
 }
 
-/// When each phase of the exchange that answered ended: a new connection's name lookup,
-/// connect (a SOCKS handshake included) and TLS handshake, set by the engine; the head's
-/// arrival, set by the core. A reused connection skipped the first three: they stay `None`.
+/// When each phase of an exchange ended: a new connection's name lookup, connect (a SOCKS
+/// handshake included) and TLS handshake, noted by the engine as they end (so a request that
+/// fails later keeps them); the head's arrival, noted by the core. A reused connection
+/// skipped the first three: they stay `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Phases {
     pub dns: Option<Instant>,
@@ -182,8 +183,6 @@ pub(crate) struct Head<B> {
     pub version: http::Version,
     pub headers: http::HeaderMap,
     pub body: B,
-    /// The phases of a new connection (engine) and when the head arrived (core).
-    pub phases: Phases,
 }
 
 /// What an engine supplies to the core.
@@ -191,10 +190,12 @@ pub(crate) trait Transport: Sync {
     /// The engine's body stream.
     type Body: BodyStream;
 
-    /// Send one request and return its head (no redirects followed).
+    /// Send one request and return its head (no redirects followed), noting in `phases` when
+    /// each phase of a new connection ended, whether or not a head comes.
     fn send(
         &self,
         request: Outgoing<'_>,
+        phases: &mut Phases,
     ) -> impl Future<Output = Result<Head<Self::Body>, FetchError>> + Send;
 
     /// Wait `duration` unless `cancel` fires first; true when the whole wait passed.
@@ -293,14 +294,18 @@ impl Core {
     ) -> (Outcome, Option<Duration>) {
         let deadline = self.max_time.map(|max| Instant::now() + max);
         let mut leftover = self.leftover(index, request);
+        let mut phases = Phases::default();
         let (head, continues) = loop {
             let asked = leftover.clone();
             let mut head = match self
-                .send(transport, request, deadline, leftover.take())
+                .send(transport, request, deadline, leftover.take(), &mut phases)
                 .await
             {
                 Ok(head) => head,
-                Err((attempts, error)) => return (Outcome::failed(attempts, error), None),
+                Err((attempts, error)) => {
+                    let failed = Outcome::failed(attempts, error);
+                    return (Outcome { phases, ..failed }, None);
+                }
             };
             let Some((offset, validator)) = asked else {
                 break (head, None);
@@ -327,7 +332,6 @@ impl Core {
             version,
             headers,
             mut body,
-            phases,
         } = head;
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let retry_after = header(RETRY_AFTER).and_then(parse_retry_after);
@@ -442,13 +446,15 @@ impl Core {
     }
 
     /// Send `request`, following redirects as curl and browsers do; the error says how many
-    /// attempts were made (0 when the URL was refused before sending).
+    /// attempts were made (0 when the URL was refused before sending). `phases` are the
+    /// last hop's.
     async fn send<T: Transport>(
         &self,
         transport: &T,
         request: &Request,
         deadline: Option<Instant>,
         leftover: Option<(u64, String)>,
+        phases: &mut Phases,
     ) -> Result<Head<T::Body>, (u32, FetchError)> {
         // `--continue`: ask for the rest of the part file, if the body is still the same one.
         let range = leftover.map(|(offset, validator)| {
@@ -493,22 +499,22 @@ impl Core {
                 body,
             };
             let sent_at = Instant::now();
-            let mut head = transport.send(outgoing).await.map_err(|mut e| {
+            *phases = Phases::default();
+            let sent = transport.send(outgoing, phases).await;
+            if phases.connect.is_none_or(|at| at < sent_at) {
+                // No new connection of this request's (reused, made for another request, or
+                // failed to connect): no phases, not even a name lookup on the way (ureq asks
+                // its resolver before it looks for an idle connection).
+                *phases = Phases::default();
+            }
+            let mut head = sent.map_err(|mut e| {
                 // Name the proxy in what failed through it (a refused proxy, say).
                 if let Some(proxy) = proxy {
                     e.message = format!("{} (through proxy {})", e.message, redact_url(proxy));
                 }
                 (1, e)
             })?;
-            head.phases.first_byte = Some(Instant::now());
-            if head.phases.connect.is_none_or(|at| at < sent_at) {
-                // A reused connection (or one made for another request): its phases were not
-                // this request's to wait for, nor a name lookup on the way (ureq asks its
-                // resolver before it looks for an idle connection).
-                head.phases.dns = None;
-                head.phases.connect = None;
-                head.phases.tls = None;
-            }
+            phases.first_byte = Some(Instant::now());
             if !is_redirect(head.status) || self.max_redirects == 0 {
                 head.url = url.into_owned();
                 return Ok(head);
