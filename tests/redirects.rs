@@ -221,9 +221,24 @@ fn phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one(engine
         .unwrap()
         .fetch_all([silent.url("/delay/3000"), secure.url("/todos/1")]);
     let (waited, untrusted) = (&failed[0], &failed[1]);
-    assert_eq!(common::kind(waited), Some(poolfetch::ErrorKind::Timeout), "{waited:?}");
-    assert!(waited.connect_ms.is_some() && waited.ttfb_ms.is_none(), "{waited:?}");
-    assert_eq!(common::kind(untrusted), Some(poolfetch::ErrorKind::Tls), "{untrusted:?}");
+    assert_eq!(
+        common::kind(waited),
+        Some(poolfetch::ErrorKind::Timeout),
+        "{waited:?}"
+    );
+    assert!(
+        waited.connect_ms.is_some() && waited.ttfb_ms.is_none(),
+        "{waited:?}"
+    );
+    assert_eq!(
+        common::kind(untrusted),
+        Some(poolfetch::ErrorKind::Tls),
+        "{untrusted:?}"
+    );
     assert!(untrusted.connect_ms.is_some(), "{untrusted:?}");
-    assert_eq!((untrusted.tls_ms, untrusted.ttfb_ms), (None, None), "{untrusted:?}");
+    assert_eq!(
+        (untrusted.tls_ms, untrusted.ttfb_ms),
+        (None, None),
+        "{untrusted:?}"
+    );
 }
