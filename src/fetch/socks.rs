@@ -59,11 +59,14 @@ impl<'a> Target<'a> {
 /// (`socks5h://`). (The thread engine reads the same from ureq's parsed proxy.)
 #[cfg_attr(not(feature = "async"), allow(dead_code))]
 pub(crate) fn scheme(proxy: &str) -> Option<bool> {
+    // Asked on every request through a proxy: compared in place, nothing allocated.
     let scheme = proxy.split_once("://")?.0;
-    match scheme.to_ascii_lowercase().as_str() {
-        "socks5" => Some(false),
-        "socks5h" => Some(true),
-        _ => None,
+    if scheme.eq_ignore_ascii_case("socks5") {
+        Some(false)
+    } else if scheme.eq_ignore_ascii_case("socks5h") {
+        Some(true)
+    } else {
+        None
     }
 }
 
