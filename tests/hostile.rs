@@ -6,7 +6,7 @@ mod common;
 
 use common::{per_engine, signal, wait_bounded};
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -406,15 +406,10 @@ fn write_failures_have_their_own_exit_code_and_a_closed_pipe_is_quiet() {
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
     drop(stdout);
+    let stderr = common::read_in_background(child.stderr.take().unwrap());
     let (exit, _) = wait_bounded(&mut child, Duration::from_secs(10));
     assert_eq!(exit, 3);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr.join().unwrap();
     assert!(
         stderr.is_empty(),
         "a closed pipe is not an error to shout about: {stderr}"

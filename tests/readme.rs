@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::process::Command;
 use std::time::Duration;
 
@@ -46,14 +45,10 @@ fn the_readme_examples_run_as_written() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Read on the side, so a chatty script never stalls on a full pipe.
+    let stderr = common::read_in_background(child.stderr.take().unwrap());
     let (code, _) = common::wait_bounded(&mut child, Duration::from_secs(120));
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stderr.join().unwrap();
     assert_eq!(code, 0, "{stderr}");
     let merged = std::fs::read_to_string(dir.path().join("all.jsonl")).unwrap();
     assert_eq!(merged.lines().count(), 50, "the shards merge into one list");
