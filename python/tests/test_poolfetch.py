@@ -188,6 +188,8 @@ def test_a_generator_is_read_as_the_pool_takes_urls(server):
     # in the channel) and the batch Python holds (at most as many): far below the 5,000.
     assert len(produced) <= 20 + 2 * 256 + 5, len(produced)
     assert sum(1 for _ in stream) == 4999
+    # The thread engine's pool is the concurrency: never more than 5 in flight.
+    assert server.stats()["max_in_flight"] <= 5
 
 
 def test_an_error_in_the_callers_iterable_is_raised_after_the_records_read(server):
