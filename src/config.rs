@@ -121,8 +121,8 @@ pub struct Config {
     pub cacert: Option<std::path::PathBuf>,
     /// Skip certificate verification (`--insecure`; never the default).
     pub insecure: bool,
-    /// At most this many requests per second in all (`--rate`).
-    pub rate: Option<std::num::NonZeroU32>,
+    /// At most this many requests in all, evenly spaced (`--rate`).
+    pub rate: Option<Rate>,
     /// At most this many requests in flight to any one host (`--per-host`).
     pub per_host: Option<usize>,
     /// Send every request through this proxy (http, https, socks5, socks5h) (`--proxy`); `None`: the environment's
@@ -134,6 +134,62 @@ pub struct Config {
     /// Fetch only the inputs whose index ≡ K (mod N), keeping their global indices
     /// (`--shard K/N`), so N machines can split one list without talking to each other.
     pub shard: Option<Shard>,
+}
+
+/// A request rate: `count` requests per `per`, evenly spaced (the k-th request never starts
+/// before (k−1) × `per` / `count`), with no burst: `30/m` is one request every 2 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests per period, at least 1.
+    pub count: std::num::NonZeroU32,
+    /// The period: a second, a minute, an hour.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// `count` requests per second.
+    pub fn per_second(count: std::num::NonZeroU32) -> Self {
+        Rate {
+            count,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    /// The time between two requests.
+    pub fn interval(&self) -> Duration {
+        (self.per / self.count.get()).max(Duration::from_nanos(1))
+    }
+}
+
+impl std::str::FromStr for Rate {
+    type Err = String;
+
+    /// `N` or `N/s` per second, `N/m` per minute, `N/h` per hour.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not a rate (try 50/s, 600/m or 100/h)");
+        let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
+        let count: u32 = number.trim().parse().map_err(|_| bad())?;
+        let per = match per.trim() {
+            "s" | "sec" => Duration::from_secs(1),
+            "m" | "min" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(bad()),
+        };
+        let count = std::num::NonZeroU32::new(count)
+            .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))?;
+        Ok(Rate { count, per })
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.per.as_secs() {
+            60 => "m",
+            3600 => "h",
+            _ => "s",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
 }
 
 /// One of N equal parts of an input list: the inputs whose index ≡ `index` (mod `count`).
@@ -336,8 +392,8 @@ setters! {
     cacert: Option<std::path::PathBuf>,
     /// Skip certificate verification.
     insecure: bool,
-    /// At most this many requests per second in all.
-    rate: Option<std::num::NonZeroU32>,
+    /// At most this many requests in all, evenly spaced.
+    rate: Option<Rate>,
     /// At most this many requests in flight to any one host.
     per_host: Option<usize>,
     /// An explicit http(s) proxy for every request.

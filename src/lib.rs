@@ -67,7 +67,7 @@ pub mod server;
 pub use cancel::CancelToken;
 pub use config::{
     BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, HttpVersion, Order,
-    RetryPolicy, Shard,
+    Rate, RetryPolicy, Shard,
 };
 pub use fetch::Resolve;
 pub use input::{InputError, RequestTemplate};

@@ -124,11 +124,67 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `url` without its `userinfo@`.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    match userinfo(url) {
+        Some(info) => url.replacen(&format!("{info}@"), "", 1),
+        None => url.to_string(),
+    }
+}
+
 /// `message` with every occurrence of `url`'s userinfo replaced by `***`.
 pub fn redact_message(message: &str, url: &str) -> String {
     match userinfo(url) {
         Some(info) if !info.is_empty() => message.replace(info, "***"),
         _ => message.to_string(),
+    }
+}
+
+/// A user name and password, as bytes.
+pub(crate) type Login = (Vec<u8>, Vec<u8>);
+
+/// A URL's `user:password@`, percent-decoded to bytes, as curl reads it: what it sends as
+/// `Authorization: Basic` (for a request URL) or a login (for a SOCKS5 proxy URL). `None`
+/// when the URL has no userinfo or only `@`.
+pub(crate) fn credentials(url: &str) -> Option<Login> {
+    let info = userinfo(url).filter(|info| !info.is_empty())?;
+    let (user, password) = info.split_once(':').unwrap_or((info, ""));
+    let decode = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
+    Some((decode(user), decode(password)))
+}
+
+/// `Basic base64(user:password)` for credentials.
+pub(crate) fn basic_auth((user, password): &Login) -> String {
+    use base64::Engine;
+    let mut joined = Vec::with_capacity(user.len() + 1 + password.len());
+    joined.extend_from_slice(user);
+    joined.push(b':');
+    joined.extend_from_slice(password);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(joined)
+    )
+}
+
+/// `uri` without its userinfo: credentials never go out as part of the authority
+/// (`Host`, HTTP/2's `:authority`, a request line to a proxy; RFC 9110 §4.2.4, RFC 9113
+/// §8.3.1), and the credentials it had.
+pub(crate) fn without_credentials(uri: http::Uri) -> (http::Uri, Option<Login>) {
+    let Some(authority) = uri.authority() else {
+        return (uri, None);
+    };
+    let Some((info, host_port)) = authority.as_str().rsplit_once('@') else {
+        return (uri, None);
+    };
+    let found = credentials(&format!("http://{info}@{host_port}/"));
+    let mut parts = uri.clone().into_parts();
+    match host_port.parse::<http::uri::Authority>() {
+        Ok(bare) => parts.authority = Some(bare),
+        Err(_) => return (uri, found),
+    }
+    match http::Uri::from_parts(parts) {
+        Ok(bare) => (bare, found),
+        Err(_) => (uri, found),
     }
 }
 
@@ -176,6 +232,24 @@ pub(crate) fn check_url(url: &str) -> Result<http::Uri, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_leave_the_authority_and_decode_to_bytes() {
+        let uri = check_url("http://al%40ice:S3%3ACRET%FF@127.0.0.1:8/p?q").unwrap();
+        let (bare, found) = without_credentials(uri);
+        assert_eq!(bare.to_string(), "http://127.0.0.1:8/p?q");
+        let found = found.unwrap();
+        assert_eq!(found.0, b"al@ice");
+        assert_eq!(found.1, b"S3:CRET\xff");
+        assert_eq!(basic_auth(&(b"a".to_vec(), b"b".to_vec())), "Basic YTpi");
+        assert_eq!(credentials("socks5://:pw@h:1").unwrap().1, b"pw");
+        assert!(credentials("http://@h/").is_none());
+        assert!(
+            without_credentials(check_url("http://h/").unwrap())
+                .1
+                .is_none()
+        );
+    }
 
     #[test]
     fn idn_hosts_go_out_as_punycode() {

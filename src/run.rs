@@ -71,17 +71,36 @@ pub(crate) struct TicketProgress {
     worker: AtomicUsize,
     /// Attempts sent so far, the one in progress included.
     attempts: AtomicU32,
+    /// The run's epoch, set when the request starts.
+    epoch: std::sync::OnceLock<Instant>,
 }
 
 impl TicketProgress {
-    /// Count an attempt about to be sent (the `n`th).
+    /// Count an attempt about to be sent (the `n`th). The first one past `--rate` and
+    /// `--per-host` is when the request starts: a wait for them is time in the queue.
     pub(crate) fn sending(&self, n: u32) {
         self.attempts.store(n, Ordering::Relaxed);
+        if n == 1
+            && let Some(epoch) = self.epoch.get()
+        {
+            self.stamp(*epoch, Instant::now());
+        }
+    }
+
+    fn stamp(&self, epoch: Instant, at: Instant) {
+        let micros = at.saturating_duration_since(epoch).as_micros() as u64;
+        self.started.store(micros + 1, Ordering::Relaxed);
+    }
+
+    /// When the request started (its first attempt left the limits), if it did.
+    fn started(&self, ctx: &RunContext) -> Option<Instant> {
+        let started = self.started.load(Ordering::Relaxed);
+        (started > 0).then(|| ctx.epoch + Duration::from_micros(started - 1))
     }
 
     fn start(&self, ctx: &RunContext, at: Instant, worker: Option<usize>) {
-        let micros = at.saturating_duration_since(ctx.epoch).as_micros() as u64;
-        self.started.store(micros + 1, Ordering::Relaxed);
+        let _ = self.epoch.set(ctx.epoch);
+        self.stamp(ctx.epoch, at);
         self.worker
             .store(worker.map_or(0, |w| w + 1), Ordering::Relaxed);
     }
@@ -176,6 +195,10 @@ impl Ticket {
             .unwrap_or_else(|panic| Outcome::internal(&*panic));
         after.await;
         let worker = worker.filter(|_| outcome.attempts > 0);
+        let started = match outcome.attempts {
+            0 => started,
+            _ => self.progress.started(&self.ctx).unwrap_or(started),
+        };
         self.finish(outcome, worker, started);
     }
 

@@ -240,25 +240,31 @@ fn per_host_caps_requests_in_flight_to_one_host(engine: EngineKind) {
 per_engine!(the_rate_cap_spaces_out_requests);
 fn the_rate_cap_spaces_out_requests(engine: EngineKind) {
     let server = server();
-    let fetcher = Fetcher::new(
-        Config::builder()
-            .engine(engine)
-            .pool(8)
-            .rate(std::num::NonZeroU32::new(40))
-            .build()
-            .expect("a valid config"),
-    )
-    .unwrap();
-    let records = fetcher.fetch_all((0..21).map(|i| server.url(&format!("/todos/{}", i + 1))));
-    let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();
-    starts.sort_by(f64::total_cmp);
-    // 21 requests at 40/s: 20 gaps of 25 ms at least between the first and last start.
-    let last = records.iter().map(|r| r.finished_ms).fold(0.0, f64::max);
-    assert!(
-        last - starts[0] >= 20.0 * 25.0 - 1.0,
-        "{engine:?}: {} ms",
-        last - starts[0]
-    );
+    // (rate, requests, gap): per second, and per minute as a minute (120/m: one every 500 ms,
+    // never 2/s rounded up or a burst of 120).
+    for (rate, requests, gap) in [("40/s", 21, 25.0), ("120/m", 4, 500.0)] {
+        let fetcher = Fetcher::new(
+            Config::builder()
+                .engine(engine)
+                .pool(8)
+                .rate(Some(rate.parse().expect("a rate")))
+                .build()
+                .expect("a valid config"),
+        )
+        .unwrap();
+        let urls = (0..requests).map(|i| server.url(&format!("/todos/{}", i + 1)));
+        let records = fetcher.fetch_all(urls);
+        let mut starts: Vec<f64> = records.iter().map(|r| r.started_ms).collect();
+        starts.sort_by(f64::total_cmp);
+        // The k-th request starts no sooner than k gaps after the first: no burst.
+        for (k, start) in starts.iter().enumerate() {
+            assert!(
+                start - starts[0] >= k as f64 * gap - 2.0,
+                "{engine:?} {rate}: request {k} started {} ms after the first",
+                start - starts[0]
+            );
+        }
+    }
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn a_socks5h_proxy_resolves_names_and_a_socks5_one_gets_addresses(engine: Engine
     };
     let (plain_port, secure_port) = (port(&plain.url("/")), port(&secure.url("/")));
 
-    let proxy = common::SocksProxy::start(Some(("al ice", "p@ss")));
+    let proxy = common::SocksProxy::start(Some((b"al ice", b"p@ss")));
     let proxy_url = format!("socks5h://al%20ice:p%40ss@{}", proxy.addr);
     let unresolvable = format!("http://poolfetch-socks.invalid:{plain_port}/todos/4");
     let by_name = format!("https://localhost:{secure_port}/todos/5");
@@ -268,4 +268,145 @@ fn a_proxy_with_a_bad_port_is_a_usage_error(engine: EngineKind) {
         assert_exit(&output, 2);
     }
     assert_eq!(server.stats().requests, 0, "{engine}: nothing was sent");
+}
+
+/// `Basic` of `user:password` as bytes.
+fn basic(user: &[u8], password: &[u8]) -> String {
+    use base64::Engine;
+    let joined = [user, b":", password].concat();
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(joined)
+    )
+}
+
+/// A URL's `user:password@` goes out as `Authorization: Basic` of the percent-decoded bytes
+/// on every engine and HTTP version (curl's rule), and never in the authority: not in `Host`,
+/// not in HTTP/2's `:authority`, not in a request line to a proxy.
+#[test]
+fn url_credentials_are_basic_on_every_engine_and_never_in_the_authority() {
+    let server = server();
+    let relay = common::Relay::start(server.addr());
+    let want = basic(b"al@ice", b"S3CRET\xff");
+    let secret = b"S3CRET";
+    for (engine, version) in [
+        ("threads", None),
+        ("async", None),
+        ("async", Some("--http2-prior-knowledge")),
+    ] {
+        for through_proxy in [false, true] {
+            let (url, mut extra) = if through_proxy {
+                let url = format!("http://al%40ice:S3CRET%FF@{}/echo", server.addr());
+                (
+                    url,
+                    vec!["--proxy".to_string(), format!("http://{}", relay.addr)],
+                )
+            } else {
+                let url = format!("http://al%40ice:S3CRET%FF@{}/echo", relay.addr);
+                (url, vec![])
+            };
+            if through_proxy && version.is_some() {
+                continue; // h2c is never spoken to an HTTP proxy
+            }
+            extra.extend(version.map(str::to_owned));
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            let output = fetch_with(&[], engine, &url, &extra);
+            let context = format!("{engine} {version:?} proxy={through_proxy}");
+            assert_exit(&output, 0);
+            let record = &records(&output.stdout)[0];
+            let echo = record.body.as_ref().expect("the echo");
+            assert_eq!(echo["headers"]["authorization"], want, "{context}");
+            assert!(
+                !echo["uri"].as_str().unwrap().contains("S3CRET"),
+                "{context}: {}",
+                echo["uri"]
+            );
+            assert!(!echo.to_string().contains("al%40ice"), "{context}: {echo}");
+            assert!(
+                !common::contains(&relay.seen(), secret),
+                "{context}: the password crossed the wire"
+            );
+            assert!(!record.url.contains("S3CRET"), "{context}: {}", record.url);
+        }
+    }
+    // A user's own Authorization header wins over the URL's.
+    let url = format!("http://u:p@{}/echo", server.addr());
+    for engine in ["threads", "async"] {
+        let output = fetch_with(&[], engine, &url, &["-H", "Authorization: Bearer t"]);
+        assert_exit(&output, 0);
+        let echo = records(&output.stdout)[0].body.clone().unwrap();
+        assert_eq!(echo["headers"]["authorization"], "Bearer t", "{engine}");
+    }
+}
+
+// A SOCKS5 login is the proxy URL's percent-decoded bytes on both engines: an empty user
+// name with a password logs in, and `%FF` is the byte 0xFF.
+per_engine!(socks_logins_are_the_same_bytes_on_both_engines);
+fn socks_logins_are_the_same_bytes_on_both_engines(engine: EngineKind) {
+    let engine = engine.name();
+    let server = server();
+    let url = server.url("/todos/3");
+    for (user, password, written) in [
+        (&b""[..], &b"pw"[..], "socks5://:pw@"),
+        (b"u", b"p\xff:", "socks5://u:p%FF%3A@"),
+    ] {
+        let proxy = common::SocksProxy::start(Some((user, password)));
+        let proxy_url = format!("{written}{}", proxy.addr);
+        let output = fetch_with(&[], engine, &url, &["--proxy", &proxy_url]);
+        assert_exit(&output, 0);
+        assert_eq!(proxy.asked().len(), 1, "{engine} {written}");
+    }
+}
+
+// A SOCKS5 proxy that answers a byte at a time cannot stretch the handshake past
+// `--connect-timeout` on either engine.
+per_engine!(a_dripping_socks_proxy_is_bounded_by_the_connect_timeout);
+fn a_dripping_socks_proxy_is_bounded_by_the_connect_timeout(engine: EngineKind) {
+    use std::io::{Read, Write};
+    let engine = engine.name();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut greeting = [0u8; 3];
+                let _ = client.read_exact(&mut greeting);
+                // Method chosen, then a CONNECT reply that never ends: a byte every 400 ms.
+                for byte in [5u8, 0, 5, 0, 0, 1, 127, 0, 0, 1].iter().cycle().take(60) {
+                    std::thread::sleep(std::time::Duration::from_millis(400));
+                    if client.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let proxy = format!("socks5h://{addr}");
+    let started = std::time::Instant::now();
+    let output = fetch_with(
+        &[],
+        engine,
+        "http://poolfetch-drip.invalid/",
+        &[
+            "--proxy",
+            &proxy,
+            "--connect-timeout",
+            "1s",
+            "--timeout",
+            "20s",
+        ],
+    );
+    assert_exit(&output, 1);
+    let record = &records(&output.stdout)[0];
+    assert_eq!(
+        record.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Timeout),
+        "{engine}: {record:?}"
+    );
+    // Bound, not speed: the handshake would take 24 s; 1 s was asked.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{engine}: {:?}",
+        started.elapsed()
+    );
 }

@@ -356,6 +356,7 @@ fn start(
     config.rate = rate
         .map(|r| {
             std::num::NonZeroU32::new(r)
+                .map(poolfetch::Rate::per_second)
                 .ok_or_else(|| PyValueError::new_err("rate must be at least 1"))
         })
         .transpose()?;

@@ -119,9 +119,10 @@ pub(super) struct FetchArgs {
     /// Redirects to follow; more (or a loop) is a `redirect` error. 0 returns the 3xx itself.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_redirects: u32,
-    /// At most N requests per second in all, evenly spaced (e.g. 50, 50/s, 600/m).
+    /// At most N requests per second, minute or hour in all, evenly spaced with no burst: the
+    /// k-th starts no sooner than (k-1)/rate (e.g. 50, 50/s, 30/m = one every 2 s, 100/h).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
-    rate: Option<std::num::NonZeroU32>,
+    rate: Option<crate::config::Rate>,
     /// At most N requests in flight to any one host (a waiting request holds its worker).
     #[arg(long, value_name = "N")]
     per_host: Option<usize>,

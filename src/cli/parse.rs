@@ -47,18 +47,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// `N`, `N/s` or `N/m` (rounded up to whole requests per second).
-pub(super) fn parse_rate(text: &str) -> Result<std::num::NonZeroU32, String> {
-    let bad = || format!("{text:?} is not a rate (try 50/s or 600/m)");
-    let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
-    let number: u32 = number.trim().parse().map_err(|_| bad())?;
-    let per_second = match per.trim() {
-        "s" | "sec" => number,
-        "m" | "min" => number.div_ceil(60),
-        _ => return Err(bad()),
-    };
-    std::num::NonZeroU32::new(per_second)
-        .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))
+/// `N`, `N/s`, `N/m` or `N/h`: see [`Rate`](crate::config::Rate).
+pub(super) fn parse_rate(text: &str) -> Result<crate::config::Rate, String> {
+    text.parse()
 }
 
 pub(super) fn parse_method(text: &str) -> Result<String, String> {
@@ -116,11 +107,14 @@ mod tests {
     }
 
     #[test]
-    fn rates_take_seconds_or_minutes() {
-        assert_eq!(parse_rate("50").unwrap().get(), 50);
-        assert_eq!(parse_rate("50/s").unwrap().get(), 50);
-        assert_eq!(parse_rate("90/m").unwrap().get(), 2);
-        for bad in ["0", "fast", "5/h", "-1/s"] {
+    fn rates_take_seconds_minutes_or_hours() {
+        let interval = |text| parse_rate(text).unwrap().interval();
+        assert_eq!(interval("50"), Duration::from_millis(20));
+        assert_eq!(interval("50/s"), Duration::from_millis(20));
+        assert_eq!(interval("30/m"), Duration::from_secs(2));
+        assert_eq!(interval("1/m"), Duration::from_secs(60));
+        assert_eq!(interval("2/h"), Duration::from_secs(1800));
+        for bad in ["0", "fast", "5/d", "-1/s", "0/m"] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }

@@ -374,14 +374,8 @@ impl HyperTransport {
             addrs
         };
         let target = socks::Target::of(&key.host, key.port, remote, &resolved)?;
-        let login = url::Url::parse(proxy)
-            .ok()
-            .filter(|url| !url.username().is_empty())
-            .map(|url| {
-                let password = url.password().unwrap_or("");
-                (percent_decode(url.username()), percent_decode(password))
-            });
-        let login = login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        let login = crate::request::credentials(proxy);
+        let login = login.as_ref().map(|(u, p)| (u.as_slice(), p.as_slice()));
         socks::handshake(&mut TokioWire(tcp), target, login).await
     }
 
@@ -857,27 +851,11 @@ fn h2_violation(error: &hyper::Error) -> Option<&h2::Error> {
     None
 }
 
-/// `Proxy-Authorization: Basic …` for a proxy URL with `user:password@`.
+/// `Proxy-Authorization: Basic …` for a proxy URL with `user:password@` (percent-decoded
+/// bytes, as for a request URL's credentials).
 fn proxy_authorization(proxy: &str) -> Option<HeaderValue> {
-    use base64::Engine;
-    let url = url::Url::parse(proxy).ok()?;
-    if url.username().is_empty() {
-        return None;
-    }
-    let decode = percent_decode;
-    let credentials = format!(
-        "{}:{}",
-        decode(url.username()),
-        decode(url.password().unwrap_or(""))
-    );
-    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
-    HeaderValue::from_str(&format!("Basic {encoded}")).ok()
-}
-
-fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
+    let login = crate::request::credentials(proxy)?;
+    HeaderValue::from_str(&crate::request::basic_auth(&login)).ok()
 }
 
 /// Open a `CONNECT host:port` tunnel through the proxy at the other end of `stream`.

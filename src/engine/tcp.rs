@@ -157,6 +157,7 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
         }
         let config = details.config;
         let timeout = details.timeout.not_zero().map(|t| *t);
+        let deadline = timeout.map(|t| Instant::now() + t);
         let mut last_error = None;
         // Through a SOCKS5 proxy, connect to the proxy; `remote`: it resolves the target.
         let socks = config.proxy().and_then(|proxy| match proxy.protocol() {
@@ -187,8 +188,8 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
         for connected in attempts {
             match connected {
                 Ok(stream) => {
-                    if let Some((proxy, remote)) = socks {
-                        socks_handshake(&stream, details, proxy, remote, timeout)?;
+                    if let Some((_, remote)) = socks {
+                        socks_handshake(&stream, details, remote, deadline)?;
                     }
                     note(|sent| sent.phases.connect = Some(Instant::now()));
                     self.0
@@ -234,13 +235,13 @@ impl<In: Transport> Connector<In> for LeanTcpConnector {
 }
 
 /// Ask the SOCKS5 `proxy` at the other end of `stream` for a connection to the request's
-/// host (by name when `remote`, else by the address resolved here), within `timeout`.
+/// host (by name when `remote`, else by the address resolved here), by `deadline` (the
+/// connect phase's, which the TCP connect started).
 fn socks_handshake(
     stream: &TcpStream,
     details: &ConnectionDetails,
-    proxy: &ureq::Proxy,
     remote: bool,
-    timeout: Option<Duration>,
+    deadline: Option<Instant>,
 ) -> Result<(), ureq::Error> {
     let uri = details.uri;
     let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
@@ -251,31 +252,98 @@ fn socks_handshake(
     let typed = |e: crate::record::FetchError| ureq::Error::Other(Box::new(e));
     let target =
         socks::Target::of(uri.host().unwrap_or(""), port, remote, &addrs).map_err(typed)?;
-    let login = proxy
-        .username()
-        .map(|user| (user, proxy.password().unwrap_or("")));
-    stream.set_read_timeout(timeout)?;
-    stream.set_write_timeout(timeout)?;
+    let login = SOCKS_LOGIN.with_borrow(Clone::clone);
+    let login = login.as_ref().map(|(u, p)| (u.as_slice(), p.as_slice()));
+    let mut wire = BlockingWire { stream, deadline };
     // The wire blocks, so the handshake's future is ready at every poll.
-    pollster::block_on(socks::handshake(&mut BlockingWire(stream), target, login))
-        .map_err(typed)?;
+    pollster::block_on(socks::handshake(&mut wire, target, login)).map_err(typed)?;
     // Back to what `LeanTcp` starts from.
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     Ok(())
 }
 
-/// A blocking TCP stream as the SOCKS5 handshake's wire.
-struct BlockingWire<'a>(&'a TcpStream);
+/// A blocking TCP stream as the SOCKS5 handshake's wire, every read and write bounded by
+/// what is left until `deadline` (so a proxy that answers a byte at a time cannot stretch
+/// the handshake past it).
+struct BlockingWire<'a> {
+    stream: &'a TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl BlockingWire<'_> {
+    /// Set the socket's timeouts to what is left; a timeout error when nothing is.
+    fn bound(&self) -> io::Result<()> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "timed out in the SOCKS5 handshake",
+            ));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.set_write_timeout(Some(left))
+    }
+}
 
 impl socks::Wire for BlockingWire<'_> {
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.0.write_all(bytes)
+    async fn write_all(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            self.bound()?;
+            match (&*self.stream).write(bytes) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
-    async fn read_exact(&mut self, bytes: &mut [u8]) -> io::Result<()> {
-        self.0.read_exact(bytes)
+    async fn read_exact(&mut self, mut bytes: &mut [u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            self.bound()?;
+            match (&*self.stream).read(bytes) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => bytes = &mut bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
+}
+
+impl Drop for BlockingWire<'_> {
+    /// Back to what `LeanTcp` starts from: no socket timeouts.
+    fn drop(&mut self) {
+        if self.deadline.is_some() {
+            let _ = self.stream.set_read_timeout(None);
+            let _ = self.stream.set_write_timeout(None);
+        }
+    }
+}
+
+thread_local! {
+    /// The SOCKS5 login of the request this thread is sending, as percent-decoded bytes: set
+    /// around the request by [`with_socks_login`], because ureq's proxy type holds a login only
+    /// as UTF-8 text.
+    static SOCKS_LOGIN: std::cell::RefCell<Option<crate::request::Login>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Run `send` with `login` as the SOCKS5 login its connection, if new, offers the proxy.
+pub(crate) fn with_socks_login<T>(
+    login: Option<crate::request::Login>,
+    send: impl FnOnce() -> T,
+) -> T {
+    SOCKS_LOGIN.set(login);
+    let result = send();
+    SOCKS_LOGIN.set(None);
+    result
 }
 
 /// Happy Eyeballs (RFC 8305) for a host with several addresses, on non-blocking sockets and

@@ -339,14 +339,24 @@ impl UreqTransport {
         if time_left.is_none() && proxy.is_none() {
             return self.agent.run(request);
         }
-        let proxy = proxy.map(ureq::Proxy::new).transpose()?;
+        // A SOCKS5 login goes to the connector as bytes (ureq keeps one only as UTF-8).
+        let socks_login = proxy
+            .filter(|proxy| crate::fetch::socks::scheme(proxy).is_some())
+            .and_then(crate::request::credentials);
+        let proxy = match proxy {
+            Some(proxy) if socks_login.is_some() => {
+                Some(ureq::Proxy::new(&crate::request::without_userinfo(proxy))?)
+            }
+            Some(proxy) => Some(ureq::Proxy::new(proxy)?),
+            None => None,
+        };
         let request = self
             .agent
             .configure_request(request)
             .timeout_global(time_left)
             .proxy(proxy)
             .build();
-        self.agent.run(request)
+        super::tcp::with_socks_login(socks_login, || self.agent.run(request))
     }
 }
 

@@ -14,6 +14,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::Transport;
 use crate::cancel::CancelToken;
+use crate::config::Rate;
 
 /// The limits of a run; cheap to share.
 #[derive(Debug, Default)]
@@ -46,10 +47,12 @@ impl Drop for HostSlot<'_> {
 impl Limits {
     /// At most `rate` requests per second in all (evenly spaced), and at most `per_host` in
     /// flight to any one host; `None` means no limit.
-    pub(crate) fn new(rate: Option<NonZeroU32>, per_host: Option<usize>) -> Self {
+    pub(crate) fn new(rate: Option<Rate>, per_host: Option<usize>) -> Self {
         Limits {
-            rate: rate
-                .map(|n| RateLimiter::direct(Quota::per_second(n).allow_burst(NonZeroU32::MIN))),
+            rate: rate.and_then(|rate| {
+                let quota = Quota::with_period(rate.interval())?;
+                Some(RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)))
+            }),
             per_host: per_host.filter(|n| *n > 0),
             ..Limits::default()
         }
@@ -190,7 +193,7 @@ mod tests {
 
     #[test]
     fn the_rate_spaces_requests_evenly() {
-        let limits = Limits::new(std::num::NonZeroU32::new(50), None);
+        let limits = Limits::new(Some(Rate::per_second(NonZeroU32::new(50).unwrap())), None);
         let cancel = CancelToken::new();
         let started = Instant::now();
         for _ in 0..11 {

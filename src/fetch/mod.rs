@@ -33,7 +33,7 @@ pub(crate) use retry::parse_retry_after;
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError, RetryPolicy};
 use crate::record::{ErrorKind, FetchError};
-use crate::request::{Body, Request, check_url, redact_url};
+use crate::request::{Body, Request, basic_auth, check_url, redact_url, without_credentials};
 use crate::sink::{self, BodyPolicy, BodySink, Kept, SinkError};
 use limits::{Limits, host_key};
 
@@ -469,11 +469,19 @@ impl Core {
         let mut method = request.method.as_str();
         let mut body = request.body.as_deref();
         let mut url = std::borrow::Cow::Borrowed(request.url.as_str());
-        let mut uri = check_url(&url).map_err(|e| (0, e))?;
+        // A URL's `user:password@` is sent as `Authorization: Basic` (curl's rule, the same
+        // on every engine and HTTP version), never as part of the authority; to the same
+        // origin only, after a redirect, unless the new URL carries its own.
+        let (mut uri, first_login) = without_credentials(check_url(&url).map_err(|e| (0, e))?);
         let first = uri.clone();
+        let users_own = self
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case(AUTHORIZATION.as_str()));
+        let mut login = first_login.as_ref().map(basic_auth);
         let mut hops = 0;
         loop {
-            let same_origin = hops == 0 || same_origin(&first, &uri);
+            let same = hops == 0 || same_origin(&first, &uri);
             let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if time_left.is_some_and(|left| left.is_zero()) {
                 return Err((1, self.max_time_error()));
@@ -488,9 +496,15 @@ impl Core {
                 headers: self
                     .headers
                     .iter()
-                    .filter(|(name, _)| same_origin || !is_credential(name))
+                    .filter(|(name, _)| same || !is_credential(name))
                     .chain(range.iter().flatten().filter(|_| hops == 0))
                     .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .chain(
+                        login
+                            .as_deref()
+                            .filter(|_| !users_own)
+                            .map(|value| (AUTHORIZATION.as_str(), value)),
+                    )
                     .chain(
                         self.accept_encoding
                             .map(|value| (ACCEPT_ENCODING.as_str(), value)),
@@ -539,10 +553,17 @@ impl Core {
                 method = "GET";
                 body = None;
             }
-            uri = check_url(&target).map_err(|e| {
+            let checked = check_url(&target).map_err(|e| {
                 let message = format!("redirect to a bad URL: {}", e.message);
                 (1, FetchError::new(ErrorKind::Redirect, message))
             })?;
+            let (bare, own) = without_credentials(checked);
+            login = match own {
+                Some(own) => Some(basic_auth(&own)),
+                None if same_origin(&first, &bare) => first_login.as_ref().map(basic_auth),
+                None => None,
+            };
+            uri = bare;
             url = std::borrow::Cow::Owned(target);
             hops += 1;
         }

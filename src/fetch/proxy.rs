@@ -120,6 +120,16 @@ fn checked(url: &str) -> Result<String, ConfigError> {
             "a proxy URL is scheme://[user:password@]host[:port], with no path",
         ));
     }
+    // ureq carries an HTTP proxy's login as text: one that is not UTF-8 once decoded is
+    // refused here, before any request, the same on both engines (a SOCKS5 login is bytes).
+    if !parsed.scheme().starts_with("socks")
+        && let Some((user, password)) = crate::request::credentials(parsed.as_str())
+        && (String::from_utf8(user).is_err() || String::from_utf8(password).is_err())
+    {
+        return Err(bad(
+            "an HTTP proxy's user name and password must be UTF-8 once percent-decoded",
+        ));
+    }
     let port = parsed
         .port_or_known_default()
         .unwrap_or(if parsed.scheme().starts_with("socks") {

@@ -57,7 +57,6 @@ impl<'a> Target<'a> {
 
 /// Whether a proxy URL is a SOCKS5 one, and then whether the proxy resolves names
 /// (`socks5h://`). (The thread engine reads the same from ureq's parsed proxy.)
-#[cfg_attr(not(feature = "async"), allow(dead_code))]
 pub(crate) fn scheme(proxy: &str) -> Option<bool> {
     // Asked on every request through a proxy: compared in place, nothing allocated.
     let scheme = proxy.split_once("://")?.0;
@@ -86,7 +85,7 @@ const NO_ACCEPTABLE: u8 = 0xff;
 pub(crate) async fn handshake<W: Wire>(
     wire: &mut W,
     target: Target<'_>,
-    credentials: Option<(&str, &str)>,
+    credentials: Option<(&[u8], &[u8])>,
 ) -> Result<(), FetchError> {
     let io = |e: io::Error| {
         let kind = match e.kind() {
@@ -110,7 +109,6 @@ pub(crate) async fn handshake<W: Wire>(
     match (chosen[1], credentials) {
         (NO_AUTH, _) => {}
         (USER_PASSWORD, Some((user, password))) => {
-            let (user, password) = (user.as_bytes(), password.as_bytes());
             let (Ok(user_len), Ok(password_len)) =
                 (u8::try_from(user.len()), u8::try_from(password.len()))
             else {
@@ -261,6 +259,7 @@ mod tests {
         target: Target<'_>,
         login: Option<(&str, &str)>,
     ) -> (Result<(), FetchError>, Vec<u8>) {
+        let login = login.map(|(u, p)| (u.as_bytes(), p.as_bytes()));
         let mut script = Script {
             answers: answers.iter().copied().collect(),
             sent: Vec::new(),

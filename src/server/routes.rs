@@ -173,6 +173,8 @@ fn todo(id: u32) -> serde_json::Value {
 /// an urlencoded form where it is one.
 async fn echo(request: hyper::Request<Incoming>) -> Response<ServerBody> {
     let method = request.method().to_string();
+    // The target as it arrived: over HTTP/2 it holds `:authority`.
+    let uri = request.uri().to_string();
     let headers: serde_json::Map<String, serde_json::Value> = request
         .headers()
         .iter()
@@ -205,6 +207,7 @@ async fn echo(request: hyper::Request<Incoming>) -> Response<ServerBody> {
         StatusCode::OK,
         json!({
             "method": method,
+            "uri": uri,
             "content_type": content_type,
             "headers": headers,
             "bytes": data.len(),

@@ -187,11 +187,11 @@ pub struct SocksProxy {
 
 impl SocksProxy {
     /// Start one; with `login`, it accepts only that user name and password.
-    pub fn start(login: Option<(&str, &str)>) -> SocksProxy {
+    pub fn start(login: Option<(&[u8], &[u8])>) -> SocksProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let login = login.map(|(u, p)| (u.as_bytes().to_vec(), p.as_bytes().to_vec()));
+        let login = login.map(|(u, p)| (u.to_vec(), p.to_vec()));
         let noted = std::sync::Arc::clone(&asked);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
@@ -284,4 +284,58 @@ fn socks_session(
     let _ = io::copy(&mut up_read, &mut client_write);
     let _ = client_write.shutdown(std::net::Shutdown::Write);
     Ok(())
+}
+
+/// A TCP relay on loopback in front of `upstream` that keeps every byte a client sent
+/// through it: to check what went on the wire (as a direct hop, or as an HTTP proxy in front
+/// of the embedded server, which answers an absolute-form request by its path).
+pub struct Relay {
+    pub addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Relay {
+    pub fn start(upstream: SocketAddr) -> Relay {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let noted = std::sync::Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(upstream) = std::net::TcpStream::connect(upstream) else {
+                    continue;
+                };
+                let noted = std::sync::Arc::clone(&noted);
+                let (mut up_read, mut client_write) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut up_read, &mut client_write);
+                    let _ = client_write.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let (mut client, mut upstream) = (client, upstream);
+                    let mut buffer = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = client.read(&mut buffer) {
+                        noted.lock().unwrap().extend_from_slice(&buffer[..n]);
+                        if upstream.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = upstream.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Relay { addr, seen }
+    }
+
+    /// Every byte clients sent so far.
+    pub fn seen(&self) -> Vec<u8> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
