@@ -295,3 +295,171 @@ fn more_than_100_streams_open_a_second_connection() {
     assert_eq!(stats.connections, 2, "150 streams on 2 connections");
     assert!(stats.max_in_flight <= 150, "{}", stats.max_in_flight);
 }
+
+/// A hand-written h2c server for the cases hyper's server will not produce: each connection
+/// answers its first `answered` streams (`:status: 200`, no body), then either sends a
+/// graceful GOAWAY naming the last of them (what nginx does at `keepalive_requests`) and
+/// closes, or goes silent with the connection left open. It counts connections.
+struct H2Script {
+    addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[derive(Clone, Copy)]
+enum AfterThat {
+    GoAway,
+    Silence,
+}
+
+impl H2Script {
+    fn start(answered: u32, after: AfterThat) -> H2Script {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let _ = h2_session(client, answered, after);
+                });
+            }
+        });
+        H2Script { addr, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut bytes = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    bytes.extend_from_slice(&stream.to_be_bytes());
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+fn h2_session(
+    mut client: std::net::TcpStream,
+    answered: u32,
+    after: AfterThat,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    const HEADERS: u8 = 1;
+    const SETTINGS: u8 = 4;
+    const GOAWAY: u8 = 7;
+    let mut preface = [0u8; 24];
+    client.read_exact(&mut preface)?;
+    client.write_all(&frame(SETTINGS, 0, 0, &[]))?;
+    let mut done = 0;
+    let mut last = 0u32;
+    loop {
+        let mut head = [0u8; 9];
+        client.read_exact(&mut head)?;
+        let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+        let (kind, flags) = (head[3], head[4]);
+        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        client.read_exact(&mut payload)?;
+        match kind {
+            SETTINGS if flags & 1 == 0 => client.write_all(&frame(SETTINGS, 1, 0, &[]))?,
+            HEADERS if done < answered => {
+                // `:status: 200` is entry 8 of HPACK's static table; END_HEADERS | END_STREAM.
+                client.write_all(&frame(HEADERS, 0x5, stream, &[0x88]))?;
+                done += 1;
+                last = stream;
+                if done == answered
+                    && let AfterThat::GoAway = after
+                {
+                    let mut goaway = last.to_be_bytes().to_vec();
+                    goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
+                    client.write_all(&frame(GOAWAY, 0, 0, &goaway))?;
+                    // Whatever else arrives is never processed; then the connection ends.
+                    client.set_read_timeout(Some(Duration::from_millis(200)))?;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A graceful GOAWAY leaves the streams above its last-stream-id unprocessed: they go again on
+/// a new connection (RFC 9113 §6.8), so every request ends ok, whatever its method.
+#[test]
+fn streams_a_goaway_left_unprocessed_are_sent_again_on_a_new_connection() {
+    let script = H2Script::start(5, AfterThat::GoAway);
+    let base = format!("http://{}", script.addr);
+    let body = std::sync::Arc::new(poolfetch::Body::json("{}").unwrap());
+    let posts = (0..30)
+        .map(|i| poolfetch::Request::new("POST", format!("{base}/n/{i}")).with_body(body.clone()));
+    let records = fetcher(HttpVersion::Http2PriorKnowledge, 6, |b| b).fetch_all(posts);
+    assert_eq!(records.len(), 30);
+    for record in &records {
+        assert!(record.ok, "{record:?}");
+        assert_eq!(record.status, Some(200));
+    }
+    assert!(
+        script.connections() >= 6,
+        "5 streams a connection: {} connections",
+        script.connections()
+    );
+}
+
+/// A shared connection that stops answering is dropped at the first timeout: the retry, and
+/// every later request, goes on a new connection.
+#[test]
+fn a_connection_that_stops_answering_gets_no_further_request() {
+    let script = H2Script::start(4, AfterThat::Silence);
+    let base = format!("http://{}", script.addr);
+    let urls: Vec<String> = (0..10).map(|i| format!("{base}/n/{i}")).collect();
+    let records = fetcher(HttpVersion::Http2PriorKnowledge, 1, |b| {
+        b.timeout(Duration::from_millis(400))
+            .retry(poolfetch::RetryPolicy {
+                retries: 1,
+                backoff: Duration::from_millis(1),
+                ..poolfetch::RetryPolicy::default()
+            })
+    })
+    .fetch_all(urls);
+    for record in &records {
+        assert!(record.ok, "{record:?}");
+    }
+    // Requests 4 and 8 (from 0) met a silent connection once, and only once.
+    let attempts: Vec<u32> = records.iter().map(|r| r.attempts).collect();
+    assert_eq!(attempts, [1, 1, 1, 1, 2, 1, 1, 1, 2, 1]);
+    assert_eq!(script.connections(), 3);
+}
+
+/// With `--http2`, a host whose TLS handshake never answers costs each request its own
+/// timeout, not its place in the line times the timeout: requests waiting for the host's
+/// connection fail with the attempt they waited for.
+#[test]
+fn requests_waiting_for_a_host_that_never_answers_share_its_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            holder.lock().unwrap().push(client); // accepted, never answered
+        }
+    });
+    let urls: Vec<String> = (0..6).map(|i| format!("https://{addr}/n/{i}")).collect();
+    let records = fetcher(HttpVersion::Http2, 6, |b| {
+        b.timeout(Duration::from_millis(500))
+    })
+    .fetch_all(urls);
+    for record in &records {
+        assert_eq!(
+            kind(record),
+            Some(poolfetch::ErrorKind::Timeout),
+            "{record:?}"
+        );
+        // A bound, not a speed: in line, the sixth would take 6 × 500 ms.
+        let took = record.finished_ms - record.started_ms;
+        assert!(took < 1_800.0, "{} took {took} ms", record.index);
+    }
+}

@@ -79,6 +79,17 @@ enum Shared2 {
     Http1Only,
 }
 
+/// A host's HTTP/2 state, behind its lock.
+#[derive(Default)]
+struct Host2 {
+    shared: Option<Shared2>,
+    /// The last connection attempt that failed, and when: a request that waited for the lock
+    /// while it was made fails with it instead of trying again, so no request waits behind
+    /// another's deadline (a host that never answers costs each request one timeout, not its
+    /// place in the line × the timeout).
+    failed: Option<(Instant, FetchError)>,
+}
+
 /// One HTTP/2 connection and how many streams it carries now.
 struct Stream2 {
     sender: http2::SendRequest<Full<Bytes>>,
@@ -114,7 +125,7 @@ pub(crate) struct HyperTransport {
     http: HttpVersion,
     /// One HTTP/2 connection per host, each made under its host's own lock (so a burst
     /// makes one, and a slow host holds up no other).
-    h2: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Option<Shared2>>>>>,
+    h2: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<Host2>>>>,
     resolver: Arc<CachingResolver>,
     /// Response head and each body read (`--timeout`).
     timeout: Duration,
@@ -291,7 +302,13 @@ impl HyperTransport {
             })?;
             Arc::clone(hosts.entry(key.clone()).or_default())
         };
-        let mut shared = slot.lock().await;
+        let asked = Instant::now();
+        let mut host = slot.lock().await;
+        if let Some((at, error)) = &host.failed
+            && *at >= asked
+        {
+            return Err(error.clone());
+        }
         let take = |conn: &Stream2| {
             conn.streams.fetch_add(1, Ordering::SeqCst);
             (
@@ -300,7 +317,7 @@ impl HyperTransport {
                 conn.remote,
             )
         };
-        match &mut *shared {
+        match &mut host.shared {
             Some(Shared2::Http1Only) => return Ok(None),
             Some(Shared2::Http2(conns)) => {
                 conns.retain(|conn| !conn.sender.is_closed());
@@ -313,7 +330,15 @@ impl HyperTransport {
             }
             None => {}
         }
-        match self.connect(key, deadline, true, phases).await? {
+        let connected = match self.connect(key, deadline, true, phases).await {
+            Ok(connected) => connected,
+            Err(error) => {
+                host.failed = Some((Instant::now(), error.clone()));
+                return Err(error);
+            }
+        };
+        host.failed = None;
+        match connected {
             Connection::Http2(sender, remote) => {
                 let conn = Stream2 {
                     sender,
@@ -321,15 +346,15 @@ impl HyperTransport {
                     remote,
                 };
                 let taken = take(&conn);
-                match &mut *shared {
+                match &mut host.shared {
                     Some(Shared2::Http2(conns)) => conns.push(conn),
-                    _ => *shared = Some(Shared2::Http2(vec![conn])),
+                    _ => host.shared = Some(Shared2::Http2(vec![conn])),
                 }
                 Ok(Some(taken))
             }
             Connection::Http1(conn) => {
-                *shared = Some(Shared2::Http1Only);
-                drop(shared);
+                host.shared = Some(Shared2::Http1Only);
+                drop(host);
                 // Not wasted: the HTTP/1.1 connection the server chose waits for a request.
                 self.put_idle(key.clone(), conn);
                 Ok(None)
@@ -345,7 +370,7 @@ impl HyperTransport {
             Err(_) => None,
         };
         if let Some(slot) = slot
-            && let Some(Shared2::Http2(conns)) = &mut *slot.lock().await
+            && let Some(Shared2::Http2(conns)) = &mut slot.lock().await.shared
         {
             conns.retain(|conn| !Arc::ptr_eq(&conn.streams, &stream.0));
         }
@@ -615,9 +640,12 @@ impl Transport for HyperTransport {
             HttpVersion::Http2PriorKnowledge => true,
         };
         // A shared HTTP/2 connection can die (GOAWAY, a broken frame) between being chosen
-        // and carrying the request; hyper then hands the request back unsent, and it goes once
-        // more on a new connection — whatever its method, since no byte of it left.
-        let mut resent = false;
+        // and carrying the request; hyper then hands the request back unsent. Or the server
+        // says it never processed the stream: a GOAWAY whose last-stream-id is below it, or
+        // `REFUSED_STREAM` (RFC 9113 §8.7). Either way the request goes again on another
+        // connection, whatever its method ([`MAX_RESENDS`] times at most). A connection that failed a
+        // request, timed out or was told to go away gets no further request.
+        let mut resent = 0;
         while want_h2
             && let Some((mut sender, stream, remote)) =
                 self.shared_h2(&key, deadline, phases).await?
@@ -634,17 +662,22 @@ impl Transport for HyperTransport {
                 })
             };
             match within(deadline, self.timeout, sent).await {
-                Err(_) => return Err(timeout_error("waiting for the response head")),
+                Err(_) => {
+                    self.forget_h2(&key, &stream).await;
+                    return Err(timeout_error("waiting for the response head"));
+                }
                 Ok(Ok(response)) => {
                     let mut head = self.head(response, deadline, None, remote);
                     head.body.stream = Some(stream);
                     return Ok(head);
                 }
-                Ok(Err(SendError::Unsent(_))) if !resent => {
-                    resent = true;
+                Ok(Err(e)) => {
                     self.forget_h2(&key, &stream).await;
+                    if !e.unprocessed() || resent == MAX_RESENDS {
+                        return Err(e.into_fetch_error());
+                    }
+                    resent += 1;
                 }
-                Ok(Err(e)) => return Err(e.into_fetch_error()),
             }
         }
         let mut reused = true;
@@ -700,7 +733,25 @@ enum SendError {
     Fetch(FetchError),
 }
 
+/// Times one request goes again on a new HTTP/2 connection after the server left it
+/// unprocessed (a server that does so every time must not hold a worker forever; one that
+/// ends each connection after a few requests may bump a stream more than once).
+const MAX_RESENDS: u32 = 10;
+
 impl SendError {
+    /// The request never reached the server's application: handed back unsent, above a
+    /// GOAWAY's last-stream-id, or refused (`REFUSED_STREAM`). Safe to send again.
+    fn unprocessed(&self) -> bool {
+        match self {
+            SendError::Unsent(_) => true,
+            SendError::Hyper(e) => h2_error(e).is_some_and(|h2| {
+                h2.is_remote()
+                    && (h2.is_go_away() || h2.reason() == Some(h2::Reason::REFUSED_STREAM))
+            }),
+            SendError::Fetch(_) => false,
+        }
+    }
+
     fn closed_before_answer(&self) -> bool {
         match self {
             SendError::Hyper(e) => e.is_incomplete_message() || e.is_canceled() || e.is_closed(),
@@ -830,21 +881,27 @@ fn classify_hyper_body(error: &hyper::Error) -> FetchError {
 /// malformed head, bytes that are not frames, a body longer or shorter than announced) —
 /// not a reset the server chose to send, not an I/O error.
 fn h2_violation(error: &hyper::Error) -> Option<&h2::Error> {
+    h2_error(error).filter(|h2| {
+        !h2.is_remote()
+            && !h2.is_io()
+            && matches!(
+                h2.reason(),
+                Some(
+                    h2::Reason::PROTOCOL_ERROR
+                        | h2::Reason::COMPRESSION_ERROR
+                        | h2::Reason::FRAME_SIZE_ERROR
+                        | h2::Reason::FLOW_CONTROL_ERROR
+                )
+            )
+    })
+}
+
+/// The HTTP/2 error under `error`, if it has one.
+fn h2_error(error: &hyper::Error) -> Option<&h2::Error> {
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         if let Some(h2) = cause.downcast_ref::<h2::Error>() {
-            let violation = !h2.is_remote()
-                && !h2.is_io()
-                && matches!(
-                    h2.reason(),
-                    Some(
-                        h2::Reason::PROTOCOL_ERROR
-                            | h2::Reason::COMPRESSION_ERROR
-                            | h2::Reason::FRAME_SIZE_ERROR
-                            | h2::Reason::FLOW_CONTROL_ERROR
-                    )
-                );
-            return violation.then_some(h2);
+            return Some(h2);
         }
         source = cause.source();
     }
