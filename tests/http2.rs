@@ -355,7 +355,6 @@ fn h2_session(
     client.read_exact(&mut preface)?;
     client.write_all(&frame(SETTINGS, 0, 0, &[]))?;
     let mut done = 0;
-    let mut last = 0u32;
     loop {
         let mut head = [0u8; 9];
         client.read_exact(&mut head)?;
@@ -370,11 +369,11 @@ fn h2_session(
                 // `:status: 200` is entry 8 of HPACK's static table; END_HEADERS | END_STREAM.
                 client.write_all(&frame(HEADERS, 0x5, stream, &[0x88]))?;
                 done += 1;
-                last = stream;
                 if done == answered
                     && let AfterThat::GoAway = after
                 {
-                    let mut goaway = last.to_be_bytes().to_vec();
+                    // Its last-stream-id is this stream, the last it processed.
+                    let mut goaway = stream.to_be_bytes().to_vec();
                     goaway.extend_from_slice(&0u32.to_be_bytes()); // NO_ERROR
                     client.write_all(&frame(GOAWAY, 0, 0, &goaway))?;
                     // Whatever else arrives is never processed; then the connection ends.
