@@ -326,3 +326,65 @@ fn discarded_bodies_are_counted_and_kept_ones_are_capped_at_ten_mib_by_default(e
     let records = kept.fetch_all([server.url("/bytes/20000000")]);
     assert_eq!(kind(&records[0]), Some(ErrorKind::TooLarge), "{engine:?}");
 }
+
+per_engine!(every_content_coding_is_decoded_in_order_and_an_empty_body_has_none_to_decode);
+// `gzip` twice (on two header lines, or `gzip, gzip`) over a doubly gzipped body decodes to the
+// body; HEAD, 204, 304 and `Content-Length: 0`, each with `Content-Encoding: gzip`, have
+// nothing to decode and are ok.
+fn every_content_coding_is_decoded_in_order_and_an_empty_body_has_none_to_decode(
+    engine: EngineKind,
+) {
+    use std::io::Write;
+    let twice = common::gzip(&common::gzip(b"hello, twice"));
+    let server = common::Scripted::start(move |head, client| {
+        let path = head.split_whitespace().nth(1).unwrap_or("");
+        let (status, codings, body): (&str, &str, &[u8]) = match path {
+            "/two-lines" => ("200 OK", "gzip\r\nContent-Encoding: gzip", &twice),
+            "/one-line" => ("200 OK", "gzip, gzip", &twice),
+            "/empty" => ("200 OK", "gzip", b""),
+            "/head" => ("200 OK", "gzip", b""),
+            "/no-content" => ("204 No Content", "gzip", b""),
+            _ => ("304 Not Modified", "gzip", b""),
+        };
+        let length = match (path, status) {
+            ("/head", _) => "Content-Length: 120\r\n".to_string(),
+            (_, "200 OK") => format!("Content-Length: {}\r\n", body.len()),
+            _ => String::new(),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Encoding: {codings}\r\n{length}Connection: close\r\n\r\n"
+        );
+        let _ = client.write_all(head.as_bytes());
+        let _ = client.write_all(body);
+    });
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .body(BodyMode::Text)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let records = fetcher.fetch_all([
+        Request::get(server.url("/two-lines")),
+        Request::get(server.url("/one-line")),
+        Request::get(server.url("/empty")),
+        Request::new("HEAD", server.url("/head")),
+        Request::get(server.url("/no-content")),
+        Request::get(server.url("/not-modified")),
+    ]);
+    for record in &records[..2] {
+        assert!(record.ok, "{engine:?}: {record:?}");
+        assert_eq!(
+            record.body.as_ref().and_then(|b| b.as_str()),
+            Some("hello, twice"),
+            "{engine:?}: {record:?}"
+        );
+        assert_eq!(record.content_encoding.as_deref(), Some("gzip, gzip"));
+        assert_eq!(record.decoded_bytes, Some(12));
+    }
+    for record in &records[2..] {
+        assert!(record.ok, "{engine:?}: {record:?}");
+        assert_eq!(record.bytes, 0, "{engine:?}: {record:?}");
+    }
+}

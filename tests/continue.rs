@@ -302,3 +302,80 @@ fn a_planted_validator_is_never_read_or_sent() {
             .all(|r| r.resumed_from.is_none())
     );
 }
+
+per_engine!(a_download_stored_compressed_continues_to_the_same_bytes_or_starts_again);
+// An object stored gzip-encoded with an ETag, whose byte ranges count the stored bytes (as S3
+// or GCS serve one): killed part-way (the part file holds decoded bytes) and continued, the
+// file ends byte-identical to a download that never stopped.
+fn a_download_stored_compressed_continues_to_the_same_bytes_or_starts_again(engine: EngineKind) {
+    use std::io::Write;
+    let plain: Vec<u8> = (0..4_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 % 7 + b'a')
+        .collect();
+    let stored = std::sync::Arc::new(common::gzip(&plain));
+    let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let served = std::sync::Arc::clone(&stored);
+    let server = common::Scripted::start(move |head, client| {
+        let lower = head.to_ascii_lowercase();
+        let from: usize = lower
+            .split("range: bytes=")
+            .nth(1)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|n| n.trim().parse().ok())
+            .filter(|_| lower.contains("if-range: \"gz-1\""))
+            .unwrap_or(0);
+        let total = served.len();
+        let status = if from > 0 {
+            format!(
+                "206 Partial Content\r\nContent-Range: bytes {from}-{}/{total}",
+                total - 1
+            )
+        } else {
+            "200 OK".to_string()
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Encoding: gzip\r\nETag: \"gz-1\"\r\nAccept-Ranges: bytes\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            total - from
+        );
+        let _ = client.write_all(head.as_bytes());
+        if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            // The first download: half the stored bytes, then nothing (it gets killed).
+            let _ = client.write_all(&served[..total / 2]);
+            std::thread::sleep(Duration::from_secs(20));
+            return;
+        }
+        let _ = client.write_all(&served[from..]);
+    });
+    let url = server.url("/stored.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = poolfetch()
+        .args(["fetch", "-q", "--engine", engine.name(), "--output-dir"])
+        .arg(dir.path())
+        .args(["--url", &url])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while part_of(dir.path())
+        .and_then(|p| p.metadata().ok())
+        .is_none_or(|m| m.len() == 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{engine:?}: the download did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = continue_into(dir.path(), engine, &url);
+    assert_exit(&output, 0);
+    let record = records(&output.stdout).remove(0);
+    assert!(record.ok, "{engine:?}: {record:?}");
+    let file = PathBuf::from(record.file.clone().expect("a file"));
+    assert!(
+        std::fs::read(&file).unwrap() == plain,
+        "{engine:?}: the file is not the body ({record:?})"
+    );
+    assert!(part_of(dir.path()).is_none(), "{engine:?}");
+}

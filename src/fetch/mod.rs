@@ -23,8 +23,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use http::header::{
-    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, COOKIE, ETAG,
-    LAST_MODIFIED, LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_RANGE, CONTENT_TYPE, COOKIE, ETAG, LAST_MODIFIED,
+    LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
 };
 
 pub use resolver::Resolve;
@@ -80,8 +80,9 @@ pub(crate) struct Outcome {
     pub remote_addr: Option<String>,
     /// When the phases of the last exchange ended (its connection's, if new).
     pub phases: Phases,
-    /// The `Content-Encoding` decoded, and the body's size once decoded.
-    pub decoded: Option<(&'static str, u64)>,
+    /// The `Content-Encoding` decoded (its codings in the order applied, `gzip, br`), and
+    /// the body's size once decoded.
+    pub decoded: Option<(String, u64)>,
     /// Body bytes read.
     pub bytes: u64,
     /// The kept body.
@@ -354,23 +355,25 @@ impl Core {
             ));
             return (outcome, retry_after);
         }
-        let validator = header(ETAG).or_else(|| header(LAST_MODIFIED));
+        // A continued part holds raw bytes of a range: never decoded.
+        let codings = decode::Decoder::codings(&headers).filter(|_| continues.is_none());
+        // A part file of decoded bytes cannot be continued: a range counts the bytes as
+        // stored (encoded), not as decoded. It gets no validator, so `--continue` starts it
+        // again from zero.
+        let validator = header(ETAG)
+            .or_else(|| header(LAST_MODIFIED))
+            .filter(|_| codings.is_none());
         let sink_head = sink::BodyHead {
             status,
             continues,
             validator,
         };
-        // A continued part holds raw bytes of a range: never decoded.
-        let encoding = header(CONTENT_ENCODING).filter(|_| continues.is_none());
         let mut wire = 0u64;
-        let mut decoded_as = None;
+        let decoded_as = codings.as_ref().map(|codings| codings.join(", "));
         let kept = match BodySink::open(&self.bodies, index, &request.url, &sink_head) {
             Ok(sink) => {
-                let mut sink = match encoding.and_then(decode::Decoder::coding) {
-                    Some(coding) => {
-                        decoded_as = Some(coding);
-                        Sink::Decoding(Box::new(decode::Decoder::new(coding, sink)))
-                    }
+                let mut sink = match codings {
+                    Some(codings) => Sink::Encoded(Some((sink, codings))),
                     None => Sink::Plain(sink),
                 };
                 loop {
@@ -631,6 +634,11 @@ fn continuation(
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let (start, end, total) = parse_content_range(header(CONTENT_RANGE)?)?;
     let same_body = header(ETAG).or_else(|| header(LAST_MODIFIED)) == Some(validator);
+    // The part holds bytes as sent without a coding poolfetch decodes; a range of an
+    // encoded representation does not continue it.
+    if decode::Decoder::codings(headers).is_some() {
+        return None;
+    }
     let to_the_end = total.is_none_or(|total| end + 1 == total);
     (start == offset && same_body && to_the_end).then_some(sink::Continuation {
         offset,
@@ -665,22 +673,35 @@ fn version_name(version: http::Version) -> &'static str {
 /// Where body chunks go: straight into the sink, or through a decoder into it.
 enum Sink {
     Plain(BodySink),
+    /// An encoded body before its first byte: an empty one has nothing to decode (a HEAD, a
+    /// 204 or 304, `Content-Length: 0`, with `Content-Encoding: gzip`).
+    Encoded(Option<(BodySink, Vec<&'static str>)>),
     Decoding(Box<decode::Decoder>),
 }
 
 impl Sink {
     fn push(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if let Sink::Encoded(pending) = self
+            && let Some((sink, codings)) = pending.take()
+        {
+            *self = Sink::Decoding(Box::new(decode::Decoder::new(&codings, sink)));
+        }
         match self {
             Sink::Plain(sink) => sink.push(chunk).map_err(sink_error),
             Sink::Decoding(decoder) => decoder.push(chunk).map_err(decode_error),
+            Sink::Encoded(_) => Err(FetchError::new(ErrorKind::Internal, "a sink lost")),
         }
     }
 
     /// The sink, once the last decoded bytes are in it.
     fn finish(self) -> Result<BodySink, FetchError> {
         match self {
-            Sink::Plain(sink) => Ok(sink),
+            Sink::Plain(sink) | Sink::Encoded(Some((sink, _))) => Ok(sink),
             Sink::Decoding(decoder) => decoder.finish().map_err(decode_error),
+            Sink::Encoded(None) => Err(FetchError::new(ErrorKind::Internal, "a sink lost")),
         }
     }
 }

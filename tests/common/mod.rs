@@ -339,3 +339,52 @@ impl Relay {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// An HTTP/1.1 server on loopback that answers each request by hand: `answer` gets the
+/// request head (up to the blank line) and writes the whole response, bytes as it likes;
+/// then the connection closes. For heads and bodies the embedded server will not produce.
+pub struct Scripted {
+    pub addr: SocketAddr,
+}
+
+impl Scripted {
+    pub fn start(
+        answer: impl Fn(&str, &mut std::net::TcpStream) + Send + Sync + 'static,
+    ) -> Scripted {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = std::sync::Arc::new(answer);
+        std::thread::spawn(move || {
+            for mut client in listener.incoming().flatten() {
+                let answer = std::sync::Arc::clone(&answer);
+                std::thread::spawn(move || {
+                    let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match client.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    answer(&String::from_utf8_lossy(&head), &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Scripted { addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// `bytes` gzip-encoded.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
