@@ -112,8 +112,8 @@ fn the_cli_trusts_a_cacert_and_flags_insecure_runs() {
 
 /// A CA trusted only through `SSL_CERT_FILE`, or only through `SSL_CERT_DIR`, as curl and
 /// requests honour them: ok with it, `tls` without (and the summary names the CAs the
-/// certificate was checked against), on both engines. A variable naming nothing readable is
-/// a usage error before any request.
+/// certificate was checked against), on both engines. A variable naming nothing readable
+/// fails https:// URLs as `tls`, and only them.
 #[test]
 fn ssl_cert_file_and_ssl_cert_dir_are_the_trust_store_when_set() {
     let (server, ca_pem) = https_server();
@@ -126,6 +126,7 @@ fn ssl_cert_file_and_ssl_cert_dir_are_the_trust_store_when_set() {
     std::fs::create_dir(&ca_dir).unwrap();
     std::fs::write(ca_dir.join("test-ca.pem"), &ca_pem).unwrap();
     let url = server.url("/todos/3");
+    let plain_server = common::server();
     for engine in ["threads", "async"] {
         let run = |env: &[(&str, &std::path::Path)]| {
             let mut command = Command::cargo_bin("poolfetch").unwrap();
@@ -168,12 +169,44 @@ fn ssl_cert_file_and_ssl_cert_dir_are_the_trust_store_when_set() {
             "{engine}: {}",
             stderr(&another)
         );
-        let nothing = run(&[("SSL_CERT_FILE", &dir.path().join("missing.pem"))]);
-        assert_eq!(
-            nothing.status.code(),
-            Some(2),
-            "{engine}: {}",
-            stderr(&nothing)
-        );
+        // A trust file that cannot be read, or must not be (a FIFO would hang the run,
+        // /dev/zero would fill memory): https:// URLs fail as `tls`, the summary says why,
+        // and an http:// URL is fetched all the same, as curl does.
+        let fifo = dir.path().join("fifo.pem");
+        if !fifo.exists() {
+            common::mkfifo(&fifo);
+        }
+        let plain = plain_server.url("/todos/4");
+        for (bad, why) in [
+            (dir.path().join("missing.pem"), "cannot be read"),
+            (fifo.clone(), "not a regular file"),
+            (std::path::PathBuf::from("/dev/zero"), "not a regular file"),
+        ] {
+            let output = Command::cargo_bin("poolfetch")
+                .unwrap()
+                .env_remove("SSL_CERT_DIR")
+                .env("SSL_CERT_FILE", &bad)
+                .args(["fetch", "--engine", engine, "--url", &url, "--url", &plain])
+                .timeout(std::time::Duration::from_secs(60))
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{engine} {bad:?}: {}",
+                stderr(&output)
+            );
+            let found = common::records(&output.stdout);
+            assert_eq!(
+                found[0].error.as_ref().map(|e| e.kind),
+                Some(poolfetch::ErrorKind::Tls)
+            );
+            assert!(found[1].ok, "{engine} {bad:?}: {:?}", found[1]);
+            assert!(
+                stderr(&output).contains(why),
+                "{engine} {bad:?}: {}",
+                stderr(&output)
+            );
+        }
     }
 }

@@ -36,21 +36,105 @@ struct Platform {
 fn platform() -> &'static Platform {
     static PLATFORM: OnceLock<Platform> = OnceLock::new();
     PLATFORM.get_or_init(|| {
-        let set = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| format!("{name}={v}"))
-        };
-        let named: Vec<String> = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
-            .into_iter()
-            .filter_map(set)
-            .collect();
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let (file, dir) = (set("SSL_CERT_FILE"), set("SSL_CERT_DIR"));
+        if file.is_none() && dir.is_none() {
+            return Platform {
+                certs: rustls_native_certs::load_native_certs().certs,
+                from_env: None,
+            };
+        }
+        // Read here rather than by rustls-native-certs, which follows a FIFO into a hang and
+        // `/dev/zero` until memory runs out: regular files only, each at most
+        // MAX_TRUST_FILE bytes. What cannot be read is said in the source; it matters only
+        // to an https:// URL, which then fails as `tls` (curl fetches http:// URLs anyway).
+        let mut certs = Vec::new();
+        let mut named = Vec::new();
+        if let Some(file) = file {
+            let path = Path::new(&file);
+            let problem = match read_trust_file(path) {
+                Ok(bytes) => {
+                    let found = pem_certs(&bytes);
+                    let problem = found.is_empty().then(|| "no PEM certificate in it".into());
+                    certs.extend(found);
+                    problem
+                }
+                Err(why) => Some(why),
+            };
+            named.push(described("SSL_CERT_FILE", path, problem));
+        }
+        if let Some(dir) = dir {
+            let path = Path::new(&dir);
+            let problem = match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+                    entries.sort();
+                    for entry in entries.iter().take(MAX_TRUST_DIR_FILES) {
+                        if let Ok(bytes) = read_trust_file(entry) {
+                            certs.extend(pem_certs(&bytes));
+                        }
+                    }
+                    None
+                }
+                Err(e) => Some(format!("cannot be read: {e}")),
+            };
+            named.push(described("SSL_CERT_DIR", path, problem));
+        }
         Platform {
-            certs: rustls_native_certs::load_native_certs().certs,
-            from_env: (!named.is_empty()).then(|| named.join(" and ")),
+            certs,
+            from_env: Some(named.join(" and ")),
         }
     })
+}
+
+/// The largest trust file read (a full CA bundle is a few hundred KB).
+const MAX_TRUST_FILE: u64 = 16 << 20;
+
+/// The most files of an `SSL_CERT_DIR` read.
+const MAX_TRUST_DIR_FILES: usize = 10_000;
+
+/// `NAME=path`, and what was wrong with it, if anything.
+fn described(name: &str, path: &Path, problem: Option<String>) -> String {
+    match problem {
+        Some(problem) => format!("{name}={} ({problem})", path.display()),
+        None => format!("{name}={}", path.display()),
+    }
+}
+
+/// A trust file's bytes: a regular file (a link to one is fine; a FIFO, a device or a
+/// directory is not, and opening never waits for a writer) of at most [`MAX_TRUST_FILE`].
+pub(crate) fn read_trust_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_TRUST_FILE {
+        return Err(format!("larger than {} MiB", MAX_TRUST_FILE >> 20));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_TRUST_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_TRUST_FILE {
+        return Err(format!("larger than {} MiB", MAX_TRUST_FILE >> 20));
+    }
+    Ok(bytes)
+}
+
+/// The certificates in PEM `bytes` (anything else in them skipped).
+fn pem_certs(bytes: &[u8]) -> Vec<CertificateDer<'static>> {
+    CertificateDer::pem_slice_iter(bytes)
+        .filter_map(Result::ok)
+        .collect()
 }
 
 impl Trust {
@@ -58,17 +142,10 @@ impl Trust {
     pub(crate) fn of(config: &Config) -> Result<Trust, ConfigError> {
         let platform = platform();
         let (mut roots, mut source) = match &platform.from_env {
-            Some(named) => {
-                if platform.certs.is_empty() {
-                    return Err(ConfigError::Tls(format!(
-                        "{named}: no certificate could be read there"
-                    )));
-                }
-                (
-                    platform.certs.clone(),
-                    format!("{named} ({} CAs)", platform.certs.len()),
-                )
-            }
+            Some(named) => (
+                platform.certs.clone(),
+                format!("{named} ({} CAs)", platform.certs.len()),
+            ),
             None => {
                 let mut roots = platform.certs.clone();
                 roots.extend(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
@@ -90,11 +167,12 @@ impl Trust {
     }
 }
 
-/// The certificates of a PEM file (`--cacert`): at least one, or a clear error.
+/// The certificates of a PEM file (`--cacert`): at least one, or a clear error. Read as
+/// trust files are ([`read_trust_file`]): a FIFO or `/dev/zero` is refused, not waited on.
 pub(crate) fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
     let bad = |why: String| ConfigError::Tls(format!("--cacert {}: {why}", path.display()));
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(e.to_string()))?
+    let bytes = read_trust_file(path).map_err(bad)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(e.to_string()))?;
     if certs.is_empty() {
