@@ -73,7 +73,7 @@ pub use fetch::Resolve;
 pub use input::{InputError, RequestTemplate};
 pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
 pub use replace::ReplaceError;
-pub use request::{Body, Request};
+pub use request::{Body, Request, check_method};
 pub use resume::{IndexSet, MergeReport, ResumeError, merge};
 pub use run::{Run, RunOptions};
 

@@ -16,6 +16,59 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+/// How a new version's temporary name ends (`.FILE.XXXXXX.poolfetch-tmp`).
+const TEMP_SUFFIX: &str = ".poolfetch-tmp";
+
+/// Take an exclusive `flock` on `file`; with `try_only`, give up at once if another holds it.
+/// True when taken.
+fn lock(file: &File, try_only: bool) -> bool {
+    use std::os::fd::AsRawFd;
+    let mode = if try_only {
+        libc::LOCK_EX | libc::LOCK_NB
+    } else {
+        libc::LOCK_EX
+    };
+    // SAFETY: flock(2) on a file descriptor this function's caller owns.
+    unsafe { libc::flock(file.as_raw_fd(), mode) == 0 }
+}
+
+/// Remove what a killed run left of an earlier new version of `name` in `dir`: names only
+/// poolfetch makes (`.NAME.` + 6 random characters + `.poolfetch-tmp`), regular files (a link
+/// is not followed), and only those no live process holds (their writer keeps a lock).
+fn remove_leftovers(dir: &Path, name: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(text) = file_name.to_str() else {
+            continue;
+        };
+        let Some(middle) = text
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
+        else {
+            continue;
+        };
+        if middle.len() != 6 || !middle.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path)
+        else {
+            continue;
+        };
+        if file.metadata().is_ok_and(|m| m.is_file()) && lock(&file, true) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Why FILE cannot be replaced, or writing its new version failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplaceError {
@@ -75,12 +128,15 @@ impl Replacement {
             path: path.to_path_buf(),
             source,
         };
+        remove_leftovers(dir, &name);
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
-            .suffix(".poolfetch-tmp")
+            .suffix(TEMP_SUFFIX)
             .permissions(std::fs::Permissions::from_mode(0o666))
             .tempfile_in(dir)
             .map_err(write_error)?;
+        // Held until the file is renamed or removed: a later run knows it is not a leftover.
+        lock(temp.as_file(), false);
         if let Some(meta) = &existing {
             keep_owner_and_mode(temp.as_file(), meta).map_err(|e| {
                 refused(format!(

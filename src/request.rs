@@ -107,6 +107,18 @@ impl From<String> for Request {
     }
 }
 
+/// `text` as an HTTP method, upper case (`get` is `GET`): 1 to 16 ASCII letters, or why not.
+/// Every client checks a method here before any request.
+pub fn check_method(text: &str) -> Result<String, String> {
+    let method = text.trim().to_ascii_uppercase();
+    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "{text:?} is not an HTTP method (GET, POST, PUT, …)"
+        ));
+    }
+    Ok(method)
+}
+
 /// The userinfo part (`user:pass`) of a URL, if it has one.
 pub fn userinfo(url: &str) -> Option<&str> {
     let after_scheme = url.find("://").map_or(0, |i| i + 3);

@@ -388,3 +388,19 @@ fn every_content_coding_is_decoded_in_order_and_an_empty_body_has_none_to_decode
         assert_eq!(record.bytes, 0, "{engine:?}: {record:?}");
     }
 }
+
+per_engine!(a_parsed_body_keeps_every_number_exactly_as_sent);
+// `{"n": 123456789012345678901234567890}` stays that integer in the record (it used to
+// become 1.2345678901234568e+29), and a long decimal keeps its digits.
+fn a_parsed_body_keeps_every_number_exactly_as_sent(engine: EngineKind) {
+    let server = server();
+    let sent = r#"{"big":123456789012345678901234567890,"long":0.1000000000000000055511151231257827,"small":-7}"#;
+    let output = common::poolfetch()
+        .args(["fetch", "-q", "--engine", engine.name(), "--json", sent])
+        .args(["--url", &server.url("/echo")])
+        .output()
+        .unwrap();
+    common::assert_exit(&output, 0);
+    let line = String::from_utf8(output.stdout).unwrap();
+    assert!(line.contains(r#""json":{"big":123456789012345678901234567890,"long":0.1000000000000000055511151231257827,"small":-7}"#), "{engine:?}: {line}");
+}

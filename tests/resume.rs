@@ -95,3 +95,73 @@ fn a_resume_with_other_inputs_stops_before_sending_and_leaves_the_file_alone() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `merge` to stdout spills its sort files into `$TMPDIR`, never beside an input whose
+/// directory may not be writable (here `/proc/self/fd`, which not even root can write).
+#[test]
+fn merge_to_stdout_spills_into_tmpdir_not_beside_its_inputs() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let template = server.url("/todos/{}");
+    let status = poolfetch()
+        .args(["fetch", "-q", "-o"])
+        .arg(&out)
+        .args(["--template", &template, "--range", "1..200"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    // Backwards: 200 stretches of one record each, more than merge sorts in memory.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let reversed: String = text.lines().rev().map(|l| format!("{l}\n")).collect();
+    let backwards = dir.path().join("backwards.jsonl");
+    std::fs::write(&backwards, reversed).unwrap();
+    let output = poolfetch()
+        .env("TMPDIR", dir.path())
+        .args(["merge", "/proc/self/fd/0"])
+        .stdin(std::fs::File::open(&backwards).unwrap())
+        .output()
+        .unwrap();
+    common::assert_exit(&output, 0);
+    let merged = common::records(&output.stdout);
+    assert_eq!(common::indices(&merged), (0..200).collect::<Vec<u64>>());
+}
+
+/// A run killed while it compacted FILE leaves `.FILE.XXXXXX.poolfetch-tmp` behind; the next
+/// `--resume` of FILE removes it — and only it: a name poolfetch does not make, and one a live
+/// process still writes (it holds a lock), stay.
+#[test]
+fn resume_removes_what_a_killed_compaction_left_and_nothing_else() {
+    use std::os::fd::AsRawFd;
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let template = server.url("/todos/{}");
+    let run = || {
+        poolfetch()
+            .args(["fetch", "-q", "-o"])
+            .arg(&out)
+            .args(["--template", &template, "--range", "1..20", "--resume"])
+            .status()
+            .unwrap()
+    };
+    assert_eq!(run().code(), Some(0));
+    let left = dir.path().join(".out.jsonl.aB3xY9.poolfetch-tmp");
+    let busy = dir.path().join(".out.jsonl.Zz0123.poolfetch-tmp");
+    let foreign = dir.path().join(".out.jsonl.mine.poolfetch-tmp");
+    for path in [&left, &busy, &foreign] {
+        std::fs::write(path, "half a compaction\n").unwrap();
+    }
+    let held = std::fs::File::open(&busy).unwrap();
+    // SAFETY: flock(2) on a file this test opened; released when `held` is dropped.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    assert_eq!(run().code(), Some(0));
+    assert!(!left.exists(), "the leftover of a killed compaction stays");
+    assert!(busy.exists(), "a file a live process holds was removed");
+    assert!(
+        foreign.exists(),
+        "a name poolfetch does not make was removed"
+    );
+    assert_eq!(read_records(&out).len(), 20);
+    drop(held);
+}

@@ -5,6 +5,7 @@
 //!
 //! The GIL is released whenever this waits; a Python thread keeps running during a fetch.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,6 +26,32 @@ const READY: usize = 256;
 
 /// How often a wait wakes up to look for Ctrl-C.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Set once the interpreter is exiting (by an `atexit` hook): a thread of ours must not take
+/// the GIL again, since CPython ends a thread that does with a forced unwind, which aborts
+/// the process when it meets Rust frames ("FATAL: exception not rethrown").
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Streams alive now: the exit hook waits for their threads only if there are any.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Called without the GIL, just before a thread of ours would take it again: once the
+/// interpreter exits, the thread waits here for the process to end instead.
+fn never_back_if_exiting() {
+    while EXITING.load(Ordering::SeqCst) {
+        std::thread::park_timeout(Duration::from_secs(3600));
+    }
+}
+
+/// The `atexit` hook: from now on no thread of ours takes the GIL; a thread already on its
+/// way back to it gets a moment to arrive (and park at its next wait) before finalization.
+#[pyfunction]
+fn _at_exit(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    if LIVE.load(Ordering::SeqCst) > 0 {
+        py.detach(|| std::thread::sleep(SIGNAL_CHECK * 2));
+    }
+}
 
 /// How a run ended, as its thread reports it.
 enum Ended {
@@ -54,7 +81,11 @@ impl Stream {
     #[pyo3(signature = (max = 1024))]
     fn next_batch(&self, py: Python<'_>, max: usize) -> PyResult<Option<Py<PyBytes>>> {
         loop {
-            let batch = py.detach(|| self.wait_for_batch(max.max(1)));
+            let batch = py.detach(|| {
+                let batch = self.wait_for_batch(max.max(1));
+                never_back_if_exiting();
+                batch
+            });
             match batch {
                 Some(lines) => return Ok(Some(PyBytes::new(py, &lines).unbind())),
                 None if self.records.is_empty() && self.run_is_over() => return self.end(py),
@@ -111,7 +142,11 @@ impl Stream {
     fn end(&self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
         let handle = self.run.lock().ok().and_then(|mut run| run.take());
         let ended = match handle {
-            Some(handle) => py.detach(|| handle.join()),
+            Some(handle) => py.detach(|| {
+                let ended = handle.join();
+                never_back_if_exiting();
+                ended
+            }),
             None => Ok(Ended::Done),
         };
         if let Some(interrupt) = self.interrupt.lock().ok().and_then(|mut slot| slot.take()) {
@@ -131,6 +166,7 @@ impl Drop for Stream {
         // Dropped before its end (a `break` out of the loop): stop sending. The run's thread
         // ends by itself once its records have nowhere to go.
         self.cancel.cancel();
+        LIVE.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -147,7 +183,7 @@ impl Iterator for PyInputs {
 
     fn next(&mut self) -> Option<Request> {
         // A cancelled run reads no more: records are for what was read.
-        if self.cancel.is_cancelled() {
+        if self.cancel.is_cancelled() || EXITING.load(Ordering::SeqCst) {
             return None;
         }
         Python::attach(|py| match self.iter.bind(py).clone().next()? {
@@ -255,8 +291,12 @@ fn template(
         (None, Some(data)) => Some(Body::data(data)),
         (None, None) => None,
     };
+    let method = method
+        .map(|m| poolfetch::check_method(&m))
+        .transpose()
+        .map_err(PyValueError::new_err)?;
     Ok(RequestTemplate {
-        method: method.map(|m| m.to_ascii_uppercase()),
+        method,
         body: body.map(Arc::new),
     })
 }
@@ -415,6 +455,7 @@ fn start(
             start_stream(fetcher, requests, cancel.clone(), sender, error)
         }
     };
+    LIVE.fetch_add(1, Ordering::SeqCst);
     Ok(Stream {
         records,
         cancel,
@@ -584,6 +625,7 @@ fn run_bench(
 #[pymodule]
 fn _poolfetch(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(start, module)?)?;
+    module.add_function(wrap_pyfunction!(_at_exit, module)?)?;
     module.add_function(wrap_pyfunction!(run_bench, module)?)?;
     module.add_class::<Stream>()?;
     module.add_class::<Server>()?;

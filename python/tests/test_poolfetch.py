@@ -109,6 +109,7 @@ def test_bad_arguments_raise_before_any_request(server):
         dict(resume=True),
         dict(json={"a": 1}, data=b"x"),
         dict(proxy="socks4://127.0.0.1:1"),
+        dict(method="GE T"),
     ]:
         with pytest.raises(ValueError):
             poolfetch.fetch(urls, **bad)
@@ -283,3 +284,31 @@ def _closed_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_big_json_numbers_arrive_exactly(server):
+    big = "123456789012345678901234567890"
+    body = '{"n": %s, "f": 0.1000000000000000055511151231257827}' % big
+    for engine in ["threads", "async"]:
+        [record] = poolfetch.fetch([f"{server.url}/echo"], method="POST", json=body, engine=engine)
+        assert record["body"]["json"]["n"] == int(big), record
+        assert record["body"]["data"] == body
+
+
+def test_the_interpreter_exits_cleanly_while_a_daemon_thread_iterates_fetch(server):
+    script = textwrap.dedent(
+        f"""
+        import threading, time, poolfetch
+        urls = ["{server.url}/delay/3000?n=%d" % i for i in range(4)]
+        def run():
+            for record in poolfetch.fetch(urls, pool=1):
+                pass
+        threading.Thread(target=run, daemon=True).start()
+        time.sleep(0.3)
+        print("leaving", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"leaving" in done.stdout
+    assert b"FATAL" not in done.stderr

@@ -53,13 +53,7 @@ pub(super) fn parse_rate(text: &str) -> Result<crate::config::Rate, String> {
 }
 
 pub(super) fn parse_method(text: &str) -> Result<String, String> {
-    let method = text.trim().to_ascii_uppercase();
-    if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(format!(
-            "{text:?} is not an HTTP method (GET, POST, PUT, …)"
-        ));
-    }
-    Ok(method)
+    crate::request::check_method(text)
 }
 
 pub(super) fn parse_form_field(text: &str) -> Result<(String, String), String> {

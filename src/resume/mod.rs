@@ -119,18 +119,16 @@ fn spill_dir(near: &Path) -> PathBuf {
 
 /// Merge the records of `inputs` — shard outputs, or any record files, in any order — into
 /// `out` in input order, the first record of each index kept (`poolfetch merge`). Memory and
-/// open files stay bounded; temporary sort files, if needed, go beside `spill_near` (else
-/// beside the first input).
+/// open files stay bounded; temporary sort files, if needed (unnamed: they vanish with the
+/// process), go beside `spill_near` (else into `$TMPDIR`).
 pub fn merge(
     inputs: &[PathBuf],
     spill_near: Option<&Path>,
     out: &mut impl Write,
 ) -> Result<MergeReport, ResumeError> {
-    let dir = spill_dir(
-        spill_near
-            .or(inputs.first().map(PathBuf::as_path))
-            .unwrap_or(Path::new(".")),
-    );
+    // Beside the output file, else in the temporary directory ($TMPDIR): never beside an
+    // input, whose directory may not be writable.
+    let dir = spill_near.map_or_else(std::env::temp_dir, spill_dir);
     let (mut merger, scan) = sorted::sorted(inputs, &dir)?;
     let mut report = MergeReport {
         torn: scan.torn,

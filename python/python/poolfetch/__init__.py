@@ -21,6 +21,7 @@ or ``TypeError`` before any request is sent.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 from typing import (
@@ -37,6 +38,10 @@ from typing import (
 )
 
 from . import _poolfetch
+
+# At exit, no thread of ours takes the GIL again: a daemon thread still iterating fetch()
+# waits for the process to end instead of aborting it.
+atexit.register(_poolfetch._at_exit)
 
 __all__ = [
     "DEFAULT_POOL",
