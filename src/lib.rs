@@ -120,7 +120,7 @@ pub mod fuzzing {
     /// `poolfetch merge` of `inputs` into memory.
     pub fn merge(inputs: &[PathBuf]) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
-        crate::resume::merge(inputs, None, &mut out).map_err(|e| e.to_string())?;
+        crate::resume::merge(inputs, None, None, &mut out).map_err(|e| e.to_string())?;
         Ok(out)
     }
 }

@@ -99,6 +99,33 @@ fn three_shards_merged_equal_one_unsharded_run() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing indices: 9 (2, 5, 8"), "{stderr}");
+    assert!(stderr.contains("--expect N counts them"), "{stderr}");
+    // Told how many inputs there were, the last one (29, past the highest read) counts too.
+    let output = poolfetch()
+        .arg("merge")
+        .args(&shards[..2])
+        .args(["--expect", "30"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("missing indices: 10 (2, 5, 8, 11, 14, 17, 20, 23, 26, 29)"),
+        "{stderr}"
+    );
+    // An index at or past the count is reported.
+    let output = poolfetch()
+        .arg("merge")
+        .args(&shards)
+        .args(["--expect", "25"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("at or past --expect 25: 5 (25, 26"),
+        "{stderr}"
+    );
     let twice = [
         shards[0].clone(),
         shards[0].clone(),

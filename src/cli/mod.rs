@@ -69,6 +69,10 @@ enum Command {
         /// Write the merged records to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
+        /// How many inputs the run had: indices missing after the highest one read (a left-out
+        /// last shard's) are counted too, and an index at or past N is reported.
+        #[arg(long, value_name = "N")]
+        expect: Option<u64>,
     },
     /// Draw the finish time of every request by index from a `fetch` output (the waves), or
     /// with --waterfall where each request's time went.
@@ -239,7 +243,11 @@ fn run(command: Command) -> Result<i32, CliError> {
             output,
             waterfall,
         } => plot(&records, &output, waterfall),
-        Command::Merge { files, output } => merge(&files, output.as_deref()),
+        Command::Merge {
+            files,
+            output,
+            expect,
+        } => merge(&files, output.as_deref(), expect),
         Command::Completions { shell } => {
             // Rendered into memory first: clap_complete panics on a closed stdout.
             let mut script = Vec::new();
@@ -285,7 +293,7 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
 }
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
-fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
+fn merge(files: &[PathBuf], output: Option<&Path>, expect: Option<u64>) -> Result<i32, CliError> {
     if let Some(out) = output {
         let named = files
             .iter()
@@ -296,11 +304,11 @@ fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
     let report = match output {
         Some(path) => {
             let mut file = Output::create(path)?;
-            let report = crate::resume::merge(files, Some(path), &mut file)?;
+            let report = crate::resume::merge(files, Some(path), expect, &mut file)?;
             file.finish()?;
             report
         }
-        None => crate::resume::merge(files, None, &mut io::BufWriter::new(io::stdout()))?,
+        None => crate::resume::merge(files, None, expect, &mut io::BufWriter::new(io::stdout()))?,
     };
     let examples = |list: &[u64], count: u64| {
         let shown: Vec<String> = list.iter().map(u64::to_string).collect();
@@ -324,9 +332,22 @@ fn merge(files: &[PathBuf], output: Option<&Path>) -> Result<i32, CliError> {
     }
     let mut code = EXIT_OK;
     if report.missing_count > 0 {
+        let past = if expect.is_none() {
+            " (past the highest index read, none can be counted: --expect N counts them)"
+        } else {
+            ""
+        };
         eprintln!(
-            "poolfetch merge: missing indices: {}",
+            "poolfetch merge: missing indices: {}{past}",
             examples(&report.missing, report.missing_count)
+        );
+        code = EXIT_FAILED;
+    }
+    if report.beyond_count > 0 {
+        eprintln!(
+            "poolfetch merge: indices at or past --expect {}: {}",
+            expect.unwrap_or_default(),
+            examples(&report.beyond, report.beyond_count)
         );
         code = EXIT_FAILED;
     }

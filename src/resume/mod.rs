@@ -21,12 +21,28 @@ pub struct MergeReport {
     pub duplicates: Vec<u64>,
     /// How many duplicates in all.
     pub duplicate_count: u64,
-    /// Indices absent between 0 and the highest one, the first few.
+    /// Indices absent between 0 and the highest one (or up to the expected count, when
+    /// given), the first few.
     pub missing: Vec<u64>,
     /// How many missing in all.
     pub missing_count: u64,
     /// Files whose last line was cut off (a killed run): the line is left out.
     pub torn: Vec<PathBuf>,
+    /// Indices at or past the expected count, the first few.
+    pub beyond: Vec<u64>,
+    /// How many in all.
+    pub beyond_count: u64,
+}
+
+impl MergeReport {
+    /// Count the indices from `from` up to (not including) `to` as missing.
+    fn note_missing(&mut self, from: u64, to: u64) {
+        if to > from {
+            self.missing_count += to - from;
+            let room = EXAMPLES.saturating_sub(self.missing.len()) as u64;
+            self.missing.extend(from..from + (to - from).min(room));
+        }
+    }
 }
 
 /// How many examples of missing or duplicate indices a report keeps.
@@ -121,9 +137,13 @@ fn spill_dir(near: &Path) -> PathBuf {
 /// `out` in input order, the first record of each index kept (`poolfetch merge`). Memory and
 /// open files stay bounded; temporary sort files, if needed (unnamed: they vanish with the
 /// process), go beside `spill_near` (else into `$TMPDIR`).
+///
+/// With `expect` (how many inputs the run had), the indices missing past the highest one
+/// read are counted too (a left-out last shard's), and an index at or past it is reported.
 pub fn merge(
     inputs: &[PathBuf],
     spill_near: Option<&Path>,
+    expect: Option<u64>,
     out: &mut impl Write,
 ) -> Result<MergeReport, ResumeError> {
     // Beside the output file, else in the temporary directory ($TMPDIR): never beside an
@@ -151,17 +171,20 @@ pub fn merge(
                 report.duplicates.push(index);
             }
         }
-        if index > expected {
-            report.missing_count += index - expected;
-            let room = EXAMPLES.saturating_sub(report.missing.len()) as u64;
-            report
-                .missing
-                .extend(expected..expected + (index - expected).min(room));
+        report.note_missing(expected, index);
+        if expect.is_some_and(|total| index >= total) {
+            report.beyond_count += 1;
+            if report.beyond.len() < EXAMPLES {
+                report.beyond.push(index);
+            }
         }
         out.write_all(&group[0].line).map_err(write_error)?;
         out.write_all(b"\n").map_err(write_error)?;
         report.written += 1;
         expected = index.saturating_add(1);
+    }
+    if let Some(total) = expect {
+        report.note_missing(expected, total);
     }
     out.flush().map_err(write_error)?;
     Ok(report)
