@@ -71,7 +71,7 @@ pub use config::{
 };
 pub use fetch::Resolve;
 pub use input::{InputError, RequestTemplate};
-pub use record::{ErrorKind, FetchError, JsonLinesWriter, Record};
+pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};
 pub use replace::ReplaceError;
 pub use request::{Body, Request, check_method};
 pub use resume::{IndexSet, MergeReport, ResumeError, merge};

@@ -188,6 +188,28 @@ pub struct JsonLinesWriter<W: Write> {
     out: W,
 }
 
+/// What happened to a request, as a picture draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Never sent (a bad URL, or cancelled before it started): it has no time on the wire.
+    NeverSent,
+    /// Sent, and still running when a cancel's grace ran out: cut off, not finished.
+    Interrupted,
+    /// Sent and done: answered, or failed on its own.
+    Finished,
+}
+
+impl Record {
+    /// What happened to this request.
+    pub fn fate(&self) -> Fate {
+        match (&self.error, self.attempts) {
+            (_, 0) => Fate::NeverSent,
+            (Some(error), _) if error.kind == ErrorKind::Cancelled => Fate::Interrupted,
+            _ => Fate::Finished,
+        }
+    }
+}
+
 impl<W: Write> JsonLinesWriter<W> {
     /// Wrap a writer (stdout or a file); buffer it yourself if it is unbuffered.
     pub fn new(out: W) -> Self {

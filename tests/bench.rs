@@ -272,7 +272,7 @@ fn plot_draws_any_fetch_output() {
     assert_eq!(plotted.status.code(), Some(0));
     let text = std::fs::read_to_string(&svg).unwrap();
     roxmltree::Document::parse(&text).expect("well-formed SVG");
-    assert!(text.contains("9 requests (9 ok)"), "{text}");
+    assert!(text.contains("9 finished (9 ok)"), "{text}");
     // The waterfall: a bar per request, each at least queued-or-waiting, readable at 880 px.
     let waterfall = dir.path().join("waterfall.svg");
     let drawn = Command::cargo_bin("poolfetch")
@@ -470,4 +470,77 @@ fn bench_runs_http2_as_a_third_contender_on_one_connection() {
     assert_eq!(results[2]["connections"], 1);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("async-h2 pool 4"), "{stdout}");
+}
+
+/// A run stopped by Ctrl-C, drawn: the never-sent requests are not drawn as finishing at the
+/// stop, the interrupted ones are marked apart, and the captions count what is drawn.
+#[test]
+fn a_stopped_runs_plot_draws_each_request_for_what_happened_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |index: u64, attempts: u32, kind: Option<&str>, finished: f64| {
+        serde_json::json!({
+            "index": index, "url": format!("http://h/{index}"), "method": "GET",
+            "ok": kind.is_none(), "status": kind.is_none().then_some(200), "bytes": 0,
+            "attempts": attempts, "worker": (attempts > 0).then_some(index % 2),
+            "queued_ms": 0.0, "started_ms": if attempts > 0 { finished - 100.0 } else { finished },
+            "finished_ms": finished, "body": null, "file": null,
+            "error": kind.map(|k| serde_json::json!({"kind": k, "message": "stopped"})),
+        })
+        .to_string()
+            + "\n"
+    };
+    // 4 finished in two waves, 2 cut off at the stop (900 ms), 6 never sent.
+    let mut text = String::new();
+    for index in 0..4 {
+        text += &line(index, 1, None, 100.0 * (1 + index / 2) as f64);
+    }
+    for index in 4..6 {
+        text += &line(index, 1, Some("cancelled"), 900.0);
+    }
+    for index in 6..12 {
+        text += &line(index, 0, Some("cancelled"), 900.0);
+    }
+    let records = dir.path().join("stopped.jsonl");
+    std::fs::write(&records, text).unwrap();
+    for waterfall in [false, true] {
+        let svg = dir.path().join(format!("stopped-{waterfall}.svg"));
+        let output = Command::cargo_bin("poolfetch")
+            .unwrap()
+            .arg("plot")
+            .args(waterfall.then_some("--waterfall"))
+            .arg(&records)
+            .arg("-o")
+            .arg(&svg)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        let text = std::fs::read_to_string(&svg).unwrap();
+        let tree = roxmltree::Document::parse(&text).unwrap();
+        let texts: String = tree
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert!(texts.contains("12 records"), "{texts}");
+        assert!(texts.contains("2 interrupted"), "{texts}");
+        assert!(texts.contains("6 never sent (not drawn)"), "{texts}");
+        if waterfall {
+            assert!(texts.contains("6 requests, one bar each"), "{texts}");
+        } else {
+            assert!(
+                texts.contains("4 finished (4 ok), last at 0.20 s"),
+                "{texts}"
+            );
+            // The curve holds the 4 finished requests, not the 8 that never finished.
+            let curve = tree
+                .descendants()
+                .filter(|n| n.has_tag_name("polyline"))
+                .filter_map(|n| n.attribute("points"))
+                .map(|points| points.split_whitespace().count())
+                .max()
+                .unwrap();
+            assert_eq!(curve, 4, "{text}");
+        }
+    }
 }

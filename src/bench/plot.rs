@@ -24,7 +24,7 @@ use super::Contender;
 use super::bins::{Bins, Merge};
 use super::report::{PoolAnswer, engines_of, pool_answer};
 use super::stats::ideal_ms;
-use crate::record::Record;
+use crate::record::{Fate, Record};
 
 pub(super) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -518,37 +518,85 @@ fn offset(engine: Contender, engines: usize) -> f64 {
 }
 
 /// The finish-time picture of any `fetch` output (`poolfetch plot`), built a record at a time
-/// in bounded memory: a curve of [`Columns`], the count, and the latest finish.
+/// in bounded memory: a curve of [`Columns`], the counts, and the latest finish. A stopped
+/// run's requests are drawn for what they are: one never sent has no finish and is left out
+/// (counted); one interrupted is a red mark at the moment it was cut off, not a finish.
 #[derive(Debug, Clone)]
 pub struct RecordsPlot {
     finished: Columns,
-    /// Records added.
+    cut_off: Columns,
+    /// Records read.
     pub records: u64,
-    /// Of them, ok.
+    /// Of them, finished (drawn on the curve).
+    pub finished_count: u64,
+    /// Of those, ok.
     pub ok: u64,
+    /// Records interrupted by a cancel (drawn as red marks).
+    pub interrupted: u64,
+    /// Records never sent (not drawn).
+    pub never_sent: u64,
 }
 
 impl Default for RecordsPlot {
     fn default() -> Self {
         RecordsPlot {
             finished: Columns::new(COLUMNS),
+            cut_off: Columns::new(COLUMNS),
             records: 0,
+            finished_count: 0,
             ok: 0,
+            interrupted: 0,
+            never_sent: 0,
         }
     }
 }
+
+/// Interrupted requests' marks.
+const CUT_OFF: RGBColor = RGBColor(214, 39, 40);
 
 impl RecordsPlot {
     /// Add one record.
     pub fn add(&mut self, record: &Record) {
         self.records += 1;
-        self.ok += u64::from(record.ok);
-        self.finished.add(record.index, record.finished_ms / 1000.0);
+        match record.fate() {
+            Fate::NeverSent => self.never_sent += 1,
+            Fate::Interrupted => {
+                self.interrupted += 1;
+                self.cut_off.add(record.index, record.finished_ms / 1000.0);
+            }
+            Fate::Finished => {
+                self.finished_count += 1;
+                self.ok += u64::from(record.ok);
+                self.finished.add(record.index, record.finished_ms / 1000.0);
+            }
+        }
     }
 
-    /// The latest finish, in seconds.
+    /// The latest finish of a request that finished, in seconds.
     pub fn last_finish_s(&self) -> f64 {
         self.finished.top()
+    }
+
+    /// What the picture shows, in words: its caption.
+    pub fn caption(&self) -> String {
+        let mut caption = match self.finished_count {
+            0 => "none finished".to_string(),
+            finished => format!(
+                "{finished} finished ({} ok), last at {:.2} s",
+                self.ok,
+                self.last_finish_s()
+            ),
+        };
+        if self.interrupted > 0 {
+            caption.push_str(&format!(
+                "; {} interrupted (red: when cut off)",
+                self.interrupted
+            ));
+        }
+        if self.never_sent > 0 {
+            caption.push_str(&format!("; {} never sent (not drawn)", self.never_sent));
+        }
+        caption
     }
 
     /// The SVG, titled `title`.
@@ -563,16 +611,22 @@ impl RecordsPlot {
         let root = SVGBackend::with_string(svg, (1100, 640)).into_drawing_area();
         root.fill(&WHITE)?;
         let root = root.titled(title, ("sans-serif", LABEL))?;
-        let mut chart = finish_axes(
-            &root,
-            "each request's finish time by index",
-            self.finished.span(),
-            self.finished.top(),
-        )?;
+        let span = self.finished.span().max(self.cut_off.span());
+        let top = self.finished.top().max(self.cut_off.top());
+        let caption = self.caption();
+        let mut chart = finish_axes(&root, &caption, span, top)?;
         chart.draw_series(LineSeries::new(
             self.finished.points(),
             color(0).stroke_width(3),
         ))?;
+        if self.interrupted > 0 {
+            chart.draw_series(
+                self.cut_off
+                    .points()
+                    .into_iter()
+                    .map(|point| Cross::new(point, 6, CUT_OFF.stroke_width(2))),
+            )?;
+        }
         root.present()?;
         Ok(())
     }

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::bins::{Bins, Merge};
 use super::plot::{DrawResult, LABEL, TICK, legend, seconds};
-use crate::record::Record;
+use crate::record::{Fate, Record};
 
 /// Most bars drawn: about 3 px each at 880 px wide.
 const ROWS: usize = 160;
@@ -30,6 +30,8 @@ const PHASES: [(&str, RGBColor); 6] = [
 #[derive(Debug, Clone, Copy)]
 struct Row {
     requests: f64,
+    /// Of them, interrupted by a cancel (cut off, not finished).
+    interrupted: f64,
     moments: [f64; 7],
 }
 
@@ -41,6 +43,7 @@ impl Merge for Row {
         }
         Row {
             requests: self.requests + other.requests,
+            interrupted: self.interrupted + other.interrupted,
             moments,
         }
     }
@@ -50,22 +53,39 @@ impl Merge for Row {
 #[derive(Debug, Clone)]
 pub struct Waterfall {
     rows: Bins<Row>,
+    /// Requests drawn (sent).
+    pub sent: u64,
+    /// Of them, interrupted by a cancel: their bars end in red where they were cut off.
+    pub interrupted: u64,
+    /// Requests never sent: no bar.
+    pub never_sent: u64,
 }
 
 impl Default for Waterfall {
     fn default() -> Self {
         Waterfall {
             rows: Bins::new(ROWS),
+            sent: 0,
+            interrupted: 0,
+            never_sent: 0,
         }
     }
 }
 
+/// The mark at the end of an interrupted request's bar.
+const CUT_OFF: RGBColor = RGBColor(214, 39, 40);
+
 impl Waterfall {
-    /// Add one record (a never-sent one is left out).
+    /// Add one record (a never-sent one is counted, not drawn).
     pub fn add(&mut self, record: &Record) {
-        if record.attempts == 0 {
-            return;
-        }
+        let interrupted = match record.fate() {
+            Fate::NeverSent => {
+                self.never_sent += 1;
+                return;
+            }
+            Fate::Interrupted => 1.0,
+            Fate::Finished => 0.0,
+        };
         let started = record.started_ms;
         let finished = record.finished_ms.max(started);
         // A phase a reused connection skipped ends where the one before it ended.
@@ -94,10 +114,13 @@ impl Waterfall {
         ]
         .map(|ms| ms / 1000.0);
         if moments.iter().all(|m| m.is_finite()) {
+            self.sent += 1;
+            self.interrupted += interrupted as u64;
             self.rows.add(
                 record.index,
                 Row {
                     requests: 1.0,
+                    interrupted,
                     moments,
                 },
             );
@@ -118,17 +141,20 @@ impl Waterfall {
         let root = root.titled(title, ("sans-serif", LABEL))?;
         let span = self.rows.span();
         let width = self.rows.width() as f64;
-        let rows: Vec<(f64, [f64; 7])> = self
+        let rows: Vec<(f64, [f64; 7], bool)> = self
             .rows
             .cells()
-            .map(|(first, row)| (first, row.moments.map(|sum| sum / row.requests)))
+            .map(|(first, row)| {
+                let moments = row.moments.map(|sum| sum / row.requests);
+                (first, moments, row.interrupted > 0.0)
+            })
             .collect();
-        let end = rows.iter().map(|(_, m)| m[6]).fold(0.0, f64::max).max(1e-3);
-        let caption = if width > 1.0 {
-            format!("each bar the mean of {width:.0} requests")
-        } else {
-            "each bar one request".to_string()
-        };
+        let end = rows
+            .iter()
+            .map(|(_, m, _)| m[6])
+            .fold(0.0, f64::max)
+            .max(1e-3);
+        let caption = self.caption(width);
         // Index 0 at the top, as a network panel lists requests: the y axis runs negative.
         let mut chart = ChartBuilder::on(&root)
             .caption(caption, ("sans-serif", TICK))
@@ -143,7 +169,8 @@ impl Waterfall {
             .axis_desc_style(("sans-serif", LABEL))
             .label_style(("sans-serif", TICK))
             .x_labels(8)
-            .y_labels(8)
+            // Whole indices only: no more labels than there are.
+            .y_labels((span as usize + 1).clamp(2, 8))
             .x_label_formatter(&|x| seconds(*x))
             .y_label_formatter(&|y| format!("{:.0}", y.abs()))
             .light_line_style(WHITE.mix(0.0))
@@ -155,7 +182,7 @@ impl Waterfall {
             0.0
         };
         for (phase, (name, colour)) in PHASES.iter().enumerate() {
-            let bars = rows.iter().filter_map(|(first, moments)| {
+            let bars = rows.iter().filter_map(|(first, moments, _)| {
                 let (from, to) = (moments[phase], moments[phase + 1]);
                 (to > from).then(|| {
                     Rectangle::new(
@@ -168,9 +195,42 @@ impl Waterfall {
                 Rectangle::new([(x, y - 8), (x + 28, y + 8)], colour.filled())
             });
         }
+        if self.interrupted > 0 {
+            // A red end where an interrupted request (or a row holding one) was cut off.
+            let tick = end * 0.006;
+            let marks = rows.iter().filter(|(_, _, cut)| *cut).map(|(first, m, _)| {
+                Rectangle::new(
+                    [
+                        (m[6] - tick, -first - gap),
+                        (m[6] + tick, -(first + width) + gap),
+                    ],
+                    CUT_OFF.filled(),
+                )
+            });
+            chart
+                .draw_series(marks)?
+                .label("interrupted (cut off)")
+                .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 28, y + 8)], CUT_OFF.filled()));
+        }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present()?;
         Ok(())
+    }
+
+    /// What the picture shows, in words: how many bars, and of which requests.
+    pub fn caption(&self, width: f64) -> String {
+        let mut caption = if width > 1.0 {
+            format!("{} requests, each bar the mean of {width:.0}", self.sent)
+        } else {
+            format!("{} requests, one bar each", self.sent)
+        };
+        if self.interrupted > 0 {
+            caption.push_str(&format!("; {} interrupted (red end)", self.interrupted));
+        }
+        if self.never_sent > 0 {
+            caption.push_str(&format!("; {} never sent (not drawn)", self.never_sent));
+        }
+        caption
     }
 }
 
@@ -217,6 +277,7 @@ mod tests {
         waterfall.add(&never);
         let drawn: f64 = waterfall.rows.cells().map(|(_, row)| row.requests).sum();
         assert_eq!(drawn, 2.0);
+        assert_eq!((waterfall.sent, waterfall.never_sent), (2, 1));
     }
 
     #[test]

@@ -394,13 +394,9 @@ fn plot(records: &Path, output: &Path, waterfall: bool) -> Result<i32, CliError>
     if picture.records == 0 {
         return Err(usage(format!("{}: no records", records.display())));
     }
-    let title = format!(
-        "{}: {} requests ({} ok), last finished at {:.2} s",
-        records.display(),
-        picture.records,
-        picture.ok,
-        picture.last_finish_s()
-    );
+    // The caption under the title counts what is drawn (a stopped run's never-sent and
+    // interrupted requests apart).
+    let title = format!("{}: {} records", records.display(), picture.records);
     let svg = match &bars {
         Some(bars) => bars.svg(&title),
         None => picture.svg(&title),
