@@ -170,7 +170,7 @@ impl Waterfall {
             .label_style(("sans-serif", TICK))
             .x_labels(8)
             // Whole indices only: no more labels than there are.
-            .y_labels((span as usize + 1).clamp(2, 8))
+            .y_labels((span.min(7.0) as usize + 1).max(2))
             .x_label_formatter(&|x| seconds(*x))
             .y_label_formatter(&|y| format!("{:.0}", y.abs()))
             .light_line_style(WHITE.mix(0.0))
