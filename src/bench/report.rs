@@ -156,15 +156,33 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
                 let gain = (last.req_per_s / before.req_per_s.max(f64::EPSILON) - 1.0) * 100.0;
                 let p50_s = last.p50_ms / 1000.0;
                 let mut line = format!(
-                    "{}: still rising at pool {}, the largest tried ({:.1} req/s, +{gain:.0}% over pool {}):\n    \
-                     the knee is further; try --pools {}..{}",
+                    "{}: still rising at pool {}, the largest tried ({:.1} req/s, +{gain:.0}% over pool {}):\n    ",
                     engine.name(),
                     last.setup.pool,
                     last.req_per_s,
                     before.setup.pool,
-                    last.setup.pool,
-                    last.setup.pool.saturating_mul(8)
                 );
+                // More workers than requests cannot help: each request already has its own.
+                let requests = last.requests.max(1);
+                let next = last.setup.pool.saturating_mul(8).min(requests);
+                if last.setup.pool >= requests {
+                    line.push_str(&format!(
+                        "every one of the {requests} requests already has its own worker, so no \
+                         larger pool can help;\n    what limits the wall now is each request's \
+                         own time (or the server)"
+                    ));
+                } else if next < last.setup.pool.saturating_mul(8) {
+                    line.push_str(&format!(
+                        "the knee is further; try --pools {}..{next} (no pool above the \
+                         {requests} requests can help)",
+                        last.setup.pool
+                    ));
+                } else {
+                    line.push_str(&format!(
+                        "the knee is further; try --pools {}..{next}",
+                        last.setup.pool
+                    ));
+                }
                 if p50_s > 0.0 {
                     line.push_str(&format!(
                         "\n    Little's law: each request takes p50 {}, so a pool of N serves about \
@@ -425,8 +443,26 @@ mod tests {
         ];
         let advice = pool_advice(&results);
         assert!(advice.contains("still rising at pool 4"), "{advice}");
-        assert!(advice.contains("try --pools 4..32"), "{advice}");
+        // 4 requests: pool 4 gives each its own worker; nothing larger can help.
+        assert!(advice.contains("no larger pool can help"), "{advice}");
+        assert!(!advice.contains("try --pools"), "{advice}");
         assert!(advice.contains("Little's law"), "{advice}");
+        // More requests than the largest pool: the next sweep, capped at the requests.
+        for (requests, want) in [
+            (1000, "try --pools 4..32"),
+            (20, "try --pools 4..20 (no pool"),
+        ] {
+            let more: Vec<BenchResult> = results
+                .iter()
+                .cloned()
+                .map(|mut r| {
+                    r.requests = requests;
+                    r
+                })
+                .collect();
+            let advice = pool_advice(&more);
+            assert!(advice.contains(want), "{advice}");
+        }
         assert!(!table(&results).contains('*'), "no pool is starred");
         // Level past pool 2 (inside the noise): pool 2 is the answer, and the knee.
         let results = [

@@ -9,7 +9,7 @@
 use plotters::prelude::*;
 
 use super::bins::{Bins, Merge};
-use super::plot::{DrawResult, LABEL, TICK, legend, seconds};
+use super::plot::{DrawResult, LABEL, TICK, legend, seconds, title_size};
 use crate::record::{Fate, Record};
 
 /// Most bars drawn: about 3 px each at 880 px wide.
@@ -138,7 +138,7 @@ impl Waterfall {
     fn draw(&self, svg: &mut String, title: &str) -> DrawResult {
         let root = SVGBackend::with_string(svg, (1100, 700)).into_drawing_area();
         root.fill(&WHITE)?;
-        let root = root.titled(title, ("sans-serif", LABEL))?;
+        let root = root.titled(title, ("sans-serif", title_size(title, 1100, LABEL)))?;
         let span = self.rows.span();
         let width = self.rows.width() as f64;
         let rows: Vec<(f64, [f64; 7], bool)> = self
