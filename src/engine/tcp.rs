@@ -279,10 +279,7 @@ impl BlockingWire<'_> {
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "timed out in the SOCKS5 handshake",
-            ));
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
         self.stream.set_read_timeout(Some(left))?;
         self.stream.set_write_timeout(Some(left))
@@ -297,7 +294,7 @@ impl socks::Wire for BlockingWire<'_> {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(timed_out(e)),
             }
         }
         Ok(())
@@ -310,10 +307,20 @@ impl socks::Wire for BlockingWire<'_> {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => bytes = &mut bytes[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(timed_out(e)),
             }
         }
         Ok(())
+    }
+}
+
+/// A socket timeout says so (it comes as `EAGAIN`, "Resource temporarily unavailable").
+fn timed_out(error: io::Error) -> io::Error {
+    match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            io::Error::new(io::ErrorKind::TimedOut, "timed out")
+        }
+        _ => error,
     }
 }
 
