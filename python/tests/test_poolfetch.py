@@ -296,19 +296,22 @@ def test_big_json_numbers_arrive_exactly(server):
 
 
 def test_the_interpreter_exits_cleanly_while_a_daemon_thread_iterates_fetch(server):
+    # A generator of fast URLs keeps the run's threads going in and out of the GIL (the run
+    # reads the generator, the daemon thread takes batches) when the interpreter exits: it
+    # used to abort every time (exit 134, "FATAL: exception not rethrown").
     script = textwrap.dedent(
         f"""
         import threading, time, poolfetch
-        urls = ["{server.url}/delay/3000?n=%d" % i for i in range(4)]
+        urls = ("{server.url}/todos/%d?n=%d" % (i % 200 + 1, i) for i in range(10**6))
         def run():
-            for record in poolfetch.fetch(urls, pool=1):
+            for record in poolfetch.fetch(urls, pool=5):
                 pass
         threading.Thread(target=run, daemon=True).start()
         time.sleep(0.3)
         print("leaving", flush=True)
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    assert b"leaving" in done.stdout
-    assert b"FATAL" not in done.stderr
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"leaving" in done.stdout
