@@ -46,8 +46,7 @@ pub enum InputError {
     },
 }
 
-/// Parse `A..B` (or `A..=B`), both inclusive, into a range (`--range`).
-#[cfg(any(feature = "cli", feature = "fuzzing", test))]
+/// Parse `A..B` (or `A..=B`), both inclusive, into a range of numbers for a URL template.
 pub fn parse_range(text: &str) -> Result<RangeInclusive<u64>, InputError> {
     let bad = || InputError::BadRange(text.to_string());
     let (start, end) = text.split_once("..").ok_or_else(bad)?;
@@ -128,16 +127,25 @@ impl FileId {
     }
 }
 
-/// Refuse to write `output` when it is one of `inputs` (named, with their identities): the
-/// one check behind `fetch -o` and `merge -o`.
+/// The input (by name) that `output` is the same file as, if any: the one check behind
+/// writing a job's records and a merge's output.
+pub(crate) fn same_file(
+    output: &Path,
+    inputs: impl IntoIterator<Item = (String, Option<FileId>)>,
+) -> Option<(String, FileId)> {
+    let target = FileId::of(output)?;
+    inputs
+        .into_iter()
+        .find(|(_, id)| *id == Some(target))
+        .map(|(name, _)| (name, target))
+}
+
+/// Refuse to write `output` when it is one of `inputs` (named, with their identities).
 pub fn refuse_overwriting(
     output: &Path,
     inputs: impl IntoIterator<Item = (String, Option<FileId>)>,
 ) -> Result<(), String> {
-    let Some(target) = FileId::of(output) else {
-        return Ok(());
-    };
-    match inputs.into_iter().find(|(_, id)| *id == Some(target)) {
+    match same_file(output, inputs) {
         Some((name, _)) => Err(format!(
             "-o {}: that is an input ({name}); refusing to overwrite it",
             output.display()

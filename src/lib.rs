@@ -57,24 +57,21 @@ mod sink;
 
 #[cfg(feature = "bench")]
 pub mod bench;
-#[cfg(feature = "cli")]
-#[doc(hidden)]
-pub mod cli;
 pub mod job;
 #[cfg(feature = "server")]
 pub mod server;
 
-pub use cancel::CancelToken;
+pub use cancel::{CancelToken, GRACE as CANCEL_GRACE};
 pub use config::{
     BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, HttpVersion, Order,
     Rate, RetryPolicy, Shard,
 };
 pub use fetch::Resolve;
-pub use input::{InputError, RequestTemplate};
+pub use input::{InputError, RequestTemplate, parse_range};
 pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};
-pub use replace::ReplaceError;
+pub use replace::{Output as OutputFile, ReplaceError};
 pub use request::{Body, Request, check_method};
-pub use resume::{IndexSet, MergeReport, ResumeError, merge};
+pub use resume::{IndexSet, MergeReport, ResumeError, merge, merge_to_file};
 pub use run::{Run, RunOptions};
 
 use std::sync::Arc;
@@ -213,6 +210,15 @@ impl Fetcher {
     /// The settings this fetcher runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The CAs an https:// certificate is checked against, in words (the system store, the
+    /// environment's `SSL_CERT_FILE`/`SSL_CERT_DIR` and why they could not be read, the
+    /// extra CA file): what to know behind an inspecting proxy after a `tls` error.
+    pub fn trust_store(&self) -> Option<String> {
+        fetch::tls::Trust::of(&self.config)
+            .ok()
+            .map(|trust| trust.source)
     }
 
     /// Start fetching `requests`; the returned iterator yields each record as soon as it may

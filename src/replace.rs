@@ -247,9 +247,9 @@ pub fn kind_of(meta: &Metadata) -> &'static str {
     }
 }
 
-/// Where `merge -o` and `plot -o` write: a [`Replacement`] of a regular (or new) file, or
-/// straight into a device or FIFO (`/dev/stdout`, a pipe), which cannot be replaced.
-#[cfg(feature = "cli")]
+/// A file written whole or not at all (a merge's output, a picture): a [`Replacement`] of a
+/// regular (or new) file, or straight into a device or FIFO (`/dev/stdout`, a pipe), which
+/// cannot be replaced.
 pub enum Output {
     /// A file replaced when complete.
     Replace(Replacement),
@@ -257,7 +257,6 @@ pub enum Output {
     Stream(BufWriter<File>, PathBuf),
 }
 
-#[cfg(feature = "cli")]
 impl Output {
     /// Open `path` for a whole new content.
     pub fn create(path: &Path) -> Result<Self, ReplaceError> {
@@ -296,7 +295,6 @@ impl Output {
     }
 }
 
-#[cfg(feature = "cli")]
 impl Write for Output {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self {

@@ -8,8 +8,8 @@ use clap::Args;
 use super::parse::{parse_duration, parse_header, parse_method};
 use super::values::{ContenderArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, progress, usage};
-use crate::bench::export::Exports;
-use crate::bench::{self, BenchPlan, plot, report};
+use poolfetch::bench::export::Exports;
+use poolfetch::bench::{self, BenchPlan, plot, report};
 
 /// Flags of `poolfetch bench`.
 #[derive(Debug, Args)]

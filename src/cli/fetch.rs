@@ -16,12 +16,12 @@ use super::progress::{self, BarChoice, Progress};
 use super::signals;
 use super::values::{BodyArg, EngineArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
-use crate::Fetcher;
-use crate::cancel::CancelToken;
-use crate::config::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
-use crate::input::RequestTemplate;
-use crate::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
-use crate::request::Body;
+use poolfetch::Body;
+use poolfetch::CancelToken;
+use poolfetch::Fetcher;
+use poolfetch::RequestTemplate;
+use poolfetch::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
+use poolfetch::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
@@ -122,7 +122,7 @@ pub(super) struct FetchArgs {
     /// At most N requests per second, minute or hour in all, evenly spaced with no burst: the
     /// k-th starts no sooner than (k-1)/rate (e.g. 50, 50/s, 30/m = one every 2 s, 100/h).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
-    rate: Option<crate::config::Rate>,
+    rate: Option<poolfetch::Rate>,
     /// At most N requests in flight to any one host (a waiting request holds its worker).
     #[arg(long, value_name = "N")]
     per_host: Option<usize>,
@@ -168,41 +168,42 @@ pub(super) struct FetchArgs {
 impl FetchArgs {
     /// The fetcher's settings.
     fn config(&self) -> Config {
-        Config {
-            pool: self.pool,
-            window: self.window,
-            order: self.order.into(),
-            batch_size: self.batch_size,
-            timeout: self.timeout,
-            max_time: self.max_time,
-            connect_timeout: self.connect_timeout,
-            compressed: self.compressed,
-            body: self.body.into(),
-            max_body: self.max_body,
-            output_dir: self.output_dir.clone(),
-            continue_parts: self.continue_parts,
-            headers: self.headers.clone(),
-            engine: self.engine.into(),
-            http: match (self.http2, self.http2_prior_knowledge) {
-                (_, true) => HttpVersion::Http2PriorKnowledge,
-                (true, false) => HttpVersion::Http2,
-                (false, false) => HttpVersion::Http1,
-            },
-            retry: RetryPolicy {
-                retries: self.retries,
-                backoff: self.retry_backoff,
-                max_wait: self.retry_max_wait,
-                all_methods: self.retry_all_methods,
-            },
-            max_redirects: self.max_redirects,
-            cacert: self.cacert.clone(),
-            insecure: self.insecure,
-            rate: self.rate,
-            per_host: self.per_host,
-            proxy: self.proxy.clone(),
-            no_proxy: self.noproxy.clone(),
-            shard: self.shard,
-        }
+        // Field by field: `Config` is `#[non_exhaustive]`, so a client starts from the defaults.
+        let mut config = Config::default();
+        config.pool = self.pool;
+        config.window = self.window;
+        config.order = self.order.into();
+        config.batch_size = self.batch_size;
+        config.timeout = self.timeout;
+        config.max_time = self.max_time;
+        config.connect_timeout = self.connect_timeout;
+        config.compressed = self.compressed;
+        config.body = self.body.into();
+        config.max_body = self.max_body;
+        config.output_dir = self.output_dir.clone();
+        config.continue_parts = self.continue_parts;
+        config.headers = self.headers.clone();
+        config.engine = self.engine.into();
+        config.http = match (self.http2, self.http2_prior_knowledge) {
+            (_, true) => HttpVersion::Http2PriorKnowledge,
+            (true, false) => HttpVersion::Http2,
+            (false, false) => HttpVersion::Http1,
+        };
+        config.retry = RetryPolicy {
+            retries: self.retries,
+            backoff: self.retry_backoff,
+            max_wait: self.retry_max_wait,
+            all_methods: self.retry_all_methods,
+        };
+        config.max_redirects = self.max_redirects;
+        config.cacert = self.cacert.clone();
+        config.insecure = self.insecure;
+        config.rate = self.rate;
+        config.per_host = self.per_host;
+        config.proxy = self.proxy.clone();
+        config.no_proxy = self.noproxy.clone();
+        config.shard = self.shard;
+        config
     }
 
     /// The job: inputs (stdin when none is given), output, resume; a bad `--json`/`--data`
@@ -257,7 +258,8 @@ pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
     progress.finish();
     let report = report?;
     if !quiet {
-        eprintln!("{}", progress::summary(&report, fetcher.config()));
+        let trust = fetcher.trust_store();
+        eprintln!("{}", progress::summary(&report, fetcher.config(), trust));
     }
     if let Some(number) = signal.received() {
         return Ok(128 + number);

@@ -3,7 +3,7 @@
 //! servers do, and a pool that would still not fit gets one warning instead of a run of
 //! "Too many open files" records.
 
-use crate::config::Config;
+use poolfetch::Config;
 
 /// Descriptors poolfetch needs besides one per request (stdio, the runtime, the input…).
 const MARGIN: u64 = 64;

@@ -1,4 +1,4 @@
-//! The command line: clap types, turning flags into a [`crate::Config`] and inputs, and exit codes.
+//! The command line: clap types, turning flags into a [`poolfetch::Config`] and inputs, and exit codes.
 //!
 //! Exit codes are decided here and only here: 0 all ok, 1 some record not ok, 2 usage or
 //! input error, 3 records could not be written, 128 + signal when interrupted.
@@ -19,12 +19,11 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
-use crate::input::FileId;
-use crate::job::JobError;
-use crate::replace::{Output, ReplaceError};
-use crate::resume::ResumeError;
-use crate::server::{Server, ServerConfig};
-pub use parse::{parse_duration, parse_size};
+use parse::parse_duration;
+use poolfetch::ResumeError;
+use poolfetch::job::JobError;
+use poolfetch::server::{Server, ServerConfig};
+use poolfetch::{OutputFile as Output, ReplaceError};
 
 /// Every record was ok.
 pub const EXIT_OK: i32 = 0;
@@ -294,21 +293,10 @@ fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
 
 /// `poolfetch merge`: shard outputs in, one file in input order out, and what was amiss.
 fn merge(files: &[PathBuf], output: Option<&Path>, expect: Option<u64>) -> Result<i32, CliError> {
-    if let Some(out) = output {
-        let named = files
-            .iter()
-            .map(|f| (f.display().to_string(), FileId::of(f)));
-        crate::input::refuse_overwriting(out, named).map_err(usage)?;
-    }
     // A file is replaced only once the merge is complete: a corrupt input leaves it as it was.
     let report = match output {
-        Some(path) => {
-            let mut file = Output::create(path)?;
-            let report = crate::resume::merge(files, Some(path), expect, &mut file)?;
-            file.finish()?;
-            report
-        }
-        None => crate::resume::merge(files, None, expect, &mut io::BufWriter::new(io::stdout()))?,
+        Some(path) => poolfetch::merge_to_file(files, path, expect)?,
+        None => poolfetch::merge(files, None, expect, &mut io::BufWriter::new(io::stdout()))?,
     };
     let examples = |list: &[u64], count: u64| {
         let shown: Vec<String> = list.iter().map(u64::to_string).collect();
@@ -361,9 +349,18 @@ fn merge(files: &[PathBuf], output: Option<&Path>, expect: Option<u64>) -> Resul
     Ok(code)
 }
 
+/// Whether two paths name the same existing file (links followed).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
 /// `poolfetch plot`: records in, the finish-time picture (or the waterfall) out.
 fn plot(records: &Path, output: &Path, waterfall: bool) -> Result<i32, CliError> {
-    if FileId::of(records).is_some_and(|id| FileId::of(output) == Some(id)) {
+    if same_file(records, output) {
         return Err(usage(format!(
             "-o {}: that is the records file; refusing to overwrite it",
             output.display()
@@ -372,14 +369,14 @@ fn plot(records: &Path, output: &Path, waterfall: bool) -> Result<i32, CliError>
     // One record at a time into a bounded picture: any number of records, any index.
     let file = std::fs::File::open(records)
         .map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
-    let mut picture = crate::bench::plot::RecordsPlot::default();
-    let mut bars = waterfall.then(crate::bench::waterfall::Waterfall::default);
+    let mut picture = poolfetch::bench::plot::RecordsPlot::default();
+    let mut bars = waterfall.then(poolfetch::bench::waterfall::Waterfall::default);
     for (number, line) in io::BufRead::lines(io::BufReader::new(file)).enumerate() {
         let line = line.map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
         if line.trim().is_empty() {
             continue;
         }
-        let record = serde_json::from_str::<crate::Record>(&line).map_err(|e| {
+        let record = serde_json::from_str::<poolfetch::Record>(&line).map_err(|e| {
             usage(format!(
                 "{} line {}: not a poolfetch record: {e}",
                 records.display(),

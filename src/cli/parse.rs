@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::input;
-
 /// Parse a duration: bare seconds (`5`, `0.5`, as curl takes them) or `10s`, `250ms`, `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     // Bare seconds, as curl's -m 5 and --connect-timeout 0.5 take them.
@@ -15,7 +13,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    input::parse_range(text).map_err(|e| e.to_string())
+    poolfetch::parse_range(text).map_err(|e| e.to_string())
 }
 
 /// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…
@@ -47,13 +45,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
-/// `N`, `N/s`, `N/m` or `N/h`: see [`Rate`](crate::config::Rate).
-pub(super) fn parse_rate(text: &str) -> Result<crate::config::Rate, String> {
+/// `N`, `N/s`, `N/m` or `N/h`: see [`Rate`](poolfetch::Rate).
+pub(super) fn parse_rate(text: &str) -> Result<poolfetch::Rate, String> {
     text.parse()
 }
 
 pub(super) fn parse_method(text: &str) -> Result<String, String> {
-    crate::request::check_method(text)
+    poolfetch::check_method(text)
 }
 
 pub(super) fn parse_form_field(text: &str) -> Result<(String, String), String> {

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::Config;
-use crate::job::{JobProgress, JobReport};
+use poolfetch::Config;
+use poolfetch::job::{JobProgress, JobReport};
 
 /// The bar of `poolfetch bench` on stderr (indicatif hides it when stderr is not a terminal).
 pub fn bench_bar() -> ProgressBar {
@@ -186,7 +186,7 @@ fn clock(secs: f64) -> String {
 /// The lines printed on stderr after a run: the counts (which add up to the records), then
 /// the status histogram, error kinds, latency percentiles of what finished, bytes and
 /// connections, as oha prints them. The rate is over the requests sent.
-pub fn summary(report: &JobReport, config: &Config) -> String {
+pub fn summary(report: &JobReport, config: &Config, trust_store: Option<String>) -> String {
     let (tally, live) = (&report.tally, report.live);
     let secs = report.wall.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -256,10 +256,9 @@ pub fn summary(report: &JobReport, config: &Config) -> String {
     if tally.errors.contains_key("tls") && !config.insecure {
         // Which CAs the `tls` failures were checked against: the first thing to know behind a
         // company's inspecting proxy.
-        if let Ok(trust) = crate::fetch::tls::Trust::of(config) {
+        if let Some(trust) = trust_store {
             out.push_str(&format!(
-                "\npoolfetch: certificates were checked against {}",
-                trust.source
+                "\npoolfetch: certificates were checked against {trust}"
             ));
         }
     }

@@ -11,8 +11,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::progress::Progress;
-use crate::cancel::CancelToken;
-use crate::job::FlushHandle;
+use poolfetch::CancelToken;
+use poolfetch::job::FlushHandle;
 
 /// Which signal stopped the run, if any.
 pub(super) struct Received(Arc<AtomicI32>);
@@ -53,7 +53,7 @@ pub(super) fn install(cancel: &CancelToken, records: FlushHandle, bar: Arc<Progr
                 bar.say(&format!(
                     "poolfetch: {}; finishing in-flight requests for up to {} s (again to quit)",
                     name(signal),
-                    crate::cancel::GRACE.as_secs()
+                    poolfetch::CANCEL_GRACE.as_secs()
                 ));
             }
         });

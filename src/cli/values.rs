@@ -3,7 +3,7 @@
 
 use clap::ValueEnum;
 
-use crate::config::{BodyMode, EngineKind, Order};
+use poolfetch::{BodyMode, EngineKind, Order};
 
 /// `--order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,7 +58,7 @@ pub(super) enum ContenderArg {
     AsyncH2,
 }
 
-impl From<ContenderArg> for crate::bench::Contender {
+impl From<ContenderArg> for poolfetch::bench::Contender {
     fn from(arg: ContenderArg) -> Self {
         match arg {
             ContenderArg::Threads => Self::Threads,

@@ -190,6 +190,28 @@ pub fn merge(
     Ok(report)
 }
 
+/// [`merge`] into the file `output`, written whole or not at all (a failure or a corrupt
+/// input leaves an existing file as it was), and refused when `output` is one of `inputs`.
+pub fn merge_to_file(
+    inputs: &[PathBuf],
+    output: &Path,
+    expect: Option<u64>,
+) -> Result<MergeReport, ResumeError> {
+    let named = inputs
+        .iter()
+        .map(|f| (f.display().to_string(), crate::input::FileId::of(f)));
+    if let Some((name, _)) = crate::input::same_file(output, named) {
+        return Err(ResumeError::Refused(ReplaceError::Refused {
+            path: output.to_path_buf(),
+            why: format!("that is an input ({name}); refusing to overwrite it"),
+        }));
+    }
+    let mut file = crate::replace::Output::create(output)?;
+    let report = merge(inputs, Some(output), expect, &mut file)?;
+    file.finish()?;
+    Ok(report)
+}
+
 /// A set of input indices in one bit each (100 million inputs: 12.5 MB): the inputs an
 /// earlier output already has, which a resumed run skips.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
