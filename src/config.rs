@@ -279,29 +279,38 @@ impl Default for RetryPolicy {
 #[non_exhaustive]
 pub enum ConfigError {
     /// `pool` was 0 on the thread engine (only the async engine can be unbounded).
-    #[error("--pool must be at least 1 (--pool 0, no limit, needs --engine async)")]
+    #[error("the pool must be at least 1 (a pool of 0, no limit, needs the async engine)")]
     ZeroPool,
     /// `window` was 0.
-    #[error("--window must be at least 1")]
+    #[error("the window must be at least 1")]
     ZeroWindow,
     /// `batch_size` was 0.
-    #[error("--batch-size must be at least 1")]
+    #[error("the batch size must be at least 1")]
     ZeroBatch,
     /// `timeout` was 0.
-    #[error("--timeout and --max-time must be more than 0")]
+    #[error("every timeout must be more than 0")]
     ZeroTimeout,
     /// A header name or value HTTP cannot carry (named without its value, which may be a
     /// credential).
     #[error("invalid header {0:?} (name or value not allowed in HTTP)")]
     BadHeader(String),
-    /// TLS could not be set up (an unreadable or empty `--cacert`, …).
-    #[error("{0}")]
+    /// TLS could not be set up.
+    #[error("TLS cannot be set up: {0}")]
     Tls(String),
+    /// The extra CA file (`cacert`) cannot be used: unreadable, not a regular file, or no
+    /// PEM certificate in it.
+    #[error("CA file {}: {why}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        why: String,
+    },
     /// The thread pool or the async runtime could not be built.
     #[error("cannot start the worker pool: {0}")]
     Pool(String),
     /// `output_dir` does not exist and cannot be created.
-    #[error("cannot create --output-dir {}: {reason}", path.display())]
+    #[error("cannot create the output directory {}: {reason}", path.display())]
     OutputDir {
         /// The directory.
         path: std::path::PathBuf,
@@ -309,15 +318,13 @@ pub enum ConfigError {
         reason: String,
     },
     /// `shard` has no inputs: K must be below N.
-    #[error("--shard K/N needs 0 <= K < N")]
+    #[error("a shard K of N needs 0 <= K < N")]
     BadShard,
-    /// `--proxy` (or a proxy from the environment) is not an http(s) URL with a host.
+    /// The proxy (given, or from the environment) is not a proxy URL poolfetch can use.
     #[error("invalid proxy {0}")]
     Proxy(String),
     /// HTTP/2 was asked of the thread engine, which speaks HTTP/1.1 only.
-    #[error(
-        "--http2 and --http2-prior-knowledge need --engine async (the thread engine speaks HTTP/1.1 only)"
-    )]
+    #[error("HTTP/2 needs the async engine (the thread engine speaks HTTP/1.1 only)")]
     Http2NeedsAsync,
     /// The engine asked for was left out of this build (a cargo feature is off).
     #[error("the {0} engine is not in this build (enable the cargo feature)")]

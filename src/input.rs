@@ -22,11 +22,11 @@ use crate::request::{Body, Request};
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum InputError {
-    /// `--range` is not `A..B` with `A <= B`.
-    #[error("invalid --range {0:?}: expected A..B with A <= B, e.g. 1..199")]
+    /// A template's range is not `A..B` with `A <= B`.
+    #[error("invalid range {0:?}: expected A..B with A <= B, e.g. 1..199")]
     BadRange(String),
-    /// `--template` has no `{}` to replace.
-    #[error("--template {0:?} has no '{{}}' placeholder")]
+    /// A URL template has no `{}` to replace.
+    #[error("the template {0:?} has no '{{}}' placeholder")]
     NoPlaceholder(String),
     /// An input file could not be opened.
     #[error("cannot read {path}: {source}")]
@@ -138,20 +138,6 @@ pub(crate) fn same_file(
         .into_iter()
         .find(|(_, id)| *id == Some(target))
         .map(|(name, _)| (name, target))
-}
-
-/// Refuse to write `output` when it is one of `inputs` (named, with their identities).
-pub fn refuse_overwriting(
-    output: &Path,
-    inputs: impl IntoIterator<Item = (String, Option<FileId>)>,
-) -> Result<(), String> {
-    match same_file(output, inputs) {
-        Some((name, _)) => Err(format!(
-            "-o {}: that is an input ({name}); refusing to overwrite it",
-            output.display()
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Open every named file now, so an unreadable one (or a directory) is a usage error before

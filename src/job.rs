@@ -194,9 +194,39 @@ impl JobSpec {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JobError {
-    /// A combination of settings that cannot work; nothing was sent.
-    #[error("{0}")]
-    Usage(String),
+    /// The output is one of the inputs: writing it would destroy them. Nothing was sent.
+    #[error("{}: that is an input ({input}); refusing to overwrite it", output.display())]
+    OutputIsAnInput {
+        /// The output file.
+        output: PathBuf,
+        /// The input it is, as named.
+        input: String,
+    },
+    /// The output file cannot be opened (before any request).
+    #[error("cannot write {}: {source}", path.display())]
+    OpenOutput {
+        /// The output file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// Retrying failed records needs a resumed run.
+    #[error("retrying failed records needs a resumed run")]
+    RetryFailedNeedsResume,
+    /// A resumed run needs an output file to resume.
+    #[error("a resumed run needs an output file (the records to resume)")]
+    ResumeNeedsFile,
+    /// A resumed run keeps records in input order.
+    #[error("a resumed run keeps records in input order, not completion order")]
+    ResumeNeedsInputOrder,
+    /// A resumed run reads its inputs twice: `input` (stdin, a pipe, a FIFO) cannot be.
+    #[error(
+        "a resumed run reads its inputs twice, and {input} cannot be read twice (save the list to a file first, e.g. cmd > list.txt, and give that)"
+    )]
+    ResumeNeedsFiles {
+        /// The input that cannot be read again.
+        input: String,
+    },
     /// The inputs cannot be read (before any request).
     #[error(transparent)]
     Input(#[from] InputError),
@@ -426,16 +456,19 @@ impl<'a> Job<'a> {
         };
         if let Some(path) = &path {
             let named = sources.iter().map(|s| (s.name().to_string(), s.id()));
-            input::refuse_overwriting(path, named).map_err(JobError::Usage)?;
+            if let Some((input, _)) = input::same_file(path, named) {
+                return Err(JobError::OutputIsAnInput {
+                    output: path.clone(),
+                    input,
+                });
+            }
         }
         if retry_failed && !resume {
-            return Err(JobError::Usage("--retry-failed needs --resume".into()));
+            return Err(JobError::RetryFailedNeedsResume);
         }
         let done = match (&path, resume) {
             (None, true) => {
-                return Err(JobError::Usage(
-                    "--resume needs -o FILE (the output to resume)".into(),
-                ));
+                return Err(JobError::ResumeNeedsFile);
             }
             (Some(path), true) => {
                 check_resumable(fetcher, &inputs, &sources)?;
@@ -457,8 +490,9 @@ impl<'a> Job<'a> {
                 } else {
                     File::create(&path)
                 };
-                let file = opened.map_err(|e| {
-                    JobError::Usage(format!("cannot write {}: {e}", path.display()))
+                let file = opened.map_err(|source| JobError::OpenOutput {
+                    path: path.clone(),
+                    source,
                 })?;
                 Box::new(BufWriter::with_capacity(64 * 1024, file))
             }
@@ -659,24 +693,21 @@ fn write_records(
         .flush()
 }
 
-/// `--resume` reads the inputs twice and keeps input order: refuse what cannot work.
+/// A resumed run reads the inputs twice and keeps input order: refuse what cannot work.
 fn check_resumable(fetcher: &Fetcher, inputs: &Inputs, sources: &[Source]) -> Result<(), JobError> {
     if fetcher.config().order == Order::Completion {
-        return Err(JobError::Usage(
-            "--resume keeps records in input order: drop --order completion".into(),
-        ));
+        return Err(JobError::ResumeNeedsInputOrder);
     }
     if inputs.files.iter().any(|f| f.as_os_str() == "-") {
-        return Err(JobError::Usage(
-            "--resume reads the inputs twice: give files, --url or --template, not stdin".into(),
-        ));
+        return Err(JobError::ResumeNeedsFiles {
+            input: "stdin".into(),
+        });
     }
     // A pipe, FIFO or terminal cannot be read a second time.
     if let Some(source) = sources.iter().find(|source| !source.is_regular()) {
-        return Err(JobError::Usage(format!(
-            "--resume reads the inputs twice, and {} is not a regular file (a pipe or FIFO); save the list to a file first (e.g. cmd > list.txt) and give that",
-            source.name()
-        )));
+        return Err(JobError::ResumeNeedsFiles {
+            input: format!("{} (not a regular file: a pipe or FIFO)", source.name()),
+        });
     }
     Ok(())
 }

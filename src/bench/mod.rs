@@ -4,12 +4,7 @@
 //! Fetching is the library's own pipeline ([`Fetcher`]); this module only plans runs, times
 //! them and summarises them.
 
-mod bins;
-pub mod export;
-pub mod plot;
-pub mod report;
 pub mod stats;
-pub mod waterfall;
 
 use std::time::{Duration, Instant};
 
@@ -234,9 +229,15 @@ pub enum BenchError {
     /// A setting cannot work.
     #[error("{0}")]
     Config(#[from] ConfigError),
-    /// The plan is empty or inconsistent.
-    #[error("{0}")]
-    Plan(String),
+    /// The plan asks for no requests.
+    #[error("the number of requests must be at least 1")]
+    NoRequests,
+    /// The plan asks for no runs.
+    #[error("the number of runs must be at least 1")]
+    NoRuns,
+    /// The plan has no pool size or no engine.
+    #[error("nothing to run: no pool size or no engine")]
+    NothingToRun,
     /// The embedded server could not start.
     #[error("cannot start the embedded server: {0}")]
     Server(std::io::Error),
@@ -274,15 +275,13 @@ impl BenchPlan {
     /// Check the plan before anything runs (also done by [`run`]).
     pub fn validate(&self) -> Result<(), BenchError> {
         if self.requests == 0 {
-            return Err(BenchError::Plan("--requests must be at least 1".into()));
+            return Err(BenchError::NoRequests);
         }
         if self.runs == Some(0) {
-            return Err(BenchError::Plan("--runs must be at least 1".into()));
+            return Err(BenchError::NoRuns);
         }
         if self.pools.is_empty() || self.engines.is_empty() {
-            return Err(BenchError::Plan(
-                "nothing to run: --pools and --engine need a value".into(),
-            ));
+            return Err(BenchError::NothingToRun);
         }
         for setup in self.setups() {
             self.config(setup).validate()?;
@@ -321,7 +320,13 @@ pub struct BenchProgress<'a> {
 impl BenchError {
     /// True when the plan itself is wrong (a usage error), false when running it failed.
     pub fn is_usage(&self) -> bool {
-        matches!(self, BenchError::Config(_) | BenchError::Plan(_))
+        matches!(
+            self,
+            BenchError::Config(_)
+                | BenchError::NoRequests
+                | BenchError::NoRuns
+                | BenchError::NothingToRun
+        )
     }
 }
 

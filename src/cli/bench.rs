@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::export::Exports;
 use super::parse::{parse_duration, parse_header, parse_method};
 use super::values::{ContenderArg, OrderArg};
 use super::{CliError, EXIT_FAILED, EXIT_OK, progress, usage};
-use poolfetch::bench::export::Exports;
-use poolfetch::bench::{self, BenchPlan, plot, report};
+use super::{plot, report};
+use poolfetch::bench::{self, BenchPlan};
 
 /// Flags of `poolfetch bench`.
 #[derive(Debug, Args)]
@@ -111,7 +112,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
         timeout: args.timeout,
     };
     if let Err(e) = plan.validate() {
-        return Err(usage(e));
+        return Err(usage(super::words::bench(&e)));
     }
     // Every output path is checked before minutes of measuring, not after.
     let plot = (!args.no_plot).then_some(&args.plot);
@@ -157,7 +158,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
     bar.finish_and_clear();
     let results = match results {
         Ok(results) => results,
-        Err(e) if e.is_usage() => return Err(usage(e)),
+        Err(e) if e.is_usage() => return Err(usage(super::words::bench(&e))),
         Err(e) => {
             eprintln!("poolfetch: {e}");
             return Ok(EXIT_FAILED);

@@ -243,7 +243,9 @@ pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
     };
     // Never dropped: the process exits when this returns, and waking thousands of idle
     // workers one by one only for the kernel to end them anyway took 30 ms at a pool of 5,000.
-    let fetcher = std::mem::ManuallyDrop::new(Fetcher::new(args.config()).map_err(usage)?);
+    let fetcher = std::mem::ManuallyDrop::new(
+        Fetcher::new(args.config()).map_err(|e| usage(super::words::config(&e)))?,
+    );
     let cancel = CancelToken::new();
     let mut spec = args.job_spec(&cancel).map_err(usage)?;
     let progress = Arc::new(Progress::new(bar, to_stdout));

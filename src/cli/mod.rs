@@ -4,12 +4,18 @@
 //! input error, 3 records could not be written, 128 + signal when interrupted.
 
 mod bench;
+mod bins;
+mod export;
 mod fetch;
 mod limits;
 mod parse;
+mod plot;
 mod progress;
+mod report;
 mod signals;
 mod values;
+mod waterfall;
+mod words;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -180,7 +186,7 @@ impl From<JobError> for CliError {
         } else if error.is_write_error() {
             CliError::Write(error.to_string())
         } else {
-            CliError::Usage(error.to_string())
+            CliError::Usage(words::job(&error))
         }
     }
 }
@@ -369,8 +375,8 @@ fn plot(records: &Path, output: &Path, waterfall: bool) -> Result<i32, CliError>
     // One record at a time into a bounded picture: any number of records, any index.
     let file = std::fs::File::open(records)
         .map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
-    let mut picture = poolfetch::bench::plot::RecordsPlot::default();
-    let mut bars = waterfall.then(poolfetch::bench::waterfall::Waterfall::default);
+    let mut picture = plot::RecordsPlot::default();
+    let mut bars = waterfall.then(waterfall::Waterfall::default);
     for (number, line) in io::BufRead::lines(io::BufReader::new(file)).enumerate() {
         let line = line.map_err(|e| usage(format!("cannot read {}: {e}", records.display())))?;
         if line.trim().is_empty() {

@@ -13,7 +13,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    poolfetch::parse_range(text).map_err(|e| e.to_string())
+    poolfetch::parse_range(text).map_err(|e| super::words::input(&e))
 }
 
 /// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…

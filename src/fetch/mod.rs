@@ -444,7 +444,7 @@ impl Core {
         let max = self.max_time.unwrap_or_default();
         FetchError::new(
             ErrorKind::Timeout,
-            format!("--max-time {max:?} passed before the last byte"),
+            format!("the whole-request time limit ({max:?}) passed before the last byte"),
         )
     }
 
@@ -720,7 +720,7 @@ fn sink_error(error: SinkError) -> FetchError {
     match error {
         SinkError::TooLarge { limit } => FetchError::new(
             ErrorKind::TooLarge,
-            format!("body is larger than --max-body ({limit} bytes); nothing was kept"),
+            format!("body is larger than the cap of {limit} bytes; nothing was kept"),
         ),
         SinkError::File(path, e) => FetchError::new(
             ErrorKind::Io,

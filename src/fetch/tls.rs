@@ -161,16 +161,19 @@ impl Trust {
         };
         if let Some(path) = &config.cacert {
             roots.extend(load_ca_certs(path)?);
-            source.push_str(&format!(" and --cacert {}", path.display()));
+            source.push_str(&format!(" and the CA file {}", path.display()));
         }
         Ok(Trust { roots, source })
     }
 }
 
-/// The certificates of a PEM file (`--cacert`): at least one, or a clear error. Read as
+/// The certificates of a PEM file (the extra CA file): at least one, or a clear error. Read as
 /// trust files are ([`read_trust_file`]): a FIFO or `/dev/zero` is refused, not waited on.
 pub(crate) fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
-    let bad = |why: String| ConfigError::Tls(format!("--cacert {}: {why}", path.display()));
+    let bad = |why: String| ConfigError::CaFile {
+        path: path.to_path_buf(),
+        why,
+    };
     let bytes = read_trust_file(path).map_err(bad)?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()

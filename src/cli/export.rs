@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::stats::percentile;
-use super::{BenchResult, report};
+use super::report;
+use poolfetch::bench::BenchResult;
+use poolfetch::bench::stats::percentile;
 
 /// Turns results into the bytes of one file format.
 trait Exporter {

@@ -1,6 +1,6 @@
 //! Human output of the bench: the table and the hyperfine-style relative summary.
 
-use super::BenchResult;
+use poolfetch::bench::BenchResult;
 
 /// Column headers of the table (also used by the markdown export). It fits 100 columns.
 pub const HEADERS: [&str; 11] = [
@@ -77,7 +77,10 @@ pub enum PoolAnswer<'a> {
 
 /// The answer for `engine` (setups without batches that worked, by pool); `None` with fewer
 /// than two.
-pub fn pool_answer(results: &[BenchResult], engine: super::Contender) -> Option<PoolAnswer<'_>> {
+pub fn pool_answer(
+    results: &[BenchResult],
+    engine: poolfetch::bench::Contender,
+) -> Option<PoolAnswer<'_>> {
     let mut plain: Vec<&BenchResult> = results
         .iter()
         .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
@@ -213,7 +216,7 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
 }
 
 /// The engines of a sweep, in order of first appearance.
-pub(super) fn engines_of(results: &[BenchResult]) -> Vec<super::Contender> {
+pub fn engines_of(results: &[BenchResult]) -> Vec<poolfetch::bench::Contender> {
     let mut engines = Vec::new();
     for result in results {
         if !engines.contains(&result.setup.engine) {
@@ -361,7 +364,7 @@ pub fn relative_summary(results: &[BenchResult]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{BenchPlan, RunResult, Setup, summarise};
+    use poolfetch::bench::{BenchPlan, RunResult, Setup, summarise};
 
     /// Fixed runs instead of a network: the figures are exactly predictable.
     fn result(pool: usize, walls: &[f64]) -> BenchResult {
@@ -386,7 +389,7 @@ mod tests {
             })
             .collect();
         let setup = Setup {
-            engine: super::super::Contender::Threads,
+            engine: poolfetch::bench::Contender::Threads,
             pool,
             batch_size: None,
         };

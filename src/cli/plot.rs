@@ -19,12 +19,12 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::BenchResult;
-use super::Contender;
 use super::bins::{Bins, Merge};
 use super::report::{PoolAnswer, engines_of, pool_answer};
-use super::stats::ideal_ms;
-use crate::record::{Fate, Record};
+use poolfetch::bench::BenchResult;
+use poolfetch::bench::Contender;
+use poolfetch::bench::stats::ideal_ms;
+use poolfetch::{Fate, Record};
 
 pub(super) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use super::bins::{Bins, Merge};
 use super::plot::{DrawResult, LABEL, TICK, legend, seconds, title_size};
-use crate::record::{Fate, Record};
+use poolfetch::{Fate, Record};
 
 /// Most bars drawn: about 3 px each at 880 px wide.
 const ROWS: usize = 160;
