@@ -43,11 +43,12 @@ use hdrhistogram::Histogram;
 
 use crate::cancel::CancelToken;
 use crate::config::Order;
+use crate::fetcher::{Fetcher, LiveCounts};
 use crate::input::{self, InputError, RequestTemplate, Source};
 use crate::record::{ErrorKind, JsonLinesWriter, Record};
 use crate::request::Request;
 use crate::resume::{IndexSet, ResumeError};
-use crate::{Fetcher, LiveCounts, RunOptions};
+use crate::run::RunOptions;
 
 /// Where a job's URLs come from, in this order: `urls`, then `template` with `{}` replaced by
 /// every number of its range, then the lines of `files` (`-` is stdin).

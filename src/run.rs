@@ -10,7 +10,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -18,7 +18,7 @@ use futures_util::FutureExt;
 
 use crate::cancel::CancelToken;
 use crate::config::{Config, Shard};
-use crate::fetch::{Core, Outcome, Transport};
+use crate::fetch::{Attempts, Core, Outcome, Transport};
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
 use crate::request::{Request, redact_message};
@@ -65,59 +65,42 @@ impl RunContext {
 /// interrupted (its worker, its real start, the attempts made).
 #[derive(Debug, Default)]
 pub(crate) struct TicketProgress {
-    /// When the request started, in µs since the run started, plus one (0: not started).
+    /// When the ticket started on a worker, in µs since the run started, plus one (0: not
+    /// started).
     started: AtomicU64,
     /// The worker running it, plus one (0: none named).
     worker: AtomicUsize,
-    /// Attempts sent so far, the one in progress included.
-    attempts: AtomicU32,
-    /// The run's epoch, set when the request starts.
-    epoch: std::sync::OnceLock<Instant>,
+    /// What the fetch core counts: attempts, and when the first left the limits.
+    attempts: Attempts,
 }
 
 impl TicketProgress {
-    /// Count an attempt about to be sent (the `n`th). The first one past `--rate` and
-    /// `--per-host` is when the request starts: a wait for them is time in the queue.
-    pub(crate) fn sending(&self, n: u32) {
-        self.attempts.store(n, Ordering::Relaxed);
-        if n == 1
-            && let Some(epoch) = self.epoch.get()
-        {
-            self.stamp(*epoch, Instant::now());
-        }
-    }
-
-    fn stamp(&self, epoch: Instant, at: Instant) {
-        let micros = at.saturating_duration_since(epoch).as_micros() as u64;
-        self.started.store(micros + 1, Ordering::Relaxed);
-    }
-
-    /// When the request started (its first attempt left the limits), if it did.
+    /// When the request started: its first attempt past `--rate` and `--per-host` (a wait
+    /// for them is time in the queue), else when its ticket started on a worker.
     fn started(&self, ctx: &RunContext) -> Option<Instant> {
+        if let Some(sent) = self.attempts.first_sent() {
+            return Some(sent);
+        }
         let started = self.started.load(Ordering::Relaxed);
         (started > 0).then(|| ctx.epoch + Duration::from_micros(started - 1))
     }
 
     fn start(&self, ctx: &RunContext, at: Instant, worker: Option<usize>) {
-        let _ = self.epoch.set(ctx.epoch);
-        self.stamp(ctx.epoch, at);
+        let micros = at.saturating_duration_since(ctx.epoch).as_micros() as u64;
+        self.started.store(micros + 1, Ordering::Relaxed);
         self.worker
             .store(worker.map_or(0, |w| w + 1), Ordering::Relaxed);
     }
 
     /// The attempts sent, the worker and the start, if anything was sent.
     fn sent(&self, ctx: &RunContext) -> Option<(u32, Option<usize>, Instant)> {
-        let attempts = self.attempts.load(Ordering::Relaxed);
-        let started = self.started.load(Ordering::Relaxed);
-        if attempts == 0 || started == 0 {
+        let attempts = self.attempts.sent();
+        let started = self.started(ctx)?;
+        if attempts == 0 {
             return None;
         }
         let worker = self.worker.load(Ordering::Relaxed).checked_sub(1);
-        Some((
-            attempts,
-            worker,
-            ctx.epoch + Duration::from_micros(started - 1),
-        ))
+        Some((attempts, worker, started))
     }
 }
 
@@ -187,7 +170,7 @@ impl Ticket {
             self.index,
             &self.request,
             self.cancel_token(),
-            &self.progress,
+            &self.progress.attempts,
         );
         let outcome = AssertUnwindSafe(fetch)
             .catch_unwind()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Fetcher;
+use crate::fetcher::Fetcher;
 use crate::config::{BodyMode, Config, ConfigError, EngineKind, HttpVersion, Order};
 use crate::server::{Server, ServerConfig};
 use stats::{Spread, ideal_ms, percentile};

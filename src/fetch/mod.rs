@@ -19,7 +19,7 @@ pub(crate) mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use http::header::{
@@ -47,6 +47,34 @@ pub(crate) struct Live {
     pub bytes: std::sync::atomic::AtomicU64,
     /// Connections opened (both engines count them).
     pub connections: std::sync::atomic::AtomicU64,
+}
+
+/// What the core tells about one request while it runs, for whoever must write its record
+/// if it is cut off: the attempts sent so far, and when the first left the limits.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    sent: AtomicU32,
+    first_sent: std::sync::OnceLock<Instant>,
+}
+
+impl Attempts {
+    /// Count an attempt about to be sent (the `n`th, past the limits).
+    fn sending(&self, n: u32) {
+        self.sent.store(n, Ordering::Relaxed);
+        if n == 1 {
+            let _ = self.first_sent.set(Instant::now());
+        }
+    }
+
+    /// Attempts sent so far, the one in progress included.
+    pub(crate) fn sent(&self) -> u32 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// When the first attempt left the limits, if one did.
+    pub(crate) fn first_sent(&self) -> Option<Instant> {
+        self.first_sent.get().copied()
+    }
 }
 
 /// Keeps a request counted in flight until dropped.
@@ -254,7 +282,7 @@ impl Core {
         index: u64,
         request: &Request,
         cancel: &CancelToken,
-        progress: &crate::run::TicketProgress,
+        progress: &Attempts,
     ) -> Outcome {
         let _in_flight = InFlight::enter(&self.live);
         let mut attempts = 0;
