@@ -2,7 +2,7 @@
 //! indices, and `poolfetch merge` joins the shard outputs into exactly the unsharded run —
 //! from a plain loop of processes and under GNU parallel.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! pytest the first time; without them the test says "skipped", unless
 //! POOLFETCH_REQUIRE_PEERS is set (CI), when it fails.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

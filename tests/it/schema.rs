@@ -2,7 +2,7 @@
 //! embedded server can provoke, a file download — validates against docs/record.schema.json
 //! on both engines, and the wire field names are pinned.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

@@ -2,7 +2,7 @@
 //! host and never carry more streams than the pool; a server without h2 gets HTTP/1.1 and the
 //! record says so; the thread engine refuses; and the records are the same over both versions.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;

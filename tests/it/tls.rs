@@ -2,7 +2,7 @@
 //! built-in roots refuse it (`tls`), `--cacert` adds the CA, `--insecure` skips verification
 //! and says so. Both engines.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

@@ -2,7 +2,7 @@
 //! first promise — one true record per input, files that are what their record says — or
 //! refuse before any request with one line and exit 2 (3 when writing fails).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -2,7 +2,7 @@
 //! any number of times, ends with exactly one record per input, in input order, and nothing
 //! fetched twice beyond what was in flight at each kill.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Stdio};

@@ -3,7 +3,7 @@
 //! own loopback server is never proxied. Both engines; the "proxy" is the embedded server,
 //! which answers an absolute-form request by its path.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 use poolfetch::EngineKind;

@@ -2,7 +2,7 @@
 //! arrive exactly, streamed files that never escape the output directory and never remain
 //! half-written, caps on decoded sizes.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

@@ -3,7 +3,7 @@
 //! the PATH. Each command may end 0 or 1 (a record not ok is an answer); a usage error, a
 //! write error, a crash or a hang fails the test.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

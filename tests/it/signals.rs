@@ -1,6 +1,6 @@
 //! Ctrl-C on a real `poolfetch fetch` process: one valid record per input, exit code 130.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Stdio};

@@ -1,6 +1,6 @@
 //! The `poolfetch` binary, driven as a user would, against the in-process server.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command as StdCommand, Stdio};

@@ -1,6 +1,6 @@
 //! `poolfetch bench` end to end: table, exports that parse back, and a well-formed SVG.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::assert_exit;

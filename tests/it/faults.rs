@@ -1,7 +1,7 @@
 //! The fault matrix: every way a server can fail, on both engines. Each input gets exactly
 //! one record, in order, with the right error kind, and nothing panics.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

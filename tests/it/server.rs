@@ -1,6 +1,6 @@
 //! The embedded server on its own: routes, counters, and many waiting requests at once.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

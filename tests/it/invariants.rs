@@ -1,7 +1,7 @@
 //! The invariants of DESIGN.md, each pinned against the embedded server on 127.0.0.1, for
 //! both engines: every test runs its body once per engine.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

@@ -1,7 +1,7 @@
 //! Redirects are followed by the shared core, so both engines give the same record for every
 //! hostile or unusual redirect; only http(s) targets are ever followed.
 
-mod common;
+use crate::common;
 
 use common::per_engine;
 

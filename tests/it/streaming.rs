@@ -2,7 +2,7 @@
 //! Peak RSS (VmHWM) may not grow by anything like the body size. Its own test binary, so no
 //! other test's memory is counted.
 
-mod common;
+use crate::common;
 
 use common::server;
 use poolfetch::{BodyMode, Config, EngineKind, Fetcher};

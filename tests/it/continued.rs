@@ -2,7 +2,7 @@
 //! byte-identical to a one-shot download; a server that ignores Range, or a changed body,
 //! restarts it.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

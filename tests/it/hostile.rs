@@ -2,7 +2,7 @@
 //! endless inputs, trickling servers, full disks, closed pipes. Real processes and real
 //! signals against the embedded server; both engines wherever the behaviour is shared.
 
-mod common;
+use crate::common;
 
 use common::{per_engine, signal, wait_bounded};
 
