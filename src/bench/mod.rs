@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fetcher::Fetcher;
 use crate::config::{BodyMode, Config, ConfigError, EngineKind, HttpVersion, Order};
+use crate::fetcher::Fetcher;
 use crate::server::{Server, ServerConfig};
 use stats::{Spread, ideal_ms, percentile};
 

@@ -9,6 +9,13 @@ use poolfetch::server::{Server, ServerConfig, TlsIdentity};
 use poolfetch::{ErrorKind, Record, Resolve};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
+/// Say that a test could not run here, and why, as `SKIPPED: why` on the real stderr: the
+/// test harness captures `eprintln!`, so a skip would otherwise pass in silence.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
 /// The `poolfetch` binary of this build, as a plain command (to spawn, signal, pipe).
 pub fn poolfetch() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("poolfetch"))

@@ -263,7 +263,7 @@ fn a_resume_onto_dev_null_is_refused_and_dev_null_stays() {
         None => {
             // SAFETY: geteuid(2) has no preconditions.
             if unsafe { libc::geteuid() } == 0 {
-                eprintln!("skipped: root without a private mount namespace (unshare --mount)");
+                common::skipped("root without a private mount namespace (unshare --mount)");
                 return;
             }
             // Not root: nothing can be renamed over /dev/null, so run it for real.
@@ -462,7 +462,7 @@ fn a_full_disk_at_resume_start_exits_3_and_leaves_file() {
                   ls -a \"$dir\"";
     let template = url.replace("/todos/1", "/todos/1?n=");
     let Some(output) = in_private_mounts(script, &[&template]) else {
-        eprintln!("skipped: needs root and a private mount namespace to fill a small disk");
+        common::skipped("needs root and a private mount namespace to fill a small disk");
         return;
     };
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -73,7 +73,9 @@ fn the_python_package_builds_and_its_tests_pass() {
     let python = match environment(&root) {
         Ok(python) => python,
         Err(why) if !required => {
-            eprintln!("skipped: no Python environment to build the package in ({why})");
+            common::skipped(&format!(
+                "no Python environment to build the package in ({why})"
+            ));
             return;
         }
         Err(why) => panic!("{why}"),

@@ -189,7 +189,7 @@ fn shards_under_gnu_parallel_merge_to_the_unsharded_run() {
             std::env::var_os("POOLFETCH_REQUIRE_PEERS").is_none(),
             "GNU parallel is required here (apt install parallel)"
         );
-        eprintln!("skipped: GNU parallel is not installed (apt install parallel)");
+        common::skipped("GNU parallel is not installed (apt install parallel)");
         return;
     }
     let server = server();
