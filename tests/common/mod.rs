@@ -9,6 +9,17 @@ use poolfetch::server::{Server, ServerConfig, TlsIdentity};
 use poolfetch::{ErrorKind, Record, Resolve};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
+/// Whether this test runs as root.
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// `listen(2)` on `listener` again with a backlog of 0: its accept queue is full after one
+/// connection, so the next connect never completes.
+pub fn backlog_zero(listener: &std::net::TcpListener) {
+    rustix::net::listen(listener, 0).expect("listen");
+}
+
 /// Say that a test could not run here, and why, as `SKIPPED: why` on the real stderr: the
 /// test harness captures `eprintln!`, so a skip would otherwise pass in silence.
 pub fn skipped(why: &str) {
@@ -141,8 +152,9 @@ pub(crate) use per_engine;
 
 /// Send signal `number` to `child`, a process this test started.
 pub fn signal(child: &std::process::Child, number: i32) {
-    // SAFETY: kill(2) on a child we started, with a valid signal number.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, number) }, 0);
+    let signal = rustix::process::Signal::from_named_raw(number).expect("a named signal");
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
+        .expect("the child can be signalled");
 }
 
 /// Wait for `child`, at most `limit` (a generous bound: a hung process fails the test instead
@@ -178,9 +190,12 @@ pub fn read_in_background(
 
 /// Make a FIFO at `path`.
 pub fn mkfifo(path: &std::path::Path) {
-    let c_path = std::ffi::CString::new(path.to_str().expect("a UTF-8 path")).expect("no NUL");
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
 }
 
 /// A SOCKS5 proxy on loopback for the tests (RFC 1928 CONNECT, RFC 1929 login): it never

@@ -362,10 +362,8 @@ per_engine!(the_connect_timeout_bounds_a_connect_that_never_completes);
 /// (backlog 0, one connection already waiting) drops SYNs, so a connect never completes.
 /// With `--timeout 60s` the record is a `timeout` after the 300 ms connect deadline.
 fn the_connect_timeout_bounds_a_connect_that_never_completes(engine: EngineKind) {
-    use std::os::fd::AsRawFd;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    // SAFETY: listen(2) on a socket this test owns.
-    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    common::backlog_zero(&listener);
     let port = listener.local_addr().unwrap().port();
     let _waiting = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let fetcher = Fetcher::new(
@@ -410,7 +408,6 @@ per_engine!(happy_eyeballs_reach_the_second_address_when_the_first_never_answers
 /// accept queue is full drops SYNs), the second is the server. With a 20 s connect deadline the
 /// record is ok after about 250 ms, not 20 s.
 fn happy_eyeballs_reach_the_second_address_when_the_first_never_answers(engine: EngineKind) {
-    use std::os::fd::AsRawFd;
     let server = server();
     let port: u16 = server
         .url("/")
@@ -421,8 +418,7 @@ fn happy_eyeballs_reach_the_second_address_when_the_first_never_answers(engine: 
         .parse()
         .unwrap();
     let blackhole = std::net::TcpListener::bind(("127.0.0.2", port)).unwrap();
-    // SAFETY: listen(2) on a socket this test owns.
-    assert_eq!(unsafe { libc::listen(blackhole.as_raw_fd(), 0) }, 0);
+    common::backlog_zero(&blackhole);
     let _queued = std::net::TcpStream::connect(("127.0.0.2", port)).unwrap();
     let never = std::net::TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 2], port)),

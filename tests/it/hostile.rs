@@ -449,22 +449,12 @@ fn the_output_cannot_be_an_input() {
 #[test]
 fn a_pool_past_the_open_file_limit_is_warned_about_once() {
     let server = server();
-    let mut command = poolfetch();
-    command.args(["fetch", "-p", "200", "--url", &server.url("/todos/1")]);
-    // SAFETY: setrlimit between fork and exec only touches the child's own limits.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 64,
-                rlim_max: 64,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // The child alone gets a limit of 64 open files: a shell lowers it, then becomes poolfetch.
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 64 && exec \"$0\" \"$@\""])
+        .arg(assert_cmd::cargo::cargo_bin("poolfetch"))
+        .args(["fetch", "-p", "200", "--url", &server.url("/todos/1")]);
     let output = command.output().unwrap();
     assert_eq!(output.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&output.stderr);

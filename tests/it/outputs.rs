@@ -73,8 +73,7 @@ fn leftovers(file: &Path) -> Vec<String> {
 /// /dev and make device nodes without touching the machine's), with `$POOLFETCH` the binary.
 /// `None` when that is not possible here (not root, or no unshare).
 fn in_private_mounts(script: &str, server_args: &[&str]) -> Option<Output> {
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !common::is_root() {
         return None;
     }
     let usable = Command::new("unshare")
@@ -261,8 +260,7 @@ fn a_resume_onto_dev_null_is_refused_and_dev_null_stays() {
     let output = match in_private_mounts(script, &[&url]) {
         Some(output) => output,
         None => {
-            // SAFETY: geteuid(2) has no preconditions.
-            if unsafe { libc::geteuid() } == 0 {
+            if common::is_root() {
                 common::skipped("root without a private mount namespace (unshare --mount)");
                 return;
             }
@@ -349,8 +347,7 @@ fn a_resume_keeps_what_file_is() {
     half(&read_only);
     std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o400)).unwrap();
     let output = fetch(&read_only, &["--resume", list]);
-    // SAFETY: geteuid(2) has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if common::is_root() {
         assert_exit(&output, 0);
         assert_eq!(std::fs::metadata(&read_only).unwrap().mode() & 0o777, 0o400);
     } else {

@@ -132,7 +132,6 @@ fn merge_to_stdout_spills_into_tmpdir_not_beside_its_inputs() {
 /// process still writes (it holds a lock), stay.
 #[test]
 fn resume_removes_what_a_killed_compaction_left_and_nothing_else() {
-    use std::os::fd::AsRawFd;
     let server = server();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.jsonl");
@@ -153,8 +152,8 @@ fn resume_removes_what_a_killed_compaction_left_and_nothing_else() {
         std::fs::write(path, "half a compaction\n").unwrap();
     }
     let held = std::fs::File::open(&busy).unwrap();
-    // SAFETY: flock(2) on a file this test opened; released when `held` is dropped.
-    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    // Released when `held` is dropped.
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).expect("flock");
     assert_eq!(run().code(), Some(0));
     assert!(!left.exists(), "the leftover of a killed compaction stays");
     assert!(busy.exists(), "a file a live process holds was removed");
