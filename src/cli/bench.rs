@@ -91,29 +91,7 @@ pub(super) struct BenchArgs {
 }
 
 pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
-    let template = match super::fetch::request_template(args.method, args.json, &[], args.data) {
-        Ok(template) => template,
-        Err(e) => return Err(usage(e)),
-    };
-    let plan = BenchPlan {
-        method: template.method,
-        body: template.body,
-        headers: args.headers,
-        requests: args.requests,
-        latency: args.latency.unwrap_or(BenchPlan::default().latency),
-        latency_known: args.url.is_none() || args.latency.is_some(),
-        pools: args.pools.into_iter().flatten().collect(),
-        engines: args.engines.into_iter().map(Into::into).collect(),
-        runs: args.runs,
-        warmup: args.warmup,
-        order: args.order.into(),
-        batch_size: args.batch_size,
-        url: args.url,
-        timeout: args.timeout,
-    };
-    if let Err(e) = plan.validate() {
-        return Err(usage(super::words::bench(&e)));
-    }
+    let plan = args.plan()?;
     // Every output path is checked before minutes of measuring, not after.
     let plot = (!args.no_plot).then_some(&args.plot);
     let outputs = [
@@ -136,19 +114,7 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
         .url
         .clone()
         .unwrap_or_else(|| "the embedded server".to_string());
-    eprintln!(
-        "poolfetch bench: {} requests of {} against {target}, {} timed runs per setup, interleaved",
-        plan.requests,
-        if plan.latency_known {
-            humantime::format_duration(plan.latency).to_string()
-        } else {
-            "unknown latency".into()
-        },
-        match plan.runs {
-            Some(runs) => runs.to_string(),
-            None => format!("{}–{}", bench::MIN_RUNS, bench::MAX_RUNS),
-        },
-    );
+    announce(&plan, &target);
     let bar = progress::bench_bar();
     let results = bench::run(&plan, |at| {
         bar.set_length(at.total);
@@ -164,6 +130,66 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
             return Ok(EXIT_FAILED);
         }
     };
+    report_and_export(&args, &plan, &target, &results)
+}
+
+impl BenchArgs {
+    /// The plan these flags ask for, checked.
+    fn plan(&self) -> Result<BenchPlan, CliError> {
+        let template = super::fetch::request_template(
+            self.method.clone(),
+            self.json.clone(),
+            &[],
+            self.data.clone(),
+        )
+        .map_err(usage)?;
+        let plan = BenchPlan {
+            method: template.method,
+            body: template.body,
+            headers: self.headers.clone(),
+            requests: self.requests,
+            latency: self.latency.unwrap_or(BenchPlan::default().latency),
+            latency_known: self.url.is_none() || self.latency.is_some(),
+            pools: self.pools.iter().flatten().copied().collect(),
+            engines: self.engines.iter().copied().map(Into::into).collect(),
+            runs: self.runs,
+            warmup: self.warmup,
+            order: self.order.into(),
+            batch_size: self.batch_size,
+            url: self.url.clone(),
+            timeout: self.timeout,
+        };
+        plan.validate()
+            .map_err(|e| usage(super::words::bench(&e)))?;
+        Ok(plan)
+    }
+}
+
+/// The line that says what is about to be measured.
+fn announce(plan: &BenchPlan, target: &str) {
+    eprintln!(
+        "poolfetch bench: {} requests of {} against {target}, {} timed runs per setup, interleaved",
+        plan.requests,
+        if plan.latency_known {
+            humantime::format_duration(plan.latency).to_string()
+        } else {
+            "unknown latency".into()
+        },
+        match plan.runs {
+            Some(runs) => runs.to_string(),
+            None => format!("{}–{}", bench::MIN_RUNS, bench::MAX_RUNS),
+        },
+    );
+}
+
+/// The table, the advice and the summary on stdout, then the exports and the plot; the exit
+/// code says whether every request was ok.
+fn report_and_export(
+    args: &BenchArgs,
+    plan: &BenchPlan,
+    target: &str,
+    results: &[bench::BenchResult],
+) -> Result<i32, CliError> {
     let runs = results.iter().flat_map(|r| &r.runs);
     if runs.clone().all(|run| run.ok == 0) {
         // Nothing was measured but how fast errors come back: no table, plot or winner.
@@ -174,27 +200,27 @@ pub(super) fn bench(args: BenchArgs) -> Result<i32, CliError> {
         eprintln!("poolfetch: every request failed, so nothing was measured; the first: {why}");
         return Ok(EXIT_FAILED);
     }
-    print!("{}", report::table(&results));
-    let advice = report::pool_advice(&results);
-    if !advice.is_empty() {
-        println!("\n{advice}");
-    }
-    let summary = report::relative_summary(&results);
-    if !summary.is_empty() {
-        println!("\n{summary}");
+    print!("{}", report::table(results));
+    for text in [
+        report::pool_advice(results),
+        report::relative_summary(results),
+    ] {
+        if !text.is_empty() {
+            println!("\n{text}");
+        }
     }
     let exports = Exports {
-        json: args.export_json,
-        csv: args.export_csv,
-        markdown: args.export_markdown,
+        json: args.export_json.clone(),
+        csv: args.export_csv.clone(),
+        markdown: args.export_markdown.clone(),
     };
-    if let Err(e) = exports.write(&results) {
+    if let Err(e) = exports.write(results) {
         eprintln!("poolfetch: {e}");
         return Ok(EXIT_FAILED);
     }
     if !args.no_plot {
-        let title = plot_title(&plan, &target);
-        match plot::write_svg(&args.plot, &results, &title) {
+        let title = plot_title(plan, target);
+        match plot::write_svg(&args.plot, results, &title) {
             Ok(()) => eprintln!("poolfetch: plot written to {}", args.plot.display()),
             Err(e) => {
                 eprintln!("poolfetch: {e}");

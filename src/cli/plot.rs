@@ -250,7 +250,25 @@ where
                 PathElement::new([(x, y), (x + 36, y)], BLACK.mix(0.45).stroke_width(5))
             });
     }
-    // Two legends in one box: colour = pool, line style = engine.
+    pool_and_engine_legend(&mut chart, results, &pools)?;
+    if !drawn_ideal.is_empty() {
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label("ideal")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// Two legends in one box: colour = pool, line style = engine.
+fn pool_and_engine_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Linear>,
+    results: &[BenchResult],
+    pools: &[usize],
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     for (slot, pool) in pools.iter().enumerate() {
         let c = color(slot);
         chart
@@ -274,13 +292,7 @@ where
             }
         };
     }
-    if !drawn_ideal.is_empty() {
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
-            .label("ideal")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
-    }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    Ok(())
 }
 
 /// The legend of a chart's labelled series, in the same box on every chart.
@@ -434,8 +446,26 @@ where
             .legend(|(x, y)| PathElement::new([(x, y), (x + 36, y)], IDEAL.stroke_width(2)));
     }
     let engines = engines_of(results);
-    // The recommended pool: a dotted vertical line, named in the legend (not over the data).
-    for engine in &engines {
+    recommended(&mut chart, results, &slot, &engines, top)?;
+    for (e, engine) in engines.iter().enumerate() {
+        engine_points(&mut chart, results, &slot, e, *engine, engines.len())?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+/// The pool recommended for each engine: a dotted vertical line, named in the legend (not
+/// over the data).
+fn recommended<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Linear>,
+    results: &[BenchResult],
+    slot: &dyn Fn(usize) -> f64,
+    engines: &[Contender],
+    top: f64,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    for engine in engines {
         if let Some(PoolAnswer::Found { pick, .. }) = pool_answer(results, *engine) {
             let x = slot(pick.setup.pool) + offset(*engine, engines.len());
             let style = BLACK.mix(0.6).stroke_width(2);
@@ -456,63 +486,72 @@ where
                 });
         }
     }
-    for (e, engine) in engines.iter().enumerate() {
-        let mut rows: Vec<&BenchResult> = results
-            .iter()
-            .filter(|r| r.setup.engine == *engine && r.setup.batch_size.is_none())
-            .collect();
-        rows.sort_by(|a, b| slot(a.setup.pool).total_cmp(&slot(b.setup.pool)));
-        let points: Vec<(f64, f64, RGBColor)> = rows
-            .iter()
-            .map(|r| {
-                let i = slot(r.setup.pool);
-                (
-                    i + offset(*engine, engines.len()),
-                    r.req_per_s,
-                    color(i as usize),
-                )
-            })
-            .collect();
-        let line: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
-        draw_line(&mut chart, line, *engine, BLACK.mix(0.5).stroke_width(2))?;
-        let label = format!("{} (median)", engine.name());
-        // Engine by marker: circle, triangle, square; pool by colour.
-        match e % 3 {
-            0 => {
-                chart
-                    .draw_series(points.iter().map(|&(x, y, c)| {
-                        EmptyElement::at((x, y)) + Circle::new((0, 0), 9, c.filled())
-                    }))?
-                    .label(label)
-                    .legend(|(x, y)| {
-                        EmptyElement::at((x + 18, y)) + Circle::new((0, 0), 8, BLACK.filled())
-                    });
-            }
-            1 => {
-                chart
-                    .draw_series(points.iter().map(|&(x, y, c)| {
-                        EmptyElement::at((x, y)) + TriangleMarker::new((0, 0), 11, c.filled())
-                    }))?
-                    .label(label)
-                    .legend(|(x, y)| {
-                        EmptyElement::at((x + 18, y))
-                            + TriangleMarker::new((0, 0), 10, BLACK.filled())
-                    });
-            }
-            _ => {
-                chart
-                    .draw_series(points.iter().map(|&(x, y, c)| {
-                        EmptyElement::at((x, y)) + Rectangle::new([(-8, -8), (8, 8)], c.filled())
-                    }))?
-                    .label(label)
-                    .legend(|(x, y)| {
-                        EmptyElement::at((x + 18, y))
-                            + Rectangle::new([(-7, -7), (7, 7)], BLACK.filled())
-                    });
-            }
+    Ok(())
+}
+
+/// One engine's medians by pool: a grey line through markers, the engine by marker shape
+/// (circle, triangle, square), the pool by colour.
+fn engine_points<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Linear>,
+    results: &[BenchResult],
+    slot: &dyn Fn(usize) -> f64,
+    e: usize,
+    engine: Contender,
+    engines: usize,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut rows: Vec<&BenchResult> = results
+        .iter()
+        .filter(|r| r.setup.engine == engine && r.setup.batch_size.is_none())
+        .collect();
+    rows.sort_by(|a, b| slot(a.setup.pool).total_cmp(&slot(b.setup.pool)));
+    let points: Vec<(f64, f64, RGBColor)> = rows
+        .iter()
+        .map(|r| {
+            let i = slot(r.setup.pool);
+            (i + offset(engine, engines), r.req_per_s, color(i as usize))
+        })
+        .collect();
+    let line: Vec<(f64, f64)> = points.iter().map(|&(x, y, _)| (x, y)).collect();
+    draw_line(chart, line, engine, BLACK.mix(0.5).stroke_width(2))?;
+    let label = format!("{} (median)", engine.name());
+    // Engine by marker: circle, triangle, square; pool by colour.
+    match e % 3 {
+        0 => {
+            chart
+                .draw_series(points.iter().map(|&(x, y, c)| {
+                    EmptyElement::at((x, y)) + Circle::new((0, 0), 9, c.filled())
+                }))?
+                .label(label)
+                .legend(|(x, y)| {
+                    EmptyElement::at((x + 18, y)) + Circle::new((0, 0), 8, BLACK.filled())
+                });
+        }
+        1 => {
+            chart
+                .draw_series(points.iter().map(|&(x, y, c)| {
+                    EmptyElement::at((x, y)) + TriangleMarker::new((0, 0), 11, c.filled())
+                }))?
+                .label(label)
+                .legend(|(x, y)| {
+                    EmptyElement::at((x + 18, y)) + TriangleMarker::new((0, 0), 10, BLACK.filled())
+                });
+        }
+        _ => {
+            chart
+                .draw_series(points.iter().map(|&(x, y, c)| {
+                    EmptyElement::at((x, y)) + Rectangle::new([(-8, -8), (8, 8)], c.filled())
+                }))?
+                .label(label)
+                .legend(|(x, y)| {
+                    EmptyElement::at((x + 18, y))
+                        + Rectangle::new([(-7, -7), (7, 7)], BLACK.filled())
+                });
         }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    Ok(())
 }
 
 /// Engines side by side at one pool, so equal figures do not hide a marker.

@@ -187,7 +187,14 @@ fn clock(secs: f64) -> String {
 /// the status histogram, error kinds, latency percentiles of what finished, bytes and
 /// connections, as oha prints them. The rate is over the requests sent.
 pub fn summary(report: &JobReport, config: &Config, trust_store: Option<String>) -> String {
-    let (tally, live) = (&report.tally, report.live);
+    let mut out = headline(report, config);
+    out.push_str(&details(report, config, trust_store));
+    out
+}
+
+/// The first line: counts, wall time, rate, engine and pool.
+fn headline(report: &JobReport, config: &Config) -> String {
+    let tally = &report.tally;
     let secs = report.wall.as_secs_f64();
     let rate = if secs > 0.0 {
         tally.sent() as f64 / secs
@@ -225,6 +232,14 @@ pub fn summary(report: &JobReport, config: &Config, trust_store: Option<String>)
     if config.insecure {
         out.push_str("; TLS certificates NOT verified (--insecure)");
     }
+    out
+}
+
+/// The lines under it: statuses, errors, latency, bytes and connections, and what else the
+/// run has to say (the trust store after `tls` errors, inputs never read, the output file).
+fn details(report: &JobReport, config: &Config, trust_store: Option<String>) -> String {
+    let (tally, live) = (&report.tally, report.live);
+    let mut out = String::new();
     let join = |items: Vec<String>| items.join(" · ");
     if !tally.statuses.is_empty() {
         let statuses = tally.statuses.iter().map(|(s, n)| format!("{s} ×{n}"));

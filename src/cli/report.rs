@@ -155,48 +155,7 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
                 }
                 line
             }
-            Some(PoolAnswer::StillRising { last, before }) => {
-                let gain = (last.req_per_s / before.req_per_s.max(f64::EPSILON) - 1.0) * 100.0;
-                let p50_s = last.p50_ms / 1000.0;
-                let mut line = format!(
-                    "{}: still rising at pool {}, the largest tried ({:.1} req/s, +{gain:.0}% over pool {}):\n    ",
-                    engine.name(),
-                    last.setup.pool,
-                    last.req_per_s,
-                    before.setup.pool,
-                );
-                // More workers than requests cannot help: each request already has its own.
-                let requests = last.requests.max(1);
-                let next = last.setup.pool.saturating_mul(8).min(requests);
-                if last.setup.pool >= requests {
-                    line.push_str(&format!(
-                        "every one of the {requests} requests already has its own worker, so no \
-                         larger pool can help;\n    what limits the wall now is each request's \
-                         own time (or the server)"
-                    ));
-                } else if next < last.setup.pool.saturating_mul(8) {
-                    line.push_str(&format!(
-                        "the knee is further; try --pools {}..{next} (no pool above the \
-                         {requests} requests can help)",
-                        last.setup.pool
-                    ));
-                } else {
-                    line.push_str(&format!(
-                        "the knee is further; try --pools {}..{next}",
-                        last.setup.pool
-                    ));
-                }
-                if p50_s > 0.0 {
-                    line.push_str(&format!(
-                        "\n    Little's law: each request takes p50 {}, so a pool of N serves about \
-                         N × {:.1} req/s\n    until the server saturates; for R req/s, pool ≈ R × {}",
-                        ms(last.p50_ms),
-                        1.0 / p50_s,
-                        ms(last.p50_ms)
-                    ));
-                }
-                line
-            }
+            Some(PoolAnswer::StillRising { last, before }) => still_rising(engine, last, before),
         };
         lines.push(line);
     }
@@ -213,6 +172,55 @@ pub fn pool_advice(results: &[BenchResult]) -> String {
         };
         format!("{header}\n  {}", lines.join("\n  "))
     }
+}
+
+/// The advice when `engine`'s throughput still rose at the largest pool tried: where to look
+/// next (never past the number of requests), and Little's law for a target rate.
+fn still_rising(
+    engine: poolfetch::bench::Contender,
+    last: &BenchResult,
+    before: &BenchResult,
+) -> String {
+    let gain = (last.req_per_s / before.req_per_s.max(f64::EPSILON) - 1.0) * 100.0;
+    let p50_s = last.p50_ms / 1000.0;
+    let mut line = format!(
+        "{}: still rising at pool {}, the largest tried ({:.1} req/s, +{gain:.0}% over pool {}):\n    ",
+        engine.name(),
+        last.setup.pool,
+        last.req_per_s,
+        before.setup.pool,
+    );
+    // More workers than requests cannot help: each request already has its own.
+    let requests = last.requests.max(1);
+    let next = last.setup.pool.saturating_mul(8).min(requests);
+    if last.setup.pool >= requests {
+        line.push_str(&format!(
+            "every one of the {requests} requests already has its own worker, so no \
+             larger pool can help;\n    what limits the wall now is each request's \
+             own time (or the server)"
+        ));
+    } else if next < last.setup.pool.saturating_mul(8) {
+        line.push_str(&format!(
+            "the knee is further; try --pools {}..{next} (no pool above the \
+             {requests} requests can help)",
+            last.setup.pool
+        ));
+    } else {
+        line.push_str(&format!(
+            "the knee is further; try --pools {}..{next}",
+            last.setup.pool
+        ));
+    }
+    if p50_s > 0.0 {
+        line.push_str(&format!(
+            "\n    Little's law: each request takes p50 {}, so a pool of N serves about \
+             N × {:.1} req/s\n    until the server saturates; for R req/s, pool ≈ R × {}",
+            ms(last.p50_ms),
+            1.0 / p50_s,
+            ms(last.p50_ms)
+        ));
+    }
+    line
 }
 
 /// The engines of a sweep, in order of first appearance.

@@ -196,21 +196,7 @@ impl Waterfall {
             });
         }
         if self.interrupted > 0 {
-            // A red end where an interrupted request (or a row holding one) was cut off.
-            let tick = end * 0.006;
-            let marks = rows.iter().filter(|(_, _, cut)| *cut).map(|(first, m, _)| {
-                Rectangle::new(
-                    [
-                        (m[6] - tick, -first - gap),
-                        (m[6] + tick, -(first + width) + gap),
-                    ],
-                    CUT_OFF.filled(),
-                )
-            });
-            chart
-                .draw_series(marks)?
-                .label("interrupted (cut off)")
-                .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 28, y + 8)], CUT_OFF.filled()));
+            cut_off_marks(&mut chart, &rows, end, width, gap)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         root.present()?;
@@ -232,6 +218,38 @@ impl Waterfall {
         }
         caption
     }
+}
+
+/// A red end where an interrupted request (or a row holding one) was cut off.
+fn cut_off_marks<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    rows: &[(f64, [f64; 7], bool)],
+    end: f64,
+    width: f64,
+    gap: f64,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let tick = end * 0.006;
+    let marks = rows.iter().filter(|(_, _, cut)| *cut).map(|(first, m, _)| {
+        Rectangle::new(
+            [
+                (m[6] - tick, -first - gap),
+                (m[6] + tick, -(first + width) + gap),
+            ],
+            CUT_OFF.filled(),
+        )
+    });
+    chart
+        .draw_series(marks)?
+        .label("interrupted (cut off)")
+        .legend(|(x, y)| Rectangle::new([(x, y - 8), (x + 28, y + 8)], CUT_OFF.filled()));
+    Ok(())
 }
 
 #[cfg(test)]
