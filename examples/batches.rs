@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use poolfetch::server::{Server, ServerConfig};
-use poolfetch::{Config, Fetcher};
+use poolfetch::{Config, Fetcher, RunOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::start(ServerConfig::default())?;
@@ -14,15 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let urls: Vec<String> = (0..50)
         .map(|i| server.url(&format!("/delay/{}", if i % 10 == 9 { 300 } else { 50 })))
         .collect();
+    // One fetcher for both runs: the batch size is the run's, not the fetcher's.
+    let fetcher = Fetcher::new(Config::default())?;
     for batch_size in [None, Some(10)] {
-        let fetcher = Fetcher::new(
-            Config::builder()
-                .batch_size(batch_size)
-                .build()
-                .expect("a valid config"),
-        )?;
         let started = Instant::now();
-        let records = fetcher.fetch_all(urls.clone());
+        let options = RunOptions::default().batch_size(batch_size);
+        let records: Vec<_> = fetcher.stream_with(urls.clone(), options).collect();
         let label = match batch_size {
             Some(size) => format!("gather per batch of {size}"),
             None => "one gather over all".to_string(),

@@ -79,13 +79,6 @@ pub struct Config {
     /// Worker threads, which is also the most requests in flight (default 5). With the async
     /// engine it is the concurrency limit, and 0 means none.
     pub pool: usize,
-    /// How far dispatch may run ahead of the oldest unfinished index (default `4 × pool`).
-    /// It bounds the reorder buffer, so memory does not grow with the number of URLs.
-    pub window: Option<usize>,
-    /// Output order (default input order).
-    pub order: Order,
-    /// Dispatch this many, wait for all of them, then the next batch (gather per batch).
-    pub batch_size: Option<usize>,
     /// Deadline for connecting, for the response head, and for each body read (default 30 s).
     pub timeout: Duration,
     /// Ask for gzip, deflate and br and decode them (`--compressed`); by default only gzip is
@@ -131,9 +124,6 @@ pub struct Config {
     /// Hosts (and domains) never proxied, comma-separated, `*` for all (`--noproxy`); `None`:
     /// the environment's `no_proxy`.
     pub no_proxy: Option<String>,
-    /// Fetch only the inputs whose index ≡ K (mod N), keeping their global indices
-    /// (`--shard K/N`), so N machines can split one list without talking to each other.
-    pub shard: Option<Shard>,
 }
 
 /// A request rate: `count` requests per `per`, evenly spaced (the k-th request never starts
@@ -196,12 +186,35 @@ impl std::fmt::Display for Rate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     /// K, from 0.
-    pub index: u64,
+    index: u64,
     /// N, at least 1.
-    pub count: u64,
+    count: u64,
 }
 
 impl Shard {
+    /// Shard `index` (K) of `count` (N): `0 <= K < N`, or [`ConfigError::BadShard`].
+    pub fn new(index: u64, count: u64) -> Result<Shard, ConfigError> {
+        if count == 0 || index >= count {
+            return Err(ConfigError::BadShard);
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The whole list: shard 0 of 1.
+    pub fn whole() -> Shard {
+        Shard { index: 0, count: 1 }
+    }
+
+    /// K.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// N.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
     /// Whether input number `position` belongs to this shard.
     pub fn holds(&self, position: u64) -> bool {
         position % self.count == self.index
@@ -222,9 +235,6 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             pool: DEFAULT_POOL,
-            window: None,
-            order: Order::Input,
-            batch_size: None,
             timeout: Duration::from_secs(30),
             max_time: None,
             connect_timeout: None,
@@ -244,7 +254,6 @@ impl Default for Config {
             per_host: None,
             proxy: None,
             no_proxy: None,
-            shard: None,
         }
     }
 }
@@ -334,14 +343,13 @@ pub enum ConfigError {
 /// Builds a [`Config`] field by field; [`build`](ConfigBuilder::build) validates it.
 ///
 /// ```
-/// use poolfetch::{Config, EngineKind, Order};
+/// use poolfetch::{Config, EngineKind};
 /// let config = Config::builder()
 ///     .pool(20)
-///     .order(Order::Completion)
 ///     .engine(EngineKind::Threads)
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(config.window(), 80);
+/// assert_eq!(config.pool, 20);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ConfigBuilder(Config);
@@ -363,12 +371,6 @@ macro_rules! setters {
 setters! {
     /// Worker threads = most requests in flight (async engine: 0 means no limit).
     pool: usize,
-    /// How far dispatch may run ahead of the oldest unfinished index.
-    window: Option<usize>,
-    /// Output order.
-    order: Order,
-    /// Gather per batch of this size.
-    batch_size: Option<usize>,
     /// Connect, response-head and per-read deadline.
     timeout: Duration,
     /// Whole-request deadline per attempt.
@@ -407,8 +409,6 @@ setters! {
     proxy: Option<String>,
     /// Hosts never proxied (`*`: none).
     no_proxy: Option<String>,
-    /// Only the inputs of this shard.
-    shard: Option<Shard>,
 }
 
 impl From<Config> for ConfigBuilder {
@@ -437,16 +437,6 @@ impl Config {
         ConfigBuilder::default()
     }
 
-    /// The effective in-flight window: the configured one, or `4 × pool`. An unbounded async
-    /// pool (`pool = 0`) has an unbounded window: it is the bare `gather` of every request.
-    pub fn window(&self) -> usize {
-        match (self.window, self.pool) {
-            (Some(window), _) => window.max(1),
-            (None, 0) => usize::MAX,
-            (None, pool) => pool.saturating_mul(4),
-        }
-    }
-
     /// Check every setting; called by `Fetcher::new`, so a bad value never reaches the network.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.pool == 0 && self.engine == EngineKind::Threads {
@@ -454,18 +444,6 @@ impl Config {
         }
         if self.http != HttpVersion::Http1 && self.engine == EngineKind::Threads {
             return Err(ConfigError::Http2NeedsAsync);
-        }
-        if self.window == Some(0) {
-            return Err(ConfigError::ZeroWindow);
-        }
-        if self.batch_size == Some(0) {
-            return Err(ConfigError::ZeroBatch);
-        }
-        if self
-            .shard
-            .is_some_and(|s| s.count == 0 || s.index >= s.count)
-        {
-            return Err(ConfigError::BadShard);
         }
         if self.timeout.is_zero()
             || self.max_time.is_some_and(|t| t.is_zero())
@@ -489,15 +467,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_pool_is_five_and_window_four_times_pool() {
-        let config = Config::default();
-        assert_eq!(config.pool, 5);
-        assert_eq!(config.window(), 20);
-        let config = Config {
-            window: Some(3),
-            ..Config::default()
-        };
-        assert_eq!(config.window(), 3);
+    fn default_pool_is_five_and_a_shard_holds_every_nth_input() {
+        assert_eq!(Config::default().pool, 5);
+        let shard = Shard::new(1, 3).unwrap();
+        assert!(shard.holds(4) && !shard.holds(5));
+        assert_eq!(shard.size_of(10), 3);
+        assert_eq!(Shard::new(3, 3), Err(ConfigError::BadShard));
+        assert_eq!(Shard::new(0, 0), Err(ConfigError::BadShard));
     }
 
     #[test]
@@ -509,13 +485,6 @@ mod tests {
                 ..Config::default()
             }),
             ConfigError::ZeroPool
-        );
-        assert_eq!(
-            bad(Config {
-                batch_size: Some(0),
-                ..Config::default()
-            }),
-            ConfigError::ZeroBatch
         );
         assert_eq!(
             bad(Config {

@@ -15,16 +15,20 @@ use crate::run::{Engine, Run, RunOptions};
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use poolfetch::{Config, Fetcher, Order};
+/// use poolfetch::{Config, Fetcher, Order, RunOptions};
 /// use poolfetch::server::{Server, ServerConfig};
 ///
 /// let server = Server::start(ServerConfig::default())?;
-/// let fetcher = Fetcher::new(Config::builder().pool(2).order(Order::Input).build()?)?;
-/// let urls = vec![server.url("/todos/1"), server.url("/status/404")];
-/// let records = fetcher.fetch_all(urls);
+/// let fetcher = Fetcher::new(Config::builder().pool(2).build()?)?;
+/// let urls = vec![server.url("/delay/200"), server.url("/status/404")];
+/// let records = fetcher.fetch_all(urls.clone());
 /// assert_eq!(records.len(), 2);
 /// assert!(records[0].ok);
 /// assert_eq!(records[1].status, Some(404));
+/// // The same fetcher (the same pool and connections), another run in completion order.
+/// let completion = RunOptions::default().order(Order::Completion);
+/// let records: Vec<_> = fetcher.stream_with(urls, completion).collect();
+/// assert_eq!(records[0].index, 1, "the 404 comes back before the 200 ms delay");
 /// # Ok(())
 /// # }
 /// ```

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::cancel::CancelToken;
-use crate::config::Order;
+use crate::config::{ConfigError, Order, Shard};
 use crate::fetcher::{Fetcher, LiveCounts};
 use crate::input::{self, InputError, RequestTemplate, Source};
 use crate::record::{ErrorKind, JsonLinesWriter, Record};
@@ -168,6 +168,14 @@ pub struct JobSpec {
     pub progress: Option<ProgressFn>,
     /// Given each record once it is written.
     pub on_record: Option<RecordFn>,
+    /// Output order (a resumed run needs input order).
+    pub order: Order,
+    /// How far dispatch may run ahead of the oldest unfinished index (default `4 × pool`).
+    pub window: Option<usize>,
+    /// Gather per batch of this size.
+    pub batch_size: Option<usize>,
+    /// Fetch only the inputs of this shard, keeping their global indices.
+    pub shard: Option<Shard>,
 }
 
 impl JobSpec {
@@ -181,12 +189,28 @@ impl JobSpec {
             cancel: CancelToken::new(),
             progress: None,
             on_record: None,
+            order: Order::Input,
+            window: None,
+            batch_size: None,
+            shard: None,
         }
     }
 
     /// With `resume` set.
     pub fn resume(mut self, resume: bool) -> Self {
         self.resume = resume;
+        self
+    }
+
+    /// With records in `order`.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// Only the inputs of `shard`.
+    pub fn shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard;
         self
     }
 }
@@ -228,6 +252,9 @@ pub enum JobError {
         /// The input that cannot be read again.
         input: String,
     },
+    /// A run setting cannot work (a window or a batch of 0).
+    #[error(transparent)]
+    Settings(#[from] ConfigError),
     /// The inputs cannot be read (before any request).
     #[error(transparent)]
     Input(#[from] InputError),
@@ -432,6 +459,8 @@ pub struct Job<'a> {
     on_record: Option<RecordFn>,
     done: Option<IndexSet>,
     writer: SharedWriter,
+    /// The run's own settings: order, window, batch size, shard.
+    shape: RunOptions,
 }
 
 /// The longest records wait in the output buffer while more keep coming.
@@ -448,7 +477,19 @@ impl<'a> Job<'a> {
             cancel,
             progress,
             on_record,
+            order,
+            window,
+            batch_size,
+            shard,
         } = spec;
+        let shape = RunOptions {
+            order,
+            window,
+            batch_size,
+            shard,
+            ..RunOptions::default()
+        };
+        shape.check()?;
         let sources = input::open_all(&inputs.files)?;
         inputs.first().map(drop)?; // the template is checked now, before any request
         let path = match &output {
@@ -472,7 +513,7 @@ impl<'a> Job<'a> {
                 return Err(JobError::ResumeNeedsFile);
             }
             (Some(path), true) => {
-                check_resumable(fetcher, &inputs, &sources)?;
+                check_resumable(order, &inputs, &sources)?;
                 if path.exists() {
                     let mut again = inputs.all_again()?;
                     let compacted = crate::resume::compact(path, Some(&mut again), retry_failed)?;
@@ -511,6 +552,7 @@ impl<'a> Job<'a> {
             on_record,
             done,
             writer: Arc::new(Mutex::new(JsonLinesWriter::new(out))),
+            shape,
         })
     }
 
@@ -521,7 +563,7 @@ impl<'a> Job<'a> {
 
     /// How many inputs this run will fetch, if known before reading any file.
     pub fn total(&self) -> Option<u64> {
-        let shard = self.fetcher.config().shard;
+        let shard = self.shape.shard;
         self.inputs
             .known_count()
             .map(|total| shard.map_or(total, |s| s.size_of(total)))
@@ -542,6 +584,7 @@ impl<'a> Job<'a> {
             on_record,
             done,
             writer,
+            shape,
         } = self;
         // Regular files can be counted up front (in the background) for a progress total.
         let counted_files =
@@ -554,10 +597,12 @@ impl<'a> Job<'a> {
             cancel.clone(),
         )?;
         let already = done.as_ref().map_or(0, IndexSet::len);
+        let shard = shape.shard;
         let options = RunOptions {
             cancel: cancel.clone(),
             skip: done,
             expected: total.and_then(|n| usize::try_from(n.saturating_sub(already)).ok()),
+            ..shape
         };
         let started = Instant::now();
         let run = fetcher.stream_queue(feed.requests, feed.stop_on_cancel, options);
@@ -572,7 +617,7 @@ impl<'a> Job<'a> {
             if watch.progress.is_some() {
                 let watch = &watch;
                 if let Some(files) = counted_files {
-                    let (inline, shard) = (inputs.inline_count(), fetcher.config().shard);
+                    let inline = inputs.inline_count();
                     scope.spawn(move || watch.count_lines(&files, inline, shard));
                 }
                 scope.spawn(move || watch.tick());
@@ -695,8 +740,8 @@ fn write_records(
 }
 
 /// A resumed run reads the inputs twice and keeps input order: refuse what cannot work.
-fn check_resumable(fetcher: &Fetcher, inputs: &Inputs, sources: &[Source]) -> Result<(), JobError> {
-    if fetcher.config().order == Order::Completion {
+fn check_resumable(order: Order, inputs: &Inputs, sources: &[Source]) -> Result<(), JobError> {
+    if order == Order::Completion {
         return Err(JobError::ResumeNeedsInputOrder);
     }
     if inputs.files.iter().any(|f| f.as_os_str() == "-") {

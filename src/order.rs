@@ -42,7 +42,7 @@ impl Orderer {
     pub fn new(order: Order, shard: Option<Shard>) -> Self {
         match order {
             Order::Input => Orderer::Input {
-                shard: shard.unwrap_or(Shard { index: 0, count: 1 }),
+                shard: shard.unwrap_or_else(Shard::whole),
                 next: 0,
                 slots: VecDeque::new(),
                 held: 0,

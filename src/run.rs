@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use futures_util::FutureExt;
 
 use crate::cancel::CancelToken;
-use crate::config::{Config, Shard};
+use crate::config::{Config, ConfigError, Order, Shard};
 use crate::fetch::{Attempts, Core, Outcome, Transport};
 use crate::order::Orderer;
 use crate::record::{ErrorKind, FetchError, Record};
@@ -265,9 +265,65 @@ pub struct RunOptions {
     /// How many requests the run will have at most, when known (a large pool then starts no
     /// more workers than that); by default the input iterator's upper size hint.
     pub expected: Option<usize>,
+    /// Output order (default input order, `gather`; or completion order, `as_completed`).
+    pub order: Order,
+    /// How far dispatch may run ahead of the oldest unfinished index (default `4 × pool`).
+    /// It bounds the reorder buffer, so memory does not grow with the number of inputs.
+    pub window: Option<usize>,
+    /// Dispatch this many, wait for all of them, then the next batch (gather per batch).
+    pub batch_size: Option<usize>,
+    /// Fetch only the inputs of this shard, keeping their global indices, so N machines can
+    /// split one list without talking to each other.
+    pub shard: Option<Shard>,
 }
 
 impl RunOptions {
+    /// With records in `order`.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// With dispatch at most `window` ahead of the oldest unfinished index.
+    pub fn window(mut self, window: Option<usize>) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Gathering per batch of `batch_size`.
+    pub fn batch_size(mut self, batch_size: Option<usize>) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Only the inputs of `shard`.
+    pub fn shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard;
+        self
+    }
+
+    /// Check the options before any request: a window or a batch of 0 cannot work.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.window == Some(0) {
+            return Err(ConfigError::ZeroWindow);
+        }
+        if self.batch_size == Some(0) {
+            return Err(ConfigError::ZeroBatch);
+        }
+        Ok(())
+    }
+
+    /// The effective in-flight window for a fetcher of `pool`: the one given, or `4 × pool`.
+    /// An unbounded async pool (`pool = 0`) has an unbounded window: it is the bare `gather`
+    /// of every request.
+    pub fn window_for(&self, pool: usize) -> usize {
+        match (self.window, pool) {
+            (Some(window), _) => window.max(1),
+            (None, 0) => usize::MAX,
+            (None, pool) => pool.saturating_mul(4),
+        }
+    }
+
     /// Options with `cancel` as the run's cancel token.
     pub fn cancelled_by(cancel: CancelToken) -> Self {
         RunOptions {
@@ -360,6 +416,7 @@ impl<'a> Run<'a> {
         options: RunOptions,
     ) -> Self {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let window = options.window_for(config.pool);
         Run {
             engine,
             source,
@@ -373,13 +430,13 @@ impl<'a> Run<'a> {
             }),
             done_tx,
             done_rx,
-            orderer: Orderer::new(config.order, config.shard),
-            window: config.window(),
-            batch_size: config.batch_size,
+            orderer: Orderer::new(options.order, options.shard),
+            window,
+            batch_size: options.batch_size.filter(|n| *n > 0),
             dispatched_in_batch: 0,
             next_index: 0,
             position: 0,
-            shard: config.shard,
+            shard: options.shard,
             done: options.skip,
             in_flight: HashMap::new(),
             output_dir: config.output_dir.clone(),

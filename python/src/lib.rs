@@ -270,13 +270,10 @@ fn choice<T: Copy>(name: &str, given: &str, choices: &[(&str, T)]) -> PyResult<T
 
 /// `shard=(k, n)`, checked.
 fn shard_of(shard: Option<(u64, u64)>) -> PyResult<Option<Shard>> {
-    match shard {
-        Some((index, count)) if count == 0 || index >= count => Err(PyValueError::new_err(
-            format!("shard=(k, n) needs 0 <= k < n, not ({index}, {count})"),
-        )),
-        Some((index, count)) => Ok(Some(Shard { index, count })),
-        None => Ok(None),
-    }
+    shard
+        .map(|(index, count)| Shard::new(index, count))
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("shard=({:?}): {e}", shard.unwrap_or_default())))
 }
 
 /// What every request of a run sends besides its URL.
@@ -353,11 +350,19 @@ fn start(
     let mut config = Config::default();
     config.pool = usize::try_from(pool)
         .map_err(|_| PyValueError::new_err(format!("pool must be 0 or more, not {pool}")))?;
-    config.order = choice(
+    // Field by field: `RunOptions` is `#[non_exhaustive]`.
+    let mut shape = RunOptions::default();
+    shape.order = choice(
         "order",
         order,
         &[("input", Order::Input), ("completion", Order::Completion)],
     )?;
+    shape.batch_size = batch_size;
+    shape.window = window;
+    shape.shard = shard_of(shard)?;
+    shape
+        .check()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     config.engine = choice(
         "engine",
         engine,
@@ -386,9 +391,6 @@ fn start(
     config.max_body = max_body;
     config.headers = headers.unwrap_or_default();
     config.output_dir = output_dir;
-    config.batch_size = batch_size;
-    config.window = window;
-    config.shard = shard_of(shard)?;
     config.compressed = compressed;
     config.insecure = insecure;
     config.cacert = cacert;
@@ -429,7 +431,12 @@ fn start(
                 request: template,
                 ..Inputs::default()
             };
-            let mut spec = JobSpec::new(inputs, JobOutput::File(path)).resume(resume);
+            let mut spec = JobSpec::new(inputs, JobOutput::File(path))
+                .resume(resume)
+                .order(shape.order)
+                .shard(shape.shard);
+            spec.window = shape.window;
+            spec.batch_size = shape.batch_size;
             spec.retry_failed = retry_failed;
             spec.cancel = cancel.clone();
             let handed = sender.clone();
@@ -452,7 +459,9 @@ fn start(
                     error: Arc::clone(&error),
                 }),
             };
-            start_stream(fetcher, requests, cancel.clone(), sender, error)
+            let mut options = shape;
+            options.cancel = cancel.clone();
+            start_stream(fetcher, requests, options, sender, error)
         }
     };
     LIVE.fetch_add(1, Ordering::SeqCst);
@@ -468,12 +477,12 @@ fn start(
 fn start_stream(
     fetcher: Fetcher,
     requests: Box<dyn Iterator<Item = Request> + Send>,
-    cancel: CancelToken,
+    options: RunOptions,
     sender: Sender<Record>,
     error: Arc<Mutex<Option<PyErr>>>,
 ) -> JoinHandle<Ended> {
     std::thread::spawn(move || {
-        let options = RunOptions::cancelled_by(cancel.clone());
+        let cancel = options.cancel.clone();
         for record in fetcher.stream_with(requests, options) {
             if sender.send(record).is_err() {
                 // Nobody reads any more (the Python object is gone): stop.

@@ -285,6 +285,9 @@ impl BenchPlan {
         }
         for setup in self.setups() {
             self.config(setup).validate()?;
+            if setup.batch_size == Some(0) {
+                return Err(BenchError::Config(ConfigError::ZeroBatch));
+            }
         }
         Ok(())
     }
@@ -292,8 +295,6 @@ impl BenchPlan {
     fn config(&self, setup: Setup) -> Config {
         Config {
             pool: setup.pool,
-            order: self.order,
-            batch_size: setup.batch_size,
             timeout: self.timeout,
             headers: self.headers.clone(),
             body: BodyMode::None,
@@ -387,7 +388,12 @@ pub fn run(
         let mut latency_ms = vec![0.0; plan.requests];
         let mut ok = 0;
         let mut first_error = None;
-        for record in fetcher.stream(urls) {
+        let options = crate::run::RunOptions {
+            order: plan.order,
+            batch_size: setup.batch_size,
+            ..crate::run::RunOptions::default()
+        };
+        for record in fetcher.stream_with(urls, options) {
             if let (None, Some(error)) = (&first_error, &record.error) {
                 first_error = Some(format!("{} ({})", error.message, error.kind.as_str()));
             }

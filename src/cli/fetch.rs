@@ -171,9 +171,6 @@ impl FetchArgs {
         // Field by field: `Config` is `#[non_exhaustive]`, so a client starts from the defaults.
         let mut config = Config::default();
         config.pool = self.pool;
-        config.window = self.window;
-        config.order = self.order.into();
-        config.batch_size = self.batch_size;
         config.timeout = self.timeout;
         config.max_time = self.max_time;
         config.connect_timeout = self.connect_timeout;
@@ -202,7 +199,6 @@ impl FetchArgs {
         config.per_host = self.per_host;
         config.proxy = self.proxy.clone();
         config.no_proxy = self.noproxy.clone();
-        config.shard = self.shard;
         config
     }
 
@@ -226,7 +222,12 @@ impl FetchArgs {
             Some(path) => JobOutput::File(path),
             None => JobOutput::Writer(Box::new(io::stdout())),
         };
-        let mut spec = JobSpec::new(inputs, output).resume(self.resume);
+        let mut spec = JobSpec::new(inputs, output)
+            .resume(self.resume)
+            .order(self.order.into())
+            .shard(self.shard);
+        spec.window = self.window;
+        spec.batch_size = self.batch_size;
         spec.retry_failed = self.retry_failed;
         spec.cancel = cancel.clone();
         Ok(spec)
@@ -319,8 +320,5 @@ fn parse_shard(text: &str) -> Result<Shard, String> {
     let (index, count) = text.split_once('/').ok_or_else(bad)?;
     let index: u64 = index.trim().parse().map_err(|_| bad())?;
     let count: u64 = count.trim().parse().map_err(|_| bad())?;
-    if count == 0 || index >= count {
-        return Err(bad());
-    }
-    Ok(Shard { index, count })
+    Shard::new(index, count).map_err(|_| bad())
 }

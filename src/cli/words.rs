@@ -59,6 +59,7 @@ pub fn job(error: &JobError) -> String {
              first (e.g. cmd > list.txt) and give that"
         ),
         JobError::Input(error) => self::input(error),
+        JobError::Settings(error) => config(error),
         other => other.to_string(),
     }
 }

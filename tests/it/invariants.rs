@@ -89,18 +89,16 @@ fn completion_order_is_the_order_requests_finish(engine: EngineKind) {
     let urls: Vec<String> = (0..8)
         .map(|i| server.url(&format!("/delay/{}", (8 - i) * 60)))
         .collect();
-    let fetcher = Fetcher::new(
-        poolfetch::ConfigBuilder::from(config(engine, 8))
-            .order(Order::Completion)
-            .build()
-            .expect("a valid config"),
-    )
-    .unwrap();
-    let records = fetcher.fetch_all(urls);
+    let fetcher = Fetcher::new(config(engine, 8)).unwrap();
+    let completion = poolfetch::RunOptions::default().order(Order::Completion);
+    let records: Vec<_> = fetcher.stream_with(urls.clone(), completion).collect();
     assert_eq!(indices(&records), (0..8).rev().collect::<Vec<_>>());
     for pair in records.windows(2) {
         assert!(pair[0].finished_ms <= pair[1].finished_ms, "{pair:?}");
     }
+    // The same fetcher, another run in input order: order is the run's, not the fetcher's.
+    let records = fetcher.fetch_all(urls);
+    assert_eq!(indices(&records), (0..8).collect::<Vec<_>>());
 }
 
 per_engine!(never_more_in_flight_than_pool);
@@ -186,14 +184,9 @@ fn no_request_of_a_batch_starts_before_the_previous_batch_finished(engine: Engin
     let urls: Vec<String> = (0..18)
         .map(|i| server.url(&format!("/delay/{}", 10 + (i % 3) * 15)))
         .collect();
-    let fetcher = Fetcher::new(
-        poolfetch::ConfigBuilder::from(config(engine, 4))
-            .batch_size(Some(batch))
-            .build()
-            .expect("a valid config"),
-    )
-    .unwrap();
-    let records = fetcher.fetch_all(urls);
+    let fetcher = Fetcher::new(config(engine, 4)).unwrap();
+    let batched = poolfetch::RunOptions::default().batch_size(Some(batch));
+    let records: Vec<_> = fetcher.stream_with(urls, batched).collect();
     assert_eq!(records.len(), 18);
     let batches: Vec<&[poolfetch::Record]> = records.chunks(batch).collect();
     for pair in batches.windows(2) {
@@ -212,14 +205,9 @@ fn dispatch_never_runs_more_than_window_ahead_of_the_oldest_unfinished(engine: E
     let window = 12;
     let mut urls = vec![server.url("/delay/300")];
     urls.extend((1..60).map(|i| server.url(&format!("/todos/{i}"))));
-    let fetcher = Fetcher::new(
-        poolfetch::ConfigBuilder::from(config(engine, 4))
-            .window(Some(window))
-            .build()
-            .expect("a valid config"),
-    )
-    .unwrap();
-    let mut run = fetcher.stream(urls);
+    let fetcher = Fetcher::new(config(engine, 4)).unwrap();
+    let windowed = poolfetch::RunOptions::default().window(Some(window));
+    let mut run = fetcher.stream_with(urls, windowed);
     let records: Vec<_> = run.by_ref().collect();
     assert_eq!(records.len(), 60);
     let slow_end = records[0].finished_ms;
