@@ -47,14 +47,58 @@ pub enum EngineKind {
     Async,
 }
 
-impl EngineKind {
-    /// The name used on the command line and in reports (`threads`, `async`).
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Threads => "threads",
-            EngineKind::Async => "async",
+/// The one table of names for a public enum: `NAMES`, `name()`, `FromStr` and `Display`, so
+/// every client (the command line, Python) takes and shows the same words.
+macro_rules! named {
+    ($kind:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $kind {
+            /// Every name, as clients take them.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// Its name (`input`, `threads`, `auto`…).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($kind::$variant => $name),+
+                }
+            }
         }
-    }
+
+        impl std::str::FromStr for $kind {
+            type Err = $crate::config::UnknownName;
+
+            fn from_str(text: &str) -> Result<Self, $crate::config::UnknownName> {
+                match text {
+                    $($name => Ok($kind::$variant),)+
+                    _ => Err($crate::config::UnknownName {
+                        what: $what,
+                        given: text.to_string(),
+                        names: Self::NAMES,
+                    }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $kind {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+pub(crate) use named;
+
+named!(Order, "order", { Input => "input", Completion => "completion" });
+named!(BodyMode, "body mode", { Auto => "auto", Json => "json", Text => "text", None => "none" });
+named!(EngineKind, "engine", { Threads => "threads", Async => "async" });
+
+/// A name that is none of an enum's [`NAMES`](Order::NAMES).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {what} {given:?} (one of: {})", names.join(", "))]
+pub struct UnknownName {
+    pub(crate) what: &'static str,
+    pub(crate) given: String,
+    pub(crate) names: &'static [&'static str],
 }
 
 /// Which HTTP version the async engine speaks (curl's flags).

@@ -65,7 +65,7 @@ pub mod server;
 pub use cancel::{CancelToken, GRACE as CANCEL_GRACE};
 pub use config::{
     BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, HttpVersion, Order,
-    Rate, RetryPolicy, Shard,
+    Rate, RetryPolicy, Shard, UnknownName,
 };
 pub use fetch::Resolve;
 pub use fetcher::{Fetcher, LiveCounts};

@@ -253,19 +253,14 @@ fn latency_of(latency: f64) -> PyResult<Duration> {
     })
 }
 
-/// The value named `given` among `choices`, or a ValueError listing them.
-fn choice<T: Copy>(name: &str, given: &str, choices: &[(&str, T)]) -> PyResult<T> {
-    choices
-        .iter()
-        .find(|(choice, _)| *choice == given)
-        .map(|(_, value)| *value)
-        .ok_or_else(|| {
-            let names: Vec<String> = choices.iter().map(|(c, _)| format!("'{c}'")).collect();
-            PyValueError::new_err(format!(
-                "{name} must be one of {}, not {given:?}",
-                names.join(", ")
-            ))
-        })
+/// The value named `given` by the library's one table of names, or a ValueError listing them.
+fn choice<T: std::str::FromStr<Err = poolfetch::UnknownName>>(
+    keyword: &str,
+    given: &str,
+) -> PyResult<T> {
+    given
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("{keyword}=: {e}")))
 }
 
 /// `shard=(k, n)`, checked.
@@ -352,25 +347,14 @@ fn start(
         .map_err(|_| PyValueError::new_err(format!("pool must be 0 or more, not {pool}")))?;
     // Field by field: `RunOptions` is `#[non_exhaustive]`.
     let mut shape = RunOptions::default();
-    shape.order = choice(
-        "order",
-        order,
-        &[("input", Order::Input), ("completion", Order::Completion)],
-    )?;
+    shape.order = choice::<Order>("order", order)?;
     shape.batch_size = batch_size;
     shape.window = window;
     shape.shard = shard_of(shard)?;
     shape
         .check()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    config.engine = choice(
-        "engine",
-        engine,
-        &[
-            ("threads", EngineKind::Threads),
-            ("async", EngineKind::Async),
-        ],
-    )?;
+    config.engine = choice::<EngineKind>("engine", engine)?;
     if http2 {
         config.http = HttpVersion::Http2;
     }
@@ -378,16 +362,7 @@ fn start(
     config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.max_time = seconds("max_time", max_time)?;
     config.retry.retries = retries;
-    config.body = choice(
-        "body",
-        body,
-        &[
-            ("auto", BodyMode::Auto),
-            ("json", BodyMode::Json),
-            ("text", BodyMode::Text),
-            ("none", BodyMode::None),
-        ],
-    )?;
+    config.body = choice::<BodyMode>("body", body)?;
     config.max_body = max_body;
     config.headers = headers.unwrap_or_default();
     config.output_dir = output_dir;
@@ -615,14 +590,7 @@ fn run_bench(
     if let Some(engines) = engines {
         plan.engines = engines
             .iter()
-            .map(|name| match name.as_str() {
-                "threads" => Ok(Contender::Threads),
-                "async" => Ok(Contender::Async),
-                "async-h2" => Ok(Contender::AsyncH2),
-                _ => Err(PyValueError::new_err(format!(
-                    "engines are 'threads', 'async' or 'async-h2', not {name:?}"
-                ))),
-            })
+            .map(|name| choice::<Contender>("engines", name))
             .collect::<PyResult<_>>()?;
     }
     let results = py

@@ -118,6 +118,12 @@ pub enum Contender {
     AsyncH2,
 }
 
+crate::config::named!(Contender, "engine", {
+    Threads => "threads",
+    Async => "async",
+    AsyncH2 => "async-h2",
+});
+
 impl Contender {
     /// The engine that runs it.
     pub fn engine(self) -> EngineKind {
@@ -132,15 +138,6 @@ impl Contender {
         match self {
             Contender::AsyncH2 => HttpVersion::Http2PriorKnowledge,
             _ => HttpVersion::Http1,
-        }
-    }
-
-    /// Its name in tables and legends (`threads`, `async`, `async-h2`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Contender::Threads => "threads",
-            Contender::Async => "async",
-            Contender::AsyncH2 => "async-h2",
         }
     }
 }

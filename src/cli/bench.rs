@@ -7,9 +7,11 @@ use clap::Args;
 
 use super::export::Exports;
 use super::parse::{parse_duration, parse_header, parse_method};
-use super::values::{ContenderArg, OrderArg};
+use super::values::named;
 use super::{CliError, EXIT_FAILED, EXIT_OK, progress, usage};
 use super::{plot, report};
+use poolfetch::Order;
+use poolfetch::bench::Contender;
 use poolfetch::bench::{self, BenchPlan};
 
 /// Flags of `poolfetch bench`.
@@ -37,11 +39,11 @@ pub(super) struct BenchArgs {
     #[arg(
         long = "engine",
         value_name = "LIST",
-        value_enum,
         value_delimiter = ',',
-        default_value = "threads,async"
+        default_value = "threads,async",
+        value_parser = named::<Contender>(Contender::NAMES)
     )]
-    engines: Vec<ContenderArg>,
+    engines: Vec<Contender>,
     /// Timed runs of each setup, interleaved (the table shows the median and ±) [default: 3,
     /// or up to 10 while a setup's runs take under 3 s in all, as hyperfine chooses].
     #[arg(long, value_name = "R")]
@@ -49,9 +51,9 @@ pub(super) struct BenchArgs {
     /// Untimed runs of each configuration before the timed ones.
     #[arg(long, value_name = "W", default_value_t = 0)]
     warmup: usize,
-    /// Order of records inside each run.
-    #[arg(long, value_enum, default_value_t = OrderArg::Input)]
-    order: OrderArg,
+    /// Order of records inside each run: input or completion.
+    #[arg(long, default_value = "input", value_parser = named::<Order>(Order::NAMES))]
+    order: Order,
     /// Also run every pool with gather-per-batch of N, to show what batching costs.
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
@@ -151,10 +153,10 @@ impl BenchArgs {
             latency: self.latency.unwrap_or(BenchPlan::default().latency),
             latency_known: self.url.is_none() || self.latency.is_some(),
             pools: self.pools.iter().flatten().copied().collect(),
-            engines: self.engines.iter().copied().map(Into::into).collect(),
+            engines: self.engines.clone(),
             runs: self.runs,
             warmup: self.warmup,
-            order: self.order.into(),
+            order: self.order,
             batch_size: self.batch_size,
             url: self.url.clone(),
             timeout: self.timeout,

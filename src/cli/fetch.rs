@@ -14,13 +14,14 @@ use super::parse::{
 };
 use super::progress::{self, BarChoice, Progress};
 use super::signals;
-use super::values::{BodyArg, EngineArg, OrderArg};
+use super::values::named;
 use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
 use poolfetch::Body;
 use poolfetch::CancelToken;
 use poolfetch::Fetcher;
 use poolfetch::RequestTemplate;
 use poolfetch::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
+use poolfetch::{BodyMode, EngineKind, Order};
 use poolfetch::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
 
 /// Flags of `poolfetch fetch`.
@@ -41,18 +42,20 @@ pub(super) struct FetchArgs {
     /// Worker threads, which is also the most requests in flight (async engine: 0 = no limit).
     #[arg(short, long, value_name = "N", default_value_t = DEFAULT_POOL)]
     pool: usize,
-    /// Order of the records.
-    #[arg(long, value_enum, default_value_t = OrderArg::Input)]
-    order: OrderArg,
+    /// Order of the records: input (gather: a record leaves once every lower index has
+    /// left) or completion (as_completed: as soon as it is done).
+    #[arg(long, default_value = "input", value_parser = named::<Order>(Order::NAMES))]
+    order: Order,
     /// Dispatch N, wait for all N, then the next N (gather per batch).
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
     /// How far dispatch may run ahead of the oldest unfinished request [default: 4 × pool].
     #[arg(long, value_name = "N")]
     window: Option<usize>,
-    /// Engine that runs the requests.
-    #[arg(long, value_enum, default_value_t = EngineArg::Threads)]
-    engine: EngineArg,
+    /// Engine that runs the requests: threads (blocking ureq calls on a rayon pool of
+    /// --pool threads) or async (hyper on tokio, at most --pool at once; 0: no limit).
+    #[arg(long, default_value = "threads", value_parser = named::<EngineKind>(EngineKind::NAMES))]
+    engine: EngineKind,
     /// Offer HTTP/2 by ALPN over TLS, HTTP/1.1 when the server does not take it (async
     /// engine); the pool's requests share one connection per host.
     #[arg(long, conflicts_with = "http2_prior_knowledge")]
@@ -75,9 +78,11 @@ pub(super) struct FetchArgs {
     /// over the wire, `decoded_bytes` the body. Without it only gzip is asked for.
     #[arg(long)]
     compressed: bool,
-    /// What each record keeps of the body.
-    #[arg(long, value_enum, default_value_t = BodyArg::Auto)]
-    body: BodyArg,
+    /// What each record keeps of the body: auto (parsed JSON when the response says JSON
+    /// and parses, text otherwise), json (parsed, or text when it does not parse), text
+    /// (invalid UTF-8 replaced) or none (drained and counted).
+    #[arg(long, default_value = "auto", value_parser = named::<BodyMode>(BodyMode::NAMES))]
+    body: BodyMode,
     /// Largest body kept (e.g. 512KiB, 10MiB); larger ones are `too_large` [default: 10MiB
     /// in records, no cap for --output-dir files].
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -175,12 +180,12 @@ impl FetchArgs {
         config.max_time = self.max_time;
         config.connect_timeout = self.connect_timeout;
         config.compressed = self.compressed;
-        config.body = self.body.into();
+        config.body = self.body;
         config.max_body = self.max_body;
         config.output_dir = self.output_dir.clone();
         config.continue_parts = self.continue_parts;
         config.headers = self.headers.clone();
-        config.engine = self.engine.into();
+        config.engine = self.engine;
         config.http = match (self.http2, self.http2_prior_knowledge) {
             (_, true) => HttpVersion::Http2PriorKnowledge,
             (true, false) => HttpVersion::Http2,
@@ -224,7 +229,7 @@ impl FetchArgs {
         };
         let mut spec = JobSpec::new(inputs, output)
             .resume(self.resume)
-            .order(self.order.into())
+            .order(self.order)
             .shard(self.shard);
         spec.window = self.window;
         spec.batch_size = self.batch_size;
