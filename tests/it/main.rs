@@ -9,6 +9,7 @@ mod bench;
 mod bodies;
 mod cli;
 mod continued;
+mod docs;
 mod faults;
 mod hostile;
 mod http2;
