@@ -32,6 +32,38 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! One [`Fetcher`] serves many runs: what connections need (pool, engine, timeouts, TLS,
+//! proxy) is its [`Config`]; what one run needs (order, window, batch size, shard) is that
+//! run's [`RunOptions`] (or [`job::JobSpec`]).
+//!
+//! ```no_run
+//! use poolfetch::{Config, Fetcher, Order, RunOptions};
+//!
+//! let fetcher = Fetcher::new(Config::builder().pool(8).build()?)?;
+//! let urls = || (1..=40).map(|i| format!("http://127.0.0.1:8080/todos/{i}"));
+//! let in_order = fetcher.fetch_all(urls());                       // gather
+//! let as_completed = RunOptions::default().order(Order::Completion);
+//! for record in fetcher.stream_with(urls(), as_completed) {       // the same pool
+//!     println!("{} finished at {} ms", record.index, record.finished_ms);
+//! }
+//! # Ok::<(), poolfetch::ConfigError>(())
+//! ```
+//!
+//! The public surface, by task:
+//! - running: [`Fetcher`] ([`Fetcher::fetch_all`], [`Fetcher::stream`],
+//!   [`Fetcher::stream_with`]), [`Run`], [`RunOptions`], [`CancelToken`] ([`CANCEL_GRACE`]),
+//!   [`LiveCounts`]; a whole run as the command line does it: [`job`];
+//! - settings: [`Config`] and [`ConfigBuilder`], [`EngineKind`], [`HttpVersion`], [`Order`],
+//!   [`BodyMode`] (each with `NAMES` and `FromStr`, [`UnknownName`]), [`Rate`],
+//!   [`RetryPolicy`], [`Shard`], [`DEFAULT_POOL`], [`ConfigError`], a custom [`Resolve`]r;
+//! - requests: [`Request`], [`Body`], [`RequestTemplate`], [`check_method`], [`parse_range`],
+//!   [`InputError`];
+//! - records: [`Record`], [`Fate`], [`FetchError`], [`ErrorKind`], [`JsonLinesWriter`];
+//! - earlier outputs: [`merge`], [`merge_to_file`], [`MergeReport`], [`IndexSet`],
+//!   [`ResumeError`], [`OutputFile`], [`ReplaceError`];
+//! - `bench` (feature): the pool-size sweep, [`bench::run`] on a [`bench::BenchPlan`];
+//! - `server` (feature): the embedded test server, [`server::Server`].
+//!
 //! Data flows through the modules in this order: `job` → `input` → `request` → `run` →
 //! `engine::{threads, tokio}` → `fetch` (the core) → `sink` → `order` → `record` (→ `resume`
 //! and `replace` for earlier outputs).

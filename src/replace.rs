@@ -247,7 +247,7 @@ pub fn kind_of(meta: &Metadata) -> &'static str {
     }
 }
 
-/// A file written whole or not at all (a merge's output, a picture): a [`Replacement`] of a
+/// A file written whole or not at all (a merge's output, a picture): a new version of a
 /// regular (or new) file, or straight into a device or FIFO (`/dev/stdout`, a pipe), which
 /// cannot be replaced.
 pub enum Output {
