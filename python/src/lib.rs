@@ -18,7 +18,7 @@ use poolfetch::{
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyIterator, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyIterator, PyList, PyString, PyTuple};
 
 /// Records a run may hold ready for Python beyond its window: with the window, what bounds
 /// the memory of a run whatever the number of URLs.
@@ -293,30 +293,17 @@ fn template(
     })
 }
 
-/// Start fetching `urls`; see `poolfetch.fetch` for the arguments. Every refusal is raised
-/// here, before any request.
-#[pyfunction]
-#[pyo3(signature = (
-    urls, pool = 5, *, order = "input", engine = "threads", http2 = false, timeout = 30.0,
-    connect_timeout = None, max_time = None, retries = 0, body = "auto", max_body = None,
-    headers = None, method = None, json = None, data = None, output_dir = None,
-    batch_size = None, window = None, shard = None, compressed = false, insecure = false,
-    cacert = None, proxy = None, rate = None, per_host = None, max_redirects = 10,
-    output = None, resume = false, retry_failed = false
-))]
-#[allow(clippy::too_many_arguments)]
-fn start(
-    py: Python<'_>,
-    urls: &Bound<'_, PyAny>,
-    pool: i64,
-    order: &str,
-    engine: &str,
+/// The keywords of `fetch`, `gather` and `as_completed`, with their defaults: the one place
+/// they are read (the stubs' `Options` gives their types to type checkers).
+struct Options {
+    order: String,
+    engine: String,
     http2: bool,
     timeout: f64,
     connect_timeout: Option<f64>,
     max_time: Option<f64>,
     retries: u32,
-    body: &str,
+    body: String,
     max_body: Option<u64>,
     headers: Option<Vec<(String, String)>>,
     method: Option<String>,
@@ -336,7 +323,138 @@ fn start(
     output: Option<std::path::PathBuf>,
     resume: bool,
     retry_failed: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            order: Order::Input.name().into(),
+            engine: EngineKind::Threads.name().into(),
+            http2: false,
+            timeout: 30.0,
+            connect_timeout: None,
+            max_time: None,
+            retries: 0,
+            body: BodyMode::Auto.name().into(),
+            max_body: None,
+            headers: None,
+            method: None,
+            json: None,
+            data: None,
+            output_dir: None,
+            batch_size: None,
+            window: None,
+            shard: None,
+            compressed: false,
+            insecure: false,
+            cacert: None,
+            proxy: None,
+            rate: None,
+            per_host: None,
+            max_redirects: 10,
+            output: None,
+            resume: false,
+            retry_failed: false,
+        }
+    }
+}
+
+impl Options {
+    /// The keywords given, over the defaults; an unknown one is a `TypeError`, as Python's
+    /// own functions raise it.
+    fn of(keywords: Option<&Bound<'_, PyDict>>) -> PyResult<Options> {
+        let mut options = Options::default();
+        for (key, value) in keywords.into_iter().flatten() {
+            let key: String = key.extract()?;
+            options.set(&key, &value)?;
+        }
+        Ok(options)
+    }
+
+    fn set(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        macro_rules! take {
+            ($field:ident) => {
+                self.$field = value.extract()?
+            };
+        }
+        match key {
+            "order" => take!(order),
+            "engine" => take!(engine),
+            "http2" => take!(http2),
+            "timeout" => take!(timeout),
+            "connect_timeout" => take!(connect_timeout),
+            "max_time" => take!(max_time),
+            "retries" => take!(retries),
+            "body" => take!(body),
+            "max_body" => take!(max_body),
+            "headers" => take!(headers),
+            "method" => take!(method),
+            "json" => take!(json),
+            "data" => take!(data),
+            "output_dir" => take!(output_dir),
+            "batch_size" => take!(batch_size),
+            "window" => take!(window),
+            "shard" => take!(shard),
+            "compressed" => take!(compressed),
+            "insecure" => take!(insecure),
+            "cacert" => take!(cacert),
+            "proxy" => take!(proxy),
+            "rate" => take!(rate),
+            "per_host" => take!(per_host),
+            "max_redirects" => take!(max_redirects),
+            "output" => take!(output),
+            "resume" => take!(resume),
+            "retry_failed" => take!(retry_failed),
+            unknown => {
+                return Err(PyTypeError::new_err(format!(
+                    "unexpected keyword argument '{unknown}'"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Start fetching `urls`; see `poolfetch.fetch` for the arguments. Every refusal is raised
+/// here, before any request.
+#[pyfunction]
+#[pyo3(signature = (urls, pool = 5, **keywords))]
+fn start(
+    py: Python<'_>,
+    urls: &Bound<'_, PyAny>,
+    pool: i64,
+    keywords: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Stream> {
+    let Options {
+        order,
+        engine,
+        http2,
+        timeout,
+        connect_timeout,
+        max_time,
+        retries,
+        body,
+        max_body,
+        headers,
+        method,
+        json,
+        data,
+        output_dir,
+        batch_size,
+        window,
+        shard,
+        compressed,
+        insecure,
+        cacert,
+        proxy,
+        rate,
+        per_host,
+        max_redirects,
+        output,
+        resume,
+        retry_failed,
+    } = Options::of(keywords)?;
+    let (order, engine, body) = (order.as_str(), engine.as_str(), body.as_str());
     if urls.is_instance_of::<PyString>() || urls.is_instance_of::<PyBytes>() {
         return Err(PyTypeError::new_err(
             "urls is an iterable of URLs: give [url] for one",

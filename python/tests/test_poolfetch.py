@@ -117,8 +117,10 @@ def test_bad_arguments_raise_before_any_request(server):
         poolfetch.fetch(urls[0])
     with pytest.raises(TypeError):
         poolfetch.fetch([urls[0], 7])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         poolfetch.fetch(urls, colour="red")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pol'"):
+        asyncio.run(poolfetch.gather(urls, pol=3))
     with pytest.raises(ValueError):
         asyncio.run(poolfetch.gather(urls, engine="fibers"))
     assert server.stats()["requests"] == 0

@@ -61,38 +61,7 @@ Record = Dict[str, Any]
 _PathLike = Union[str, "os.PathLike[str]"]
 
 
-def fetch(
-    urls: Iterable[str],
-    pool: int = DEFAULT_POOL,
-    *,
-    order: str = "input",
-    engine: str = "threads",
-    http2: bool = False,
-    timeout: float = 30.0,
-    connect_timeout: Optional[float] = None,
-    max_time: Optional[float] = None,
-    retries: int = 0,
-    body: str = "auto",
-    max_body: Optional[int] = None,
-    headers: Optional[Dict[str, str]] = None,
-    method: Optional[str] = None,
-    json: Any = None,
-    data: Optional[bytes] = None,
-    output_dir: Optional[_PathLike] = None,
-    batch_size: Optional[int] = None,
-    window: Optional[int] = None,
-    shard: Optional[Tuple[int, int]] = None,
-    compressed: bool = False,
-    insecure: bool = False,
-    cacert: Optional[_PathLike] = None,
-    proxy: Optional[str] = None,
-    rate: Optional[int] = None,
-    per_host: Optional[int] = None,
-    max_redirects: int = 10,
-    output: Optional[_PathLike] = None,
-    resume: bool = False,
-    retry_failed: bool = False,
-) -> Iterator[Record]:
+def fetch(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) -> Iterator[Record]:
     """Fetch every URL on a pool of ``pool`` workers; yield one record per URL.
 
     Records stream as they may leave: in input order by default (``order="completion"``:
@@ -117,37 +86,7 @@ def fetch(
     one record per input, in input order. ``urls`` must then be a list or tuple (it is read
     twice), and the yielded records are this run's.
     """
-    stream = _start(
-        urls,
-        pool,
-        order=order,
-        engine=engine,
-        http2=http2,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        max_time=max_time,
-        retries=retries,
-        body=body,
-        max_body=max_body,
-        headers=headers,
-        method=method,
-        json=json,
-        data=data,
-        output_dir=output_dir,
-        batch_size=batch_size,
-        window=window,
-        shard=shard,
-        compressed=compressed,
-        insecure=insecure,
-        cacert=cacert,
-        proxy=proxy,
-        rate=rate,
-        per_host=per_host,
-        max_redirects=max_redirects,
-        output=output,
-        resume=resume,
-        retry_failed=retry_failed,
-    )
+    stream = _start(urls, pool, **options)
     return _records(stream)
 
 
