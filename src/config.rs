@@ -86,6 +86,8 @@ macro_rules! named {
     };
 }
 
+// bench (a feature) names its Contender with it too.
+#[cfg_attr(not(feature = "bench"), allow(unused_imports))]
 pub(crate) use named;
 
 named!(Order, "order", { Input => "input", Completion => "completion" });
