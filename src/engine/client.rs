@@ -35,6 +35,7 @@ use tokio::net::TcpStream;
 use crate::cancel::CancelToken;
 use crate::config::HttpVersion;
 use crate::fetch::classify::{Hint, Panicked, classify};
+use crate::fetch::proxy::{Proxy, ProxyKind};
 use crate::fetch::resolver::{ATTEMPT_DELAY, CachingResolver, happy_eyeballs_order};
 use crate::fetch::socks;
 use crate::fetch::{BodyStream, Head, Live, Outgoing, Phases, Transport, panic_message};
@@ -46,18 +47,15 @@ struct Key {
     https: bool,
     host: String,
     port: u16,
-    /// The proxy it goes through (`http://host:port`, `socks5h://host:port`…, as the core
-    /// chose it).
-    proxy: Option<String>,
+    /// The proxy it goes through, as the core chose it (parsed once, by the core).
+    proxy: Option<Arc<Proxy>>,
 }
 
 impl Key {
     /// The proxy, if it is an HTTP one (absolute-form requests, `CONNECT` tunnels,
     /// `Proxy-Authorization`); a SOCKS5 proxy only carries the connection.
-    fn http_proxy(&self) -> Option<&str> {
-        self.proxy
-            .as_deref()
-            .filter(|proxy| socks::scheme(proxy).is_none())
+    fn http_proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_deref().filter(|proxy| proxy.is_http())
     }
 }
 
@@ -188,17 +186,11 @@ impl HyperTransport {
         phases: &mut Phases,
     ) -> Result<Connection, FetchError> {
         let (host, port, proxy_auth) = match key.proxy.as_deref() {
-            Some(proxy) => {
-                let uri: http::Uri = proxy
-                    .parse()
-                    .map_err(|_| FetchError::new(ErrorKind::InvalidUrl, "bad proxy URL"))?;
-                let host = uri.host().unwrap_or_default().to_string();
-                (
-                    host,
-                    uri.port_u16().unwrap_or(80),
-                    key.http_proxy().and_then(proxy_authorization),
-                )
-            }
+            Some(proxy) => (
+                proxy.host.clone(),
+                proxy.port,
+                key.http_proxy().and_then(proxy_authorization),
+            ),
             None => (key.host.clone(), key.port, None),
         };
         let mut tcp = within(
@@ -209,7 +201,7 @@ impl HyperTransport {
         .await
         .map_err(|_| timeout_error("connecting"))??;
         if let Some(proxy) = key.proxy.as_deref()
-            && let Some(remote) = socks::scheme(proxy)
+            && let ProxyKind::Socks5 { remote } = proxy.kind
         {
             within(
                 deadline,
@@ -225,7 +217,7 @@ impl HyperTransport {
         let mut io: Box<dyn Io> = Box::new(tcp);
         // An https:// proxy is itself reached over TLS.
         if let Some(proxy) = key.http_proxy()
-            && proxy.starts_with("https://")
+            && proxy.kind == ProxyKind::Https
         {
             io = self.tls(&host, io, deadline, false).await?.0;
         }
@@ -387,7 +379,7 @@ impl HyperTransport {
         &self,
         tcp: &mut TcpStream,
         key: &Key,
-        proxy: &str,
+        proxy: &Proxy,
         remote: bool,
         phases: &mut Phases,
     ) -> Result<(), FetchError> {
@@ -399,8 +391,10 @@ impl HyperTransport {
             addrs
         };
         let target = socks::Target::of(&key.host, key.port, remote, &resolved)?;
-        let login = crate::request::credentials(proxy);
-        let login = login.as_ref().map(|(u, p)| (u.as_slice(), p.as_slice()));
+        let login = proxy
+            .login
+            .as_ref()
+            .map(|(u, p)| (u.as_slice(), p.as_slice()));
         socks::handshake(&mut TokioWire(tcp), target, login).await
     }
 
@@ -632,7 +626,7 @@ impl Transport for HyperTransport {
                 .uri
                 .port_u16()
                 .unwrap_or(if https { 443 } else { 80 }),
-            proxy: request.proxy.map(str::to_owned),
+            proxy: request.proxy.cloned(),
         };
         let want_h2 = match self.http {
             HttpVersion::Http1 => false,
@@ -908,11 +902,9 @@ fn h2_error(error: &hyper::Error) -> Option<&h2::Error> {
     None
 }
 
-/// `Proxy-Authorization: Basic …` for a proxy URL with `user:password@` (percent-decoded
-/// bytes, as for a request URL's credentials).
-fn proxy_authorization(proxy: &str) -> Option<HeaderValue> {
-    let login = crate::request::credentials(proxy)?;
-    HeaderValue::from_str(&crate::request::basic_auth(&login)).ok()
+/// `Proxy-Authorization: Basic …` for an HTTP proxy with a login (made once, by the core).
+fn proxy_authorization(proxy: &Proxy) -> Option<HeaderValue> {
+    HeaderValue::from_str(proxy.authorization.as_deref()?).ok()
 }
 
 /// Open a `CONNECT host:port` tunnel through the proxy at the other end of `stream`.
@@ -962,12 +954,22 @@ mod tests {
     #[test]
     fn proxy_credentials_are_decoded_then_sent_as_basic() {
         use base64::Engine;
-        let header = proxy_authorization("http://us%40er:p%3As&s@proxy.test:3128").unwrap();
+        let rules = |url: &str| {
+            let config = crate::config::Config {
+                proxy: Some(url.to_string()),
+                ..crate::config::Config::default()
+            };
+            crate::fetch::proxy::ProxyRules::of(&config).unwrap()
+        };
+        let with_login = rules("http://us%40er:p%3As&s@proxy.test:3128");
+        let proxy = with_login.for_target("http", "example.org").unwrap();
+        let header = proxy_authorization(proxy).unwrap();
         let encoded = header.to_str().unwrap().strip_prefix("Basic ").unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .unwrap();
         assert_eq!(decoded, b"us@er:p:s&s");
-        assert!(proxy_authorization("http://proxy.test:3128").is_none());
+        let without = rules("http://proxy.test:3128");
+        assert!(proxy_authorization(without.for_target("http", "example.org").unwrap()).is_none());
     }
 }

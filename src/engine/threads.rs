@@ -18,6 +18,7 @@ use ureq::unversioned::transport::NextTimeout;
 use crate::cancel::CancelToken;
 use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
+use crate::fetch::proxy::{Proxy, ProxyKind};
 use crate::fetch::resolver::CachingResolver;
 use crate::fetch::tls::Trust;
 use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Phases, Transport};
@@ -98,7 +99,7 @@ impl ThreadEngine {
                 .build()
                 .map_err(|e| ConfigError::Pool(e.to_string()))?;
             let agent = agent(agent_config(config, config.pool)?, &resolver, &live);
-            Workers::Plain(pool, Arc::new((core, UreqTransport { agent })))
+            Workers::Plain(pool, Arc::new((core, UreqTransport::new(agent))))
         } else {
             let (tickets, queue) = crossbeam_channel::unbounded();
             Workers::Crews(Box::new(Crews {
@@ -185,7 +186,7 @@ impl Crews {
         // Each crew has its own agent: its workers reuse each other's connections, and
         // thousands of workers do not queue on one connection-pool lock.
         let agent = agent(self.agent_config.clone(), &self.resolver, &self.live);
-        let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport { agent }));
+        let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport::new(agent)));
         let build = move || {
             for i in 0..want {
                 let worker = started + i;
@@ -252,6 +253,17 @@ fn run_ticket(shared: &Shared, ticket: Ticket, worker: usize) {
 /// The shared agent as the core's transport.
 struct UreqTransport {
     agent: ureq::Agent,
+    /// ureq's form of each proxy in use, made the first time one is needed.
+    proxies: Mutex<Vec<(String, ureq::Proxy)>>,
+}
+
+impl UreqTransport {
+    fn new(agent: ureq::Agent) -> Self {
+        UreqTransport {
+            agent,
+            proxies: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl Transport for UreqTransport {
@@ -334,29 +346,49 @@ impl UreqTransport {
         &self,
         request: ureq::http::Request<S>,
         time_left: Option<Duration>,
-        proxy: Option<&str>,
+        proxy: Option<&Arc<Proxy>>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        if time_left.is_none() && proxy.is_none() {
-            return self.agent.run(request);
-        }
-        // A SOCKS5 login goes to the connector as bytes (ureq keeps one only as UTF-8).
-        let socks_login = proxy
-            .filter(|proxy| crate::fetch::socks::scheme(proxy).is_some())
-            .and_then(crate::request::credentials);
-        let proxy = match proxy {
-            Some(proxy) if socks_login.is_some() => {
-                Some(ureq::Proxy::new(&crate::request::without_userinfo(proxy))?)
+        let Some(proxy) = proxy else {
+            if time_left.is_none() {
+                return self.agent.run(request);
             }
-            Some(proxy) => Some(ureq::Proxy::new(proxy)?),
-            None => None,
+            let request = self
+                .agent
+                .configure_request(request)
+                .timeout_global(time_left)
+                .build();
+            return self.agent.run(request);
+        };
+        // A SOCKS5 login goes to the connector as bytes (ureq keeps one only as UTF-8).
+        let socks_login = match proxy.kind {
+            ProxyKind::Socks5 { .. } => proxy.login.clone(),
+            _ => None,
         };
         let request = self
             .agent
             .configure_request(request)
             .timeout_global(time_left)
-            .proxy(proxy)
+            .proxy(Some(self.ureq_proxy(proxy)?))
             .build();
         super::tcp::with_socks_login(socks_login, || self.agent.run(request))
+    }
+
+    /// ureq's form of `proxy`, made once per proxy (a fetcher has at most two).
+    fn ureq_proxy(&self, proxy: &Proxy) -> Result<ureq::Proxy, ureq::Error> {
+        let mut made = self
+            .proxies
+            .lock()
+            .map_err(|_| ureq::Error::Other("the proxy table was poisoned".into()))?;
+        if let Some((_, found)) = made.iter().find(|(url, _)| *url == proxy.url) {
+            return Ok(found.clone());
+        }
+        let url = match proxy.kind {
+            ProxyKind::Socks5 { .. } => &proxy.bare_url,
+            _ => &proxy.url,
+        };
+        let typed = ureq::Proxy::new(url)?;
+        made.push((proxy.url.clone(), typed.clone()));
+        Ok(typed)
     }
 }
 

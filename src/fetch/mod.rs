@@ -185,8 +185,8 @@ pub(crate) struct Outgoing<'a> {
     pub body: Option<&'a Body>,
     /// What is left of `--max-time` for this hop: the engine bounds the whole exchange by it.
     pub time_left: Option<Duration>,
-    /// The proxy this request goes through, if any.
-    pub proxy: Option<&'a str>,
+    /// The proxy this request goes through, if any, parsed once.
+    pub proxy: Option<&'a std::sync::Arc<proxy::Proxy>>,
 }
 
 /// When each phase of an exchange ended: a new connection's name lookup, connect (a SOCKS
@@ -555,7 +555,7 @@ impl Core {
             let mut head = sent.map_err(|mut e| {
                 // Name the proxy in what failed through it (a refused proxy, say).
                 if let Some(proxy) = proxy {
-                    e.message = format!("{} (through proxy {})", e.message, redact_url(proxy));
+                    e.message = format!("{} (through proxy {})", e.message, proxy.shown);
                 }
                 (1, e)
             })?;

@@ -7,15 +7,86 @@
 //! exactly or as a domain suffix, IP literals, CIDR ranges (`10.0.0.0/8`, `fd00::/8`, as curl
 //! 7.86+ takes them); `*` means no proxy at all.
 
+use std::sync::Arc;
+
 use crate::config::{Config, ConfigError};
-use crate::request::redact_url;
+use crate::request::{Login, redact_url};
 
 /// The proxy settings of a fetcher.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ProxyRules {
-    http: Option<String>,
-    https: Option<String>,
+    http: Option<Arc<Proxy>>,
+    https: Option<Arc<Proxy>>,
     bypass: Bypass,
+}
+
+/// A proxy, parsed once when the rules are made: everything either engine needs of it, so
+/// nothing is parsed again per request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Proxy {
+    /// `scheme://[user:password@]host:port`, as checked (the port always written).
+    pub url: String,
+    /// The same without `user:password@` (what ureq is given for a SOCKS5 proxy, whose login
+    /// goes to the handshake as bytes).
+    pub bare_url: String,
+    /// The same with the login redacted, for messages.
+    pub shown: String,
+    pub kind: ProxyKind,
+    pub host: String,
+    pub port: u16,
+    /// The login, percent-decoded (RFC 1929 for SOCKS5).
+    pub login: Option<Login>,
+    /// `Basic …` for `Proxy-Authorization`, for an http(s) proxy with a login.
+    pub authorization: Option<String>,
+}
+
+/// What kind of proxy it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ProxyKind {
+    /// `http://`: absolute-form requests, `CONNECT` for `https://` targets.
+    Http,
+    /// `https://`: the same, over TLS to the proxy.
+    Https,
+    /// `socks5://` (`remote: false`, names resolved here) or `socks5h://` (by the proxy).
+    Socks5 { remote: bool },
+}
+
+impl Proxy {
+    /// An HTTP proxy (absolute-form requests, `CONNECT` tunnels, `Proxy-Authorization`), as
+    /// opposed to a SOCKS5 one, which only carries the connection.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn is_http(&self) -> bool {
+        matches!(self.kind, ProxyKind::Http | ProxyKind::Https)
+    }
+
+    /// The typed proxy of a URL [`checked`] wrote.
+    fn of(url: String) -> Result<Proxy, ConfigError> {
+        let parsed = url::Url::parse(&url)
+            .map_err(|e| ConfigError::Proxy(format!("{}: {e}", redact_url(&url))))?;
+        let kind = match parsed.scheme() {
+            "https" => ProxyKind::Https,
+            "socks5" => ProxyKind::Socks5 { remote: false },
+            "socks5h" => ProxyKind::Socks5 { remote: true },
+            _ => ProxyKind::Http,
+        };
+        let host = parsed.host_str().unwrap_or_default().to_string();
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let login = crate::request::credentials(&url);
+        let authorization = login
+            .as_ref()
+            .filter(|_| !matches!(kind, ProxyKind::Socks5 { .. }))
+            .map(crate::request::basic_auth);
+        Ok(Proxy {
+            bare_url: crate::request::without_userinfo(&url),
+            shown: redact_url(&url),
+            url,
+            kind,
+            host,
+            port,
+            login,
+            authorization,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -149,17 +220,18 @@ impl ProxyRules {
     pub(crate) fn of(config: &Config) -> Result<Self, ConfigError> {
         let (http, https) = match &config.proxy {
             Some(url) => {
-                let url = checked(url)?;
-                (Some(url.clone()), Some(url))
+                let proxy = Arc::new(Proxy::of(checked(url)?)?);
+                (Some(Arc::clone(&proxy)), Some(proxy))
             }
             None => {
                 let all = env(&["all_proxy", "ALL_PROXY"]);
                 let from = |names: &[&str]| env(names).or_else(|| all.clone());
                 // Only the lower-case http_proxy, as curl: HTTP_PROXY can be set by a CGI
                 // request header (httpoxy).
-                let http = from(&["http_proxy"]).map(|u| checked(&u)).transpose()?;
+                let typed = |u: String| checked(&u).and_then(Proxy::of).map(Arc::new);
+                let http = from(&["http_proxy"]).map(typed).transpose()?;
                 let https = from(&["https_proxy", "HTTPS_PROXY"])
-                    .map(|u| checked(&u))
+                    .map(typed)
                     .transpose()?;
                 (http, https)
             }
@@ -193,10 +265,10 @@ impl ProxyRules {
     }
 
     /// The proxy for a request with `scheme` to `host`, if any.
-    pub(crate) fn for_target(&self, scheme: &str, host: &str) -> Option<&str> {
+    pub(crate) fn for_target(&self, scheme: &str, host: &str) -> Option<&Arc<Proxy>> {
         let proxy = match scheme {
-            "https" => self.https.as_deref(),
-            _ => self.http.as_deref(),
+            "https" => self.https.as_ref(),
+            _ => self.http.as_ref(),
         }?;
         let host = host.trim_matches(['[', ']']).to_ascii_lowercase();
         let bypassed = match &self.bypass {
@@ -207,8 +279,15 @@ impl ProxyRules {
         (!bypassed).then_some(proxy)
     }
 
+    /// The URL of the proxy for a request with `scheme` to `host`, if any (for tests).
+    #[cfg(test)]
+    fn url_for(&self, scheme: &str, host: &str) -> Option<&str> {
+        self.for_target(scheme, host)
+            .map(|proxy| proxy.url.as_str())
+    }
+
     /// The proxy for `uri`, if any.
-    pub(crate) fn for_uri(&self, uri: &http::Uri) -> Option<&str> {
+    pub(crate) fn for_uri(&self, uri: &http::Uri) -> Option<&Arc<Proxy>> {
         self.for_target(uri.scheme_str()?, uri.host()?)
     }
 }
@@ -216,6 +295,34 @@ impl ProxyRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_proxy_is_parsed_once_into_its_kind_host_port_and_login() {
+        let typed = |url: &str| Proxy::of(checked(url).unwrap()).unwrap();
+        assert_eq!(
+            typed("socks5h://p:1080").kind,
+            ProxyKind::Socks5 { remote: true }
+        );
+        assert_eq!(
+            typed("SOCKS5://p").kind,
+            ProxyKind::Socks5 { remote: false }
+        );
+        assert_eq!(typed("SOCKS5://p").port, 1080);
+        let http = typed("http://u%40s:p%3A@proxy.test:3128");
+        assert_eq!(
+            (http.kind, http.host.as_str(), http.port),
+            (ProxyKind::Http, "proxy.test", 3128)
+        );
+        assert_eq!(http.login, Some((b"u@s".to_vec(), b"p:".to_vec())));
+        assert!(http.authorization.is_some() && !http.shown.contains("p%3A"));
+        let socks = typed("socks5://u:p@s.test");
+        assert!(
+            socks.authorization.is_none(),
+            "a SOCKS5 login goes to the handshake"
+        );
+        assert_eq!(socks.bare_url, "socks5://s.test:1080");
+        assert_eq!(typed("proxy.test").kind, ProxyKind::Http);
+    }
 
     fn rules(proxy: Option<&str>, no_proxy: Option<&str>) -> ProxyRules {
         let config = Config {
@@ -233,7 +340,7 @@ mod tests {
             Some("10.0.0.0/8, 192.168.1.0/24,fd00::/8,1.2.3.4/32"),
         );
         for direct in ["10.1.2.3", "192.168.1.200", "[fd12::1]", "1.2.3.4"] {
-            assert_eq!(r.for_target("http", direct), None, "{direct}");
+            assert_eq!(r.url_for("http", direct), None, "{direct}");
         }
         for proxied in [
             "11.0.0.1",
@@ -242,16 +349,16 @@ mod tests {
             "1.2.3.5",
             "example.org",
         ] {
-            assert!(r.for_target("http", proxied).is_some(), "{proxied}");
+            assert!(r.url_for("http", proxied).is_some(), "{proxied}");
         }
         assert_eq!(
-            rules(Some("http://p:3128"), Some("0.0.0.0/0")).for_target("http", "8.8.8.8"),
+            rules(Some("http://p:3128"), Some("0.0.0.0/0")).url_for("http", "8.8.8.8"),
             None
         );
         // Not a range: a name like any other.
         assert!(
             rules(Some("http://p:3128"), Some("10.0.0.0/99"))
-                .for_target("http", "10.0.0.1")
+                .url_for("http", "10.0.0.1")
                 .is_some()
         );
     }
@@ -262,14 +369,8 @@ mod tests {
             Some("127.0.0.1:3128"),
             Some("example.com, .internal,10.0.0.1,[::1]"),
         );
-        assert_eq!(
-            r.for_target("http", "a.test"),
-            Some("http://127.0.0.1:3128")
-        );
-        assert_eq!(
-            r.for_target("https", "a.test"),
-            Some("http://127.0.0.1:3128")
-        );
+        assert_eq!(r.url_for("http", "a.test"), Some("http://127.0.0.1:3128"));
+        assert_eq!(r.url_for("https", "a.test"), Some("http://127.0.0.1:3128"));
         for bypassed in [
             "example.com",
             "www.example.com",
@@ -277,10 +378,10 @@ mod tests {
             "10.0.0.1",
             "[::1]",
         ] {
-            assert_eq!(r.for_target("http", bypassed), None, "{bypassed}");
+            assert_eq!(r.url_for("http", bypassed), None, "{bypassed}");
         }
-        assert!(r.for_target("http", "notexample.com").is_some());
-        assert_eq!(rules(Some("p:1"), Some("*")).for_target("http", "a"), None);
+        assert!(r.url_for("http", "notexample.com").is_some());
+        assert_eq!(rules(Some("p:1"), Some("*")).url_for("http", "a"), None);
     }
 
     #[test]
@@ -299,7 +400,7 @@ mod tests {
         ] {
             config.proxy = Some(given.into());
             let rules = ProxyRules::of(&config).unwrap();
-            assert_eq!(rules.for_target("https", "a.test"), Some(written));
+            assert_eq!(rules.url_for("https", "a.test"), Some(written));
         }
         config.proxy = Some("http://u:secret@p:1".into());
         assert!(ProxyRules::of(&config).is_ok());
@@ -328,13 +429,10 @@ mod tests {
             );
         }
         let r = rules(Some("http://[::1]"), None);
-        assert_eq!(r.for_target("http", "a"), Some("http://[::1]:80"));
+        assert_eq!(r.url_for("http", "a"), Some("http://[::1]:80"));
         let r = rules(Some("https://u:p@proxy.test/"), None);
-        assert_eq!(
-            r.for_target("http", "a"),
-            Some("https://u:p@proxy.test:443")
-        );
+        assert_eq!(r.url_for("http", "a"), Some("https://u:p@proxy.test:443"));
         let r = rules(Some("127.0.0.1:65535"), None);
-        assert_eq!(r.for_target("http", "a"), Some("http://127.0.0.1:65535"));
+        assert_eq!(r.url_for("http", "a"), Some("http://127.0.0.1:65535"));
     }
 }

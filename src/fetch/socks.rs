@@ -55,20 +55,6 @@ impl<'a> Target<'a> {
     }
 }
 
-/// Whether a proxy URL is a SOCKS5 one, and then whether the proxy resolves names
-/// (`socks5h://`). (The thread engine reads the same from ureq's parsed proxy.)
-pub(crate) fn scheme(proxy: &str) -> Option<bool> {
-    // Asked on every request through a proxy: compared in place, nothing allocated.
-    let scheme = proxy.split_once("://")?.0;
-    if scheme.eq_ignore_ascii_case("socks5") {
-        Some(false)
-    } else if scheme.eq_ignore_ascii_case("socks5h") {
-        Some(true)
-    } else {
-        None
-    }
-}
-
 /// The byte stream to the proxy, as the handshake reads and writes it.
 pub(crate) trait Wire {
     fn write_all(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>>;
@@ -312,9 +298,6 @@ mod tests {
     #[test]
     fn socks5h_leaves_names_to_the_proxy_and_socks5_resolves_them_here() {
         let here: SocketAddr = "10.0.0.7:80".parse().unwrap();
-        assert_eq!(scheme("socks5h://p:1080"), Some(true));
-        assert_eq!(scheme("SOCKS5://p:1080"), Some(false));
-        assert_eq!(scheme("http://p:3128"), None);
         assert_eq!(
             Target::of("a.test", 80, true, &[]),
             Ok(Target::Name("a.test", 80))
