@@ -27,8 +27,10 @@ use poolfetch::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
 pub(super) struct FetchArgs {
-    /// Files with one URL per line ('-' for stdin); stdin when no FILE, --url or --template.
-    #[arg(value_name = "FILE")]
+    /// URLs to fetch (anything with a scheme, `https://…`), and files with one URL per line
+    /// ('-' for stdin); stdin when none is given and no --url or --template. The URLs come
+    /// first, in the order given, then the template's, then the files'.
+    #[arg(value_name = "URL|FILE")]
     files: Vec<PathBuf>,
     /// A URL to fetch (repeatable); comes before the template's and the files' URLs.
     #[arg(long = "url", value_name = "URL")]
@@ -211,15 +213,23 @@ impl FetchArgs {
     /// is a usage error.
     fn job_spec(self, cancel: &CancelToken) -> Result<JobSpec, String> {
         let request = request_template(self.method, self.json, &self.form, self.data)?;
-        let stdin_default =
-            self.files.is_empty() && self.urls.is_empty() && self.template.is_none();
+        // An argument with a scheme is a URL (as curl, xh and oha take them); any other is a
+        // list file.
+        let (urls, files): (Vec<PathBuf>, Vec<PathBuf>) =
+            self.files.into_iter().partition(|arg| is_url(arg));
+        let mut all_urls: Vec<String> = urls
+            .into_iter()
+            .map(|url| url.to_string_lossy().into_owned())
+            .collect();
+        all_urls.extend(self.urls);
+        let stdin_default = files.is_empty() && all_urls.is_empty() && self.template.is_none();
         let inputs = Inputs {
-            urls: self.urls,
+            urls: all_urls,
             template: self.template.zip(self.range),
             files: if stdin_default {
                 vec![PathBuf::from("-")]
             } else {
-                self.files
+                files
             },
             request,
         };
@@ -317,6 +327,19 @@ fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
         Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}")),
         None => Ok(value.as_bytes().to_vec()),
     }
+}
+
+/// Whether a positional argument is a URL: `scheme://…` with a scheme of letters, digits,
+/// `+`, `-` or `.` (RFC 3986), as curl reads one; a path never has `://` after such a word.
+fn is_url(arg: &std::path::Path) -> bool {
+    let text = arg.to_string_lossy();
+    text.split_once("://").is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
 }
 
 /// `--shard K/N`: 0 <= K < N.

@@ -35,6 +35,21 @@ pub fn input(error: &InputError) -> String {
         InputError::NoPlaceholder(template) => {
             format!("--template {template:?} has no '{{}}' placeholder")
         }
+        InputError::Open { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            // A missing "file" that looks like a host name was meant as a URL.
+            let text = path.to_string_lossy();
+            let host_like = !text.contains('/')
+                && text.contains('.')
+                && !text.ends_with(".txt")
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c));
+            if host_like {
+                format!("cannot read {text}: no such file (did you mean https://{text}/ ?)")
+            } else {
+                error.to_string()
+            }
+        }
         other => other.to_string(),
     }
 }

@@ -505,3 +505,46 @@ fn the_bar_shows_at_once_and_never_between_records_on_the_same_terminal() {
     assert!(screen.contains("\"index\":1"), "{screen}");
     assert!(piped("--progress").contains("in flight"));
 }
+
+/// URLs are taken as arguments, as curl, xh and oha take them: anything with a scheme is a
+/// URL, anything else a list file; the URLs come first, in the order given. A missing "file"
+/// that looks like a host name gets a hint, and nothing is sent.
+#[test]
+fn urls_are_taken_as_arguments_beside_list_files() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    std::fs::write(&list, format!("{}\n", server.url("/todos/3"))).unwrap();
+    let output = poolfetch()
+        .args(["fetch", "-q", "--body", "none"])
+        .arg(server.url("/todos/1"))
+        .arg(&list)
+        .arg(server.url("/todos/2"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let urls: Vec<String> = common::records(&output.stdout)
+        .into_iter()
+        .map(|r| r.url)
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            server.url("/todos/1"),
+            server.url("/todos/2"),
+            server.url("/todos/3")
+        ]
+    );
+    server.reset_stats();
+    let output = poolfetch()
+        .args(["fetch", "example.invalid"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("did you mean https://example.invalid/"),
+        "{stderr}"
+    );
+    assert_eq!(server.stats().requests, 0);
+}
