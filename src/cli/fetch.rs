@@ -70,7 +70,7 @@ pub(super) struct FetchArgs {
     timeout: Duration,
     /// Deadline for a whole request, first byte sent to last byte read, per attempt (curl's
     /// name); past it the record is a `timeout`.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    #[arg(short = 'm', long, value_name = "DUR", value_parser = parse_duration)]
     max_time: Option<Duration>,
     /// Deadline for the TCP connect alone (curl's name) [default: --timeout]. A duration takes
     /// bare seconds (5, 0.5) or a unit (250ms, 10s).
@@ -106,13 +106,27 @@ pub(super) struct FetchArgs {
     #[arg(long, value_name = "K=V", group = "payload", value_parser = parse_form_field)]
     form: Vec<(String, String)>,
     /// Raw body for every plain URL (or @FILE), sent as form data like curl -d.
-    #[arg(long, value_name = "BODY", group = "payload")]
+    #[arg(short = 'd', long, value_name = "BODY", group = "payload")]
     data: Option<String>,
+    /// Log in with Basic auth as USER:PASSWORD on every request (curl's -u); the password is
+    /// never written to a record.
+    #[arg(short = 'u', long, value_name = "USER:PASSWORD")]
+    user: Option<String>,
+    /// The User-Agent header (curl's -A) [default: poolfetch/VERSION].
+    #[arg(short = 'A', long, value_name = "NAME")]
+    user_agent: Option<String>,
+    /// Cookies sent with every request, 'name=value; name2=value2' (curl's -b, as a string).
+    #[arg(short = 'b', long, value_name = "DATA")]
+    cookie: Option<String>,
+    /// Follow redirects (curl's -L): what poolfetch does anyway, up to --max-redirects.
+    #[arg(short = 'L', long = "location")]
+    _location: bool,
     /// Header sent with every request, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
     headers: Vec<(String, String)>,
-    /// Retry transient failures (connect, timeout, reset, 429, 5xx) up to N times.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Retry transient failures (connect, timeout, reset, 429, 5xx) up to N times (curl's
+    /// name --retry works too).
+    #[arg(long, alias = "retry", value_name = "N", default_value_t = 0)]
     retries: u32,
     /// Base of the exponential backoff with full jitter between retries.
     #[arg(long, value_name = "DUR", default_value = "100ms", value_parser = parse_duration)]
@@ -160,8 +174,8 @@ pub(super) struct FetchArgs {
     /// With --resume, also fetch again the inputs whose record is not ok.
     #[arg(long, requires = "resume")]
     retry_failed: bool,
-    /// No progress bar and no summary on stderr.
-    #[arg(short, long)]
+    /// No progress bar and no summary on stderr (-s, --silent: curl's names).
+    #[arg(short, long, short_alias = 's', alias = "silent")]
     quiet: bool,
     /// Draw the progress bar even when records go to a pipe (whose reader may print to the
     /// same terminal). By default it is drawn when records go to a file.
@@ -186,7 +200,7 @@ impl FetchArgs {
         config.max_body = self.max_body;
         config.output_dir = self.output_dir.clone();
         config.continue_parts = self.continue_parts;
-        config.headers = self.headers.clone();
+        config.headers = self.all_headers();
         config.engine = self.engine;
         config.http = match (self.http2, self.http2_prior_knowledge) {
             (_, true) => HttpVersion::Http2PriorKnowledge,
@@ -207,6 +221,31 @@ impl FetchArgs {
         config.proxy = self.proxy.clone();
         config.no_proxy = self.noproxy.clone();
         config
+    }
+
+    /// The headers for every request: those curl's `-u`, `-A` and `-b` make, unless a `-H`
+    /// names the same header (it wins), then every `-H`.
+    fn all_headers(&self) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
+        if let Some(user) = &self.user {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(user.as_bytes());
+            headers.push(("Authorization".to_string(), format!("Basic {encoded}")));
+        }
+        if let Some(agent) = &self.user_agent {
+            headers.push(("User-Agent".to_string(), agent.clone()));
+        }
+        if let Some(cookie) = &self.cookie {
+            headers.push(("Cookie".to_string(), cookie.clone()));
+        }
+        headers.retain(|(name, _): &(String, String)| {
+            !self
+                .headers
+                .iter()
+                .any(|(given, _)| given.eq_ignore_ascii_case(name))
+        });
+        headers.extend(self.headers.iter().cloned());
+        headers
     }
 
     /// The job: inputs (stdin when none is given), output, resume; a bad `--json`/`--data`

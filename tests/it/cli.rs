@@ -548,3 +548,58 @@ fn urls_are_taken_as_arguments_beside_list_files() {
     );
     assert_eq!(server.stats().requests, 0);
 }
+
+/// curl's names work as a curl user types them: `-s`, `-u`, `-A`, `-b`, `-L`, `-m`,
+/// `--retry`, `-d`; a `-H` of the same header wins over the one a flag makes.
+#[test]
+fn curls_flag_names_are_taken() {
+    let server = server();
+    for engine in ["threads", "async"] {
+        let output = poolfetch()
+            .args([
+                "fetch",
+                "-s",
+                "--engine",
+                engine,
+                "-u",
+                "al:pw",
+                "-A",
+                "curlish/1",
+            ])
+            .args([
+                "-b", "a=1; b=2", "-L", "-m", "5", "--retry", "1", "-d", "x=1",
+            ])
+            .arg(server.url("/echo"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{engine}: {output:?}");
+        assert!(output.stderr.is_empty(), "-s is silent: {output:?}");
+        let record = common::records(&output.stdout).remove(0);
+        let echo = record.body.expect("the echo");
+        assert_eq!(echo["method"], "POST", "{engine}");
+        assert_eq!(echo["data"], "x=1", "{engine}");
+        let headers = &echo["headers"];
+        assert_eq!(headers["authorization"], "Basic YWw6cHc=", "{engine}");
+        assert_eq!(headers["user-agent"], "curlish/1", "{engine}");
+        assert_eq!(headers["cookie"], "a=1; b=2", "{engine}");
+        let own = poolfetch()
+            .args([
+                "fetch",
+                "-s",
+                "--engine",
+                engine,
+                "-A",
+                "a",
+                "-H",
+                "User-Agent: b",
+            ])
+            .arg(server.url("/echo"))
+            .output()
+            .unwrap();
+        let echo = common::records(&own.stdout)
+            .remove(0)
+            .body
+            .expect("the echo");
+        assert_eq!(echo["headers"]["user-agent"], "b", "{engine}");
+    }
+}
