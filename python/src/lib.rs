@@ -488,23 +488,21 @@ fn start(
     config.insecure = insecure;
     config.cacert = cacert;
     config.proxy = proxy;
+    // Requests per second, read by the library's own rule (and its message for 0).
     config.rate = rate
-        .map(|r| {
-            std::num::NonZeroU32::new(r)
-                .map(poolfetch::Rate::per_second)
-                .ok_or_else(|| PyValueError::new_err("rate must be at least 1"))
-        })
-        .transpose()?;
+        .map(|r| format!("{r}/s").parse::<poolfetch::Rate>())
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("rate=: {e}")))?;
     config.per_host = per_host;
     config.max_redirects = max_redirects;
     config
         .validate()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let template = template(method, json, data)?;
+    // A run without output= is a plain stream: the job's own refusal, in the library's words.
     if (resume || retry_failed) && output.is_none() {
-        return Err(PyValueError::new_err(
-            "resume needs output=FILE (the records file to resume)",
-        ));
+        let refusal = poolfetch::job::JobError::ResumeNeedsFile;
+        return Err(PyValueError::new_err(format!("{refusal} (output=)")));
     }
     let list = url_list(urls)?;
     let fetcher = py

@@ -110,6 +110,7 @@ def test_bad_arguments_raise_before_any_request(server):
         dict(json={"a": 1}, data=b"x"),
         dict(proxy="socks4://127.0.0.1:1"),
         dict(method="GE T"),
+        dict(rate=0),
     ]:
         with pytest.raises(ValueError):
             poolfetch.fetch(urls, **bad)
