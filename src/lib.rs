@@ -104,7 +104,7 @@ pub use fetcher::{Fetcher, LiveCounts};
 pub use input::{InputError, RequestTemplate, parse_range};
 pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};
 pub use replace::{Output as OutputFile, ReplaceError};
-pub use request::{Body, Request, check_method};
+pub use request::{Body, Request, basic_authorization, check_method};
 pub use resume::{IndexSet, MergeReport, ResumeError, merge, merge_to_file};
 pub use run::{Run, RunOptions};
 

@@ -159,10 +159,26 @@ pub(crate) type Login = (Vec<u8>, Vec<u8>);
 /// `Authorization: Basic` (for a request URL) or a login (for a SOCKS5 proxy URL). `None`
 /// when the URL has no userinfo or only `@`.
 pub(crate) fn credentials(url: &str) -> Option<Login> {
-    let info = userinfo(url).filter(|info| !info.is_empty())?;
+    login_of(userinfo(url)?)
+}
+
+/// `user:password` (percent-encoded, as in a URL) decoded to bytes; `None` when empty.
+fn login_of(info: &str) -> Option<Login> {
+    if info.is_empty() {
+        return None;
+    }
     let (user, password) = info.split_once(':').unwrap_or((info, ""));
     let decode = |text: &str| percent_encoding::percent_decode_str(text).collect::<Vec<u8>>();
     Some((decode(user), decode(password)))
+}
+
+/// The `Authorization` value for `USER:PASSWORD` as given (curl's `-u`, not percent-decoded):
+/// `Basic` and the base64 of its bytes.
+pub fn basic_authorization(user_and_password: &str) -> String {
+    let (user, password) = user_and_password
+        .split_once(':')
+        .unwrap_or((user_and_password, ""));
+    basic_auth(&(user.as_bytes().to_vec(), password.as_bytes().to_vec()))
 }
 
 /// `Basic base64(user:password)` for credentials.
@@ -188,7 +204,7 @@ pub(crate) fn without_credentials(uri: http::Uri) -> (http::Uri, Option<Login>) 
     let Some((info, host_port)) = authority.as_str().rsplit_once('@') else {
         return (uri, None);
     };
-    let found = credentials(&format!("http://{info}@{host_port}/"));
+    let found = login_of(info);
     let mut parts = uri.clone().into_parts();
     match host_port.parse::<http::uri::Authority>() {
         Ok(bare) => parts.authority = Some(bare),

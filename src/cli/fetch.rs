@@ -228,9 +228,8 @@ impl FetchArgs {
     fn all_headers(&self) -> Vec<(String, String)> {
         let mut headers = Vec::new();
         if let Some(user) = &self.user {
-            use base64::Engine;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(user.as_bytes());
-            headers.push(("Authorization".to_string(), format!("Basic {encoded}")));
+            let value = poolfetch::basic_authorization(user);
+            headers.push(("Authorization".to_string(), value));
         }
         if let Some(agent) = &self.user_agent {
             headers.push(("User-Agent".to_string(), agent.clone()));

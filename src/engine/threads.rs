@@ -348,27 +348,18 @@ impl UreqTransport {
         time_left: Option<Duration>,
         proxy: Option<&Arc<Proxy>>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let Some(proxy) = proxy else {
-            if time_left.is_none() {
-                return self.agent.run(request);
-            }
-            let request = self
-                .agent
-                .configure_request(request)
-                .timeout_global(time_left)
-                .build();
+        if time_left.is_none() && proxy.is_none() {
             return self.agent.run(request);
-        };
+        }
         // A SOCKS5 login goes to the connector as bytes (ureq keeps one only as UTF-8).
-        let socks_login = match proxy.kind {
-            ProxyKind::Socks5 { .. } => proxy.login.clone(),
-            _ => None,
-        };
+        let socks_login = proxy
+            .filter(|proxy| matches!(proxy.kind, ProxyKind::Socks5 { .. }))
+            .and_then(|proxy| proxy.login.clone());
         let request = self
             .agent
             .configure_request(request)
             .timeout_global(time_left)
-            .proxy(Some(self.ureq_proxy(proxy)?))
+            .proxy(proxy.map(|proxy| self.ureq_proxy(proxy)).transpose()?)
             .build();
         super::tcp::with_socks_login(socks_login, || self.agent.run(request))
     }

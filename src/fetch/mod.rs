@@ -245,6 +245,8 @@ pub(crate) struct Core {
     limits: Limits,
     max_redirects: u32,
     max_time: Option<Duration>,
+    /// The user's headers name `Authorization` (it wins over a URL's `user:password@`).
+    users_authorization: bool,
     /// The `Accept-Encoding` the core adds; none when the user's headers name one.
     accept_encoding: Option<&'static str>,
     proxies: proxy::ProxyRules,
@@ -263,6 +265,10 @@ impl Core {
             limits: Limits::new(config.rate, config.per_host),
             max_redirects: config.max_redirects,
             max_time: config.max_time,
+            users_authorization: config
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case(AUTHORIZATION.as_str())),
             accept_encoding: (!config
                 .headers
                 .iter()
@@ -505,10 +511,6 @@ impl Core {
         // origin only, after a redirect, unless the new URL carries its own.
         let (mut uri, first_login) = without_credentials(check_url(&url).map_err(|e| (0, e))?);
         let first = uri.clone();
-        let users_own = self
-            .headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case(AUTHORIZATION.as_str()));
         let mut login = first_login.as_ref().map(basic_auth);
         let mut hops = 0;
         loop {
@@ -533,7 +535,7 @@ impl Core {
                     .chain(
                         login
                             .as_deref()
-                            .filter(|_| !users_own)
+                            .filter(|_| !self.users_authorization)
                             .map(|value| (AUTHORIZATION.as_str(), value)),
                     )
                     .chain(
