@@ -164,6 +164,13 @@ pub struct Config {
     pub rate: Option<Rate>,
     /// At most this many requests in flight to any one host (`--per-host`).
     pub per_host: Option<usize>,
+    /// At most this many requests per period to any one host, evenly spaced
+    /// (`--rate-per-host`).
+    pub rate_per_host: Option<Rate>,
+    /// Put the response's header fields into each record (`--include-headers`).
+    pub include_headers: bool,
+    /// Put only these response header fields into each record (`--header-field`, any case).
+    pub header_fields: Vec<String>,
     /// Send every request through this proxy (http, https, socks5, socks5h) (`--proxy`); `None`: the environment's
     /// `http_proxy`/`https_proxy`/`all_proxy`, as curl does.
     pub proxy: Option<String>,
@@ -172,59 +179,84 @@ pub struct Config {
     pub no_proxy: Option<String>,
 }
 
-/// A request rate: `count` requests per `per`, evenly spaced (the k-th request never starts
-/// before (k−1) × `per` / `count`), with no burst: `30/m` is one request every 2 s.
+/// A request rate: requests evenly spaced, one every [`interval`](Rate::interval) (the k-th
+/// request never starts before (k−1) intervals), with no burst: `30/m` is one request every
+/// 2 s, `0.5/s` one every 2 s too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    /// Requests per period, at least 1.
-    pub count: std::num::NonZeroU32,
-    /// The period: a second, a minute, an hour.
-    pub per: Duration,
+    /// The time between two requests, more than 0.
+    interval: Duration,
 }
 
 impl Rate {
     /// `count` requests per second.
     pub fn per_second(count: std::num::NonZeroU32) -> Self {
         Rate {
-            count,
-            per: Duration::from_secs(1),
+            interval: (Duration::from_secs(1) / count.get()).max(Duration::from_nanos(1)),
         }
+    }
+
+    /// One request every `interval`; `None` for a zero interval.
+    pub fn every(interval: Duration) -> Option<Self> {
+        (!interval.is_zero()).then_some(Rate { interval })
     }
 
     /// The time between two requests.
     pub fn interval(&self) -> Duration {
-        (self.per / self.count.get()).max(Duration::from_nanos(1))
+        self.interval
+    }
+
+    /// Requests per second.
+    pub fn per_second_f64(&self) -> f64 {
+        1.0 / self.interval.as_secs_f64()
     }
 }
 
 impl std::str::FromStr for Rate {
     type Err = String;
 
-    /// `N` or `N/s` per second, `N/m` per minute, `N/h` per hour.
+    /// `N` or `N/s` per second, `N/m` per minute, `N/h` per hour; `N` may be a fraction
+    /// (`0.5/s` is one request every 2 s).
     fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("{text:?} is not a rate (try 50/s, 600/m or 100/h)");
+        let bad = || format!("{text:?} is not a rate (try 50/s, 0.5/s, 600/m or 100/h)");
         let (number, per) = text.trim().split_once('/').unwrap_or((text.trim(), "s"));
-        let count: u32 = number.trim().parse().map_err(|_| bad())?;
+        let count: f64 = number.trim().parse().map_err(|_| bad())?;
         let per = match per.trim() {
-            "s" | "sec" => Duration::from_secs(1),
-            "m" | "min" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3600),
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" | "hour" => 3600.0,
             _ => return Err(bad()),
         };
-        let count = std::num::NonZeroU32::new(count)
-            .ok_or_else(|| format!("{text:?}: the rate must be more than 0"))?;
-        Ok(Rate { count, per })
+        if !count.is_finite() {
+            return Err(bad());
+        }
+        if count <= 0.0 {
+            return Err(format!("{text:?}: the rate must be more than 0"));
+        }
+        let interval = Duration::try_from_secs_f64(per / count).map_err(|_| {
+            format!("{text:?}: the rate is too slow (one request in over 584 years)")
+        })?;
+        Ok(Rate {
+            interval: interval.max(Duration::from_nanos(1)),
+        })
     }
 }
 
 impl std::fmt::Display for Rate {
+    /// Per second, minute or hour, whichever reads as a number of at least 1.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let unit = match self.per.as_secs() {
-            60 => "m",
-            3600 => "h",
-            _ => "s",
+        let per_second = self.per_second_f64();
+        let (count, unit) = if per_second >= 1.0 {
+            (per_second, "s")
+        } else if per_second * 60.0 >= 1.0 {
+            (per_second * 60.0, "m")
+        } else {
+            (per_second * 3600.0, "h")
         };
-        write!(f, "{}/{unit}", self.count)
+        // Three decimals at most, trailing zeros dropped: 50/s, 0.5/s is 30/m, 2.5/h.
+        let shown = format!("{count:.3}");
+        let shown = shown.trim_end_matches('0').trim_end_matches('.');
+        write!(f, "{shown}/{unit}")
     }
 }
 
@@ -298,6 +330,9 @@ impl Default for Config {
             insecure: false,
             rate: None,
             per_host: None,
+            rate_per_host: None,
+            include_headers: false,
+            header_fields: Vec::new(),
             proxy: None,
             no_proxy: None,
         }
@@ -451,6 +486,12 @@ setters! {
     rate: Option<Rate>,
     /// At most this many requests in flight to any one host.
     per_host: Option<usize>,
+    /// At most this many requests per period to any one host.
+    rate_per_host: Option<Rate>,
+    /// Put the response's header fields into each record.
+    include_headers: bool,
+    /// Put only these response header fields into each record.
+    header_fields: Vec<String>,
     /// An explicit http(s) proxy for every request.
     proxy: Option<String>,
     /// Hosts never proxied (`*`: none).
@@ -503,6 +544,13 @@ impl Config {
             if !name_ok || !value_ok {
                 return Err(ConfigError::BadHeader(name.clone()));
             }
+        }
+        if let Some(name) = self
+            .header_fields
+            .iter()
+            .find(|name| http::HeaderName::from_bytes(name.as_bytes()).is_err())
+        {
+            return Err(ConfigError::BadHeader(name.clone()));
         }
         Ok(())
     }

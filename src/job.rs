@@ -44,7 +44,7 @@ use hdrhistogram::Histogram;
 use crate::cancel::CancelToken;
 use crate::config::{ConfigError, Order, Shard};
 use crate::fetcher::{Fetcher, LiveCounts};
-use crate::input::{self, InputError, RequestTemplate, Source};
+use crate::input::{self, InputError, InputFormat, RequestTemplate, Source};
 use crate::record::{ErrorKind, JsonLinesWriter, Record};
 use crate::request::Request;
 use crate::resume::{IndexSet, ResumeError};
@@ -58,10 +58,14 @@ pub struct Inputs {
     pub urls: Vec<String>,
     /// A URL template and the inclusive range its `{}` takes (`--template`, `--range`).
     pub template: Option<(String, RangeInclusive<u64>)>,
-    /// URL list files, one URL (or `METHOD URL [BODY]`) per line; `-` is stdin.
+    /// URL list files, one URL (or `METHOD URL [BODY]`, or a JSON request object) per line;
+    /// `-` is stdin.
     pub files: Vec<PathBuf>,
     /// Method and body of plain URLs (`-X`, `--json`, `--form`, `--data`).
     pub request: RequestTemplate,
+    /// How the files' lines are read (default: JSON Lines when the first line starts
+    /// with `{`).
+    pub format: InputFormat,
 }
 
 impl Inputs {
@@ -99,11 +103,12 @@ impl Inputs {
     fn all_again(&self) -> Result<impl Iterator<Item = Request>, InputError> {
         let first = self.first()?;
         let sources = input::open_all(&self.files)?;
-        let template = self.request.clone();
-        Ok(first.chain(sources.into_iter().flat_map(move |source| {
-            let template = template.clone();
-            input::lines_of(source).map(move |line| line.into_request(&template))
-        })))
+        let (template, format) = (self.request.clone(), self.format);
+        Ok(first.chain(
+            sources
+                .into_iter()
+                .flat_map(move |source| input::requests_of(source, template.clone(), format)),
+        ))
     }
 }
 
@@ -593,7 +598,7 @@ impl<'a> Job<'a> {
         let feed = input::feed(
             inputs.first()?,
             sources,
-            inputs.request.clone(),
+            (inputs.request.clone(), inputs.format),
             cancel.clone(),
         )?;
         let already = done.as_ref().map_or(0, IndexSet::len);

@@ -101,7 +101,7 @@ pub use config::{
 };
 pub use fetch::Resolve;
 pub use fetcher::{Fetcher, LiveCounts};
-pub use input::{InputError, RequestTemplate, parse_range};
+pub use input::{InputError, InputFormat, RequestTemplate, json_request, parse_range};
 pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};
 pub use replace::{Output as OutputFile, ReplaceError};
 pub use request::{Body, Request, basic_authorization, check_method};

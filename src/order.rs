@@ -195,6 +195,8 @@ mod tests {
             file: None,
             resumed_from: None,
             error: None,
+            headers: None,
+            meta: None,
         }
     }
 

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorKind {
     /// The input line is not an absolute `http(s)` URL with a host.
     InvalidUrl,
+    /// The input is not a request that can be sent: a JSON request line that does not parse
+    /// or names an unknown key, a method that is not an HTTP token, a header HTTP cannot
+    /// carry, a `body_file` that cannot be read.
+    InvalidRequest,
     /// The host name could not be resolved.
     Dns,
     /// The TCP connection could not be made (refused, unreachable).
@@ -43,6 +47,7 @@ impl ErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::InvalidUrl => "invalid_url",
+            ErrorKind::InvalidRequest => "invalid_request",
             ErrorKind::Dns => "dns",
             ErrorKind::Connect => "connect",
             ErrorKind::Timeout => "timeout",
@@ -181,6 +186,14 @@ pub struct Record {
     pub resumed_from: Option<u64>,
     /// Why the record is not ok, when it is not.
     pub error: Option<FetchError>,
+    /// The response's header fields as received, in order, repeated names kept (with
+    /// `include_headers`, or only the names asked for with `header_fields`; only written
+    /// then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<(String, String)>>,
+    /// The request's own `meta`, copied unchanged (only written when it had one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
 }
 
 /// Writes records as JSON Lines, one object per line; the caller decides when to flush.
@@ -242,6 +255,7 @@ mod tests {
     fn error_kinds_serialize_to_their_wire_names() {
         for kind in [
             ErrorKind::InvalidUrl,
+            ErrorKind::InvalidRequest,
             ErrorKind::Dns,
             ErrorKind::Connect,
             ErrorKind::Timeout,
@@ -289,6 +303,8 @@ mod tests {
             file: None,
             resumed_from: None,
             error: Some(FetchError::new(ErrorKind::Connect, "refused")),
+            headers: Some(vec![("set-cookie".into(), "a=1".into())]),
+            meta: Some(serde_json::json!({"id": 7})),
         };
         let mut writer = JsonLinesWriter::new(Vec::new());
         writer.write(&record).unwrap();

@@ -1,6 +1,7 @@
 //! One request: method, URL and optional body. Knows nothing about pools or ordering.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::record::{ErrorKind, FetchError};
 
@@ -14,8 +15,16 @@ pub struct Request {
     pub url: String,
     /// Body bytes and their content type, shared between requests that send the same body.
     pub body: Option<Arc<Body>>,
-    /// Set when the input itself was refused (a line too long to be a URL): never sent, and
-    /// the record carries this error.
+    /// This request's own headers, sent after the run's (`-H`); a name given here replaces
+    /// the run's header of the same name.
+    pub headers: Vec<(String, String)>,
+    /// This request's own whole-request time limit, in place of the run's `max_time`.
+    pub timeout: Option<Duration>,
+    /// The caller's own data about this request (an id, a label…), copied unchanged into its
+    /// record's `meta`.
+    pub meta: Option<serde_json::Value>,
+    /// Set when the input itself was refused (a line too long to be a URL, a request line
+    /// that does not parse): never sent, and the record carries this error.
     pub(crate) rejected: Option<FetchError>,
 }
 
@@ -70,6 +79,9 @@ impl Request {
             method: method.into(),
             url: url.into(),
             body: None,
+            headers: Vec::new(),
+            timeout: None,
+            meta: None,
             rejected: None,
         }
     }
@@ -80,8 +92,25 @@ impl Request {
         self
     }
 
+    /// This request with a header of its own (over the run's header of the same name).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// This request with its own whole-request time limit.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// This request with `meta`, copied unchanged into its record.
+    pub fn with_meta(mut self, meta: serde_json::Value) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+
     /// An input refused before any request (the record carries `error`).
-    #[cfg_attr(not(feature = "cli"), allow(dead_code))]
     pub(crate) fn rejected(url: String, error: FetchError) -> Self {
         Request {
             rejected: Some(error),

@@ -229,6 +229,8 @@ impl Ticket {
             file: outcome.file,
             resumed_from: outcome.resumed_from,
             error,
+            headers: outcome.headers,
+            meta: self.request.meta.clone(),
         }
     }
 }

@@ -19,19 +19,26 @@ use super::{CliError, EXIT_FAILED, EXIT_OK, limits, usage};
 use poolfetch::Body;
 use poolfetch::CancelToken;
 use poolfetch::Fetcher;
-use poolfetch::RequestTemplate;
 use poolfetch::job::{Inputs, Job, JobOutput, JobProgress, JobSpec};
 use poolfetch::{BodyMode, EngineKind, Order};
 use poolfetch::{Config, DEFAULT_POOL, HttpVersion, RetryPolicy, Shard};
+use poolfetch::{InputFormat, RequestTemplate};
 
 /// Flags of `poolfetch fetch`.
 #[derive(Debug, Args)]
 pub(super) struct FetchArgs {
-    /// URLs to fetch (anything with a scheme, `https://…`), and files with one URL per line
-    /// ('-' for stdin); stdin when none is given and no --url or --template. The URLs come
-    /// first, in the order given, then the template's, then the files'.
+    /// URLs to fetch (anything with a scheme, `https://…`), and list files ('-' for stdin):
+    /// a URL or 'METHOD URL [BODY]' per line, or a JSON request per line (--input-format);
+    /// stdin when none is given and no --url or --template. The URLs come first, in the
+    /// order given, then the template's, then the files'.
     #[arg(value_name = "URL|FILE")]
     files: Vec<PathBuf>,
+    /// How list files are read: lines ('URL' or 'METHOD URL [BODY]'), jsonl (one request
+    /// object per line: url, method, headers, json|data|form|body_file, timeout, meta) or
+    /// auto (jsonl when the first line starts with '{').
+    #[arg(long, value_name = "FORMAT", default_value = "auto",
+        value_parser = named::<InputFormat>(InputFormat::NAMES))]
+    input_format: InputFormat,
     /// A URL to fetch (repeatable); comes before the template's and the files' URLs.
     #[arg(long = "url", value_name = "URL")]
     urls: Vec<String>,
@@ -121,6 +128,13 @@ pub(super) struct FetchArgs {
     /// Follow redirects (curl's -L): what poolfetch does anyway, up to --max-redirects.
     #[arg(short = 'L', long = "location")]
     _location: bool,
+    /// Put the response's header fields in each record, as [name, value] pairs in the order
+    /// received (curl's -i, --include).
+    #[arg(short = 'i', long, alias = "include")]
+    include_headers: bool,
+    /// Put only this response header field in each record (repeatable, any case).
+    #[arg(long, value_name = "NAME")]
+    header_field: Vec<String>,
     /// Header sent with every request, 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "'K: V'", value_parser = parse_header)]
     headers: Vec<(String, String)>,
@@ -144,6 +158,10 @@ pub(super) struct FetchArgs {
     /// k-th starts no sooner than (k-1)/rate (e.g. 50, 50/s, 30/m = one every 2 s, 100/h).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     rate: Option<poolfetch::Rate>,
+    /// At most N requests per second, minute or hour to any one host, evenly spaced (as
+    /// --rate, per host:port).
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    rate_per_host: Option<poolfetch::Rate>,
     /// At most N requests in flight to any one host (a waiting request holds its worker).
     #[arg(long, value_name = "N")]
     per_host: Option<usize>,
@@ -218,6 +236,9 @@ impl FetchArgs {
         config.insecure = self.insecure;
         config.rate = self.rate;
         config.per_host = self.per_host;
+        config.rate_per_host = self.rate_per_host;
+        config.include_headers = self.include_headers;
+        config.header_fields = self.header_field.clone();
         config.proxy = self.proxy.clone();
         config.no_proxy = self.noproxy.clone();
         config
@@ -270,6 +291,7 @@ impl FetchArgs {
                 files
             },
             request,
+            format: self.input_format,
         };
         let output = match self.output {
             Some(path) => JobOutput::File(path),

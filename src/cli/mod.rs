@@ -115,8 +115,8 @@ enum Command {
 /// The embedded server's routes: this list is the one reference (README points here).
 const ROUTES: &str = "\
 Prints `listening on http://ADDR` and then `faults on http://ADDR2` on stdout. Every route
-waits --latency first. Query strings are ignored: /delay/100?n=1 and ?n=2 are distinct URLs
-of one route.
+waits --latency first. Query strings are ignored but by /redirect-to and /response-headers:
+/delay/100?n=1 and ?n=2 are distinct URLs of one route.
 
 Routes:
   GET  /todos/ID                a JSON todo, ID 1..200
@@ -134,6 +134,7 @@ Routes:
   POST|PUT|PATCH|DELETE /post   echoes the method, headers, data, JSON and form it got
   ANY  /echo                    the same, for any method
   GET  /anything/...            200 with the path
+  GET  /response-headers?K=V&K=V2   each query pair a header of the response, in order
   GET  /fault/reset-body/N      promises 2N bytes, sends N, breaks the connection
   GET  /stats                   connections accepted, requests, most in flight (not counted)
 

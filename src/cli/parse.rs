@@ -106,7 +106,14 @@ mod tests {
         assert_eq!(interval("30/m"), Duration::from_secs(2));
         assert_eq!(interval("1/m"), Duration::from_secs(60));
         assert_eq!(interval("2/h"), Duration::from_secs(1800));
-        for bad in ["0", "fast", "5/d", "-1/s", "0/m"] {
+        assert_eq!(interval("0.5/s"), Duration::from_secs(2));
+        assert_eq!(interval("1.5/m"), Duration::from_secs(40));
+        assert_eq!(parse_rate("0.5/s").unwrap().to_string(), "30/m");
+        assert_eq!(parse_rate("50").unwrap().to_string(), "50/s");
+        assert_eq!(parse_rate("2/h").unwrap().to_string(), "2/h");
+        for bad in [
+            "0", "fast", "5/d", "-1/s", "0/m", "nan/s", "inf", "0.0/s", "1e-30/s",
+        ] {
             assert!(parse_rate(bad).is_err(), "{bad}");
         }
     }

@@ -578,6 +578,7 @@ impl HyperTransport {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from(body.bytes.len()));
             }
         }
+        let mut given: Vec<http::HeaderName> = Vec::new();
         for (name, value) in &request.headers {
             let (Ok(name), Ok(value)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
@@ -585,8 +586,14 @@ impl HyperTransport {
             ) else {
                 continue;
             };
-            // A user's header replaces the default of the same name (User-Agent, Accept-Encoding…).
-            headers.insert(name, value);
+            // A user's header replaces the default of the same name (User-Agent,
+            // Accept-Encoding…); a name the user gives twice is sent twice.
+            if given.contains(&name) {
+                headers.append(name, value);
+            } else {
+                given.push(name.clone());
+                headers.insert(name, value);
+            }
         }
         Ok(built)
     }

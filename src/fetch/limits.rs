@@ -1,6 +1,6 @@
 //! Politeness limits shared by every worker of both engines: a global request rate (`--rate`,
-//! a `governor` rate limiter with no burst) and a cap on requests in flight per host
-//! (`--per-host`). Every attempt, retries included, passes through both, and every wait ends
+//! a `governor` rate limiter with no burst), the same per host (`--rate-per-host`, a keyed
+//! one) and a cap on requests in flight per host (`--per-host`). Every attempt, retries included, passes through both, and every wait ends
 //! at once when the run is cancelled.
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use event_listener::Event;
 use futures_util::future::{Either, select};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::Transport;
 use crate::cancel::CancelToken;
@@ -20,6 +20,7 @@ use crate::config::Rate;
 #[derive(Debug, Default)]
 pub(crate) struct Limits {
     rate: Option<DefaultDirectRateLimiter>,
+    rate_per_host: Option<DefaultKeyedRateLimiter<String>>,
     per_host: Option<usize>,
     /// Requests in flight per host, and an event fired whenever a slot is freed.
     in_flight: Mutex<HashMap<String, usize>>,
@@ -45,14 +46,18 @@ impl Drop for HostSlot<'_> {
 }
 
 impl Limits {
-    /// At most `rate` requests per second in all (evenly spaced), and at most `per_host` in
-    /// flight to any one host; `None` means no limit.
-    pub(crate) fn new(rate: Option<Rate>, per_host: Option<usize>) -> Self {
+    /// At most `rate` requests in all and `rate_per_host` to any one host (evenly spaced),
+    /// and at most `per_host` in flight to any one host; `None` means no limit.
+    pub(crate) fn new(
+        rate: Option<Rate>,
+        rate_per_host: Option<Rate>,
+        per_host: Option<usize>,
+    ) -> Self {
+        let quota =
+            |rate: Rate| Some(Quota::with_period(rate.interval())?.allow_burst(NonZeroU32::MIN));
         Limits {
-            rate: rate.and_then(|rate| {
-                let quota = Quota::with_period(rate.interval())?;
-                Some(RateLimiter::direct(quota.allow_burst(NonZeroU32::MIN)))
-            }),
+            rate: rate.and_then(quota).map(RateLimiter::direct),
+            rate_per_host: rate_per_host.and_then(quota).map(RateLimiter::keyed),
             per_host: per_host.filter(|n| *n > 0),
             ..Limits::default()
         }
@@ -60,7 +65,7 @@ impl Limits {
 
     /// Whether any limit is set (so the hot path can skip all of this).
     pub(crate) fn is_active(&self) -> bool {
-        self.rate.is_some() || self.per_host.is_some()
+        self.rate.is_some() || self.rate_per_host.is_some() || self.per_host.is_some()
     }
 
     /// Wait until `host` has a free slot and the rate allows one more request; `None` if the
@@ -96,6 +101,17 @@ impl Limits {
                 }
             }
             slot.host = Some(host.to_string());
+        }
+        // The host's turn first, then the run's: a request waiting on its host holds no
+        // place in the run's rate that another host could have used.
+        if let Some(rate) = &self.rate_per_host {
+            let key = host.to_string();
+            while let Err(not_until) = rate.check_key(&key) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                if !transport.sleep(wait, cancel).await {
+                    return None;
+                }
+            }
         }
         if let Some(rate) = &self.rate {
             while let Err(not_until) = rate.check() {
@@ -155,7 +171,7 @@ mod tests {
 
     #[test]
     fn per_host_slots_are_capped_and_freed() {
-        let limits = Arc::new(Limits::new(None, Some(2)));
+        let limits = Arc::new(Limits::new(None, None, Some(2)));
         let cancel = CancelToken::new();
         let peak = Arc::new(AtomicUsize::new(0));
         let now = Arc::new(AtomicUsize::new(0));
@@ -179,7 +195,7 @@ mod tests {
 
     #[test]
     fn a_cancel_ends_a_wait_for_a_host_slot() {
-        let limits = Limits::new(None, Some(1));
+        let limits = Limits::new(None, None, Some(1));
         let cancel = CancelToken::new();
         let held = acquire(&limits, "h:80", &cancel).unwrap();
         std::thread::scope(|scope| {
@@ -193,7 +209,11 @@ mod tests {
 
     #[test]
     fn the_rate_spaces_requests_evenly() {
-        let limits = Limits::new(Some(Rate::per_second(NonZeroU32::new(50).unwrap())), None);
+        let limits = Limits::new(
+            Some(Rate::per_second(NonZeroU32::new(50).unwrap())),
+            None,
+            None,
+        );
         let cancel = CancelToken::new();
         let started = Instant::now();
         for _ in 0..11 {

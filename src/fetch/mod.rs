@@ -125,6 +125,8 @@ pub(crate) struct Outcome {
     pub attempts: u32,
     /// Why it is not ok, if it is not.
     pub error: Option<FetchError>,
+    /// The response header fields the run keeps in records.
+    pub headers: Option<Vec<(String, String)>>,
 }
 
 impl Outcome {
@@ -250,7 +252,60 @@ pub(crate) struct Core {
     /// The `Accept-Encoding` the core adds; none when the user's headers name one.
     accept_encoding: Option<&'static str>,
     proxies: proxy::ProxyRules,
+    /// Which response header fields records carry.
+    response_headers: ResponseHeaders,
     live: Arc<Live>,
+}
+
+/// Which response header fields a record carries: none (the default), all, or the named ones.
+enum ResponseHeaders {
+    None,
+    All,
+    /// Lower-case names.
+    Only(Vec<String>),
+}
+
+impl ResponseHeaders {
+    fn of(config: &Config) -> Self {
+        if config.include_headers {
+            ResponseHeaders::All
+        } else if config.header_fields.is_empty() {
+            ResponseHeaders::None
+        } else {
+            ResponseHeaders::Only(
+                config
+                    .header_fields
+                    .iter()
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect(),
+            )
+        }
+    }
+
+    /// The fields of `headers` to keep, in the order received, repeated names kept; a value
+    /// that is not UTF-8 is kept with U+FFFD in place of its bad bytes.
+    fn pick(&self, headers: &http::HeaderMap) -> Option<Vec<(String, String)>> {
+        let keep = |name: &http::HeaderName| match self {
+            ResponseHeaders::None => false,
+            ResponseHeaders::All => true,
+            ResponseHeaders::Only(names) => names.iter().any(|n| n == name.as_str()),
+        };
+        if let ResponseHeaders::None = self {
+            return None;
+        }
+        Some(
+            headers
+                .iter()
+                .filter(|(name, _)| keep(name))
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
 }
 
 /// Bytes of a redirect's own body read (and dropped) so its connection can be reused.
@@ -262,7 +317,8 @@ impl Core {
             headers: config.headers.clone(),
             bodies: BodyPolicy::of(config),
             retry: config.retry.clone(),
-            limits: Limits::new(config.rate, config.per_host),
+            limits: Limits::new(config.rate, config.rate_per_host, config.per_host),
+            response_headers: ResponseHeaders::of(config),
             max_redirects: config.max_redirects,
             max_time: config.max_time,
             users_authorization: config
@@ -327,13 +383,20 @@ impl Core {
         request: &Request,
         cancel: &CancelToken,
     ) -> (Outcome, Option<Duration>) {
-        let deadline = self.max_time.map(|max| Instant::now() + max);
+        let max_time = request.timeout.or(self.max_time);
+        let deadline = max_time.map(|max| Instant::now() + max);
         let mut leftover = self.leftover(index, request);
         let mut phases = Phases::default();
         let (head, continues) = loop {
             let asked = leftover.clone();
             let mut head = match self
-                .send(transport, request, deadline, leftover.take(), &mut phases)
+                .send(
+                    transport,
+                    request,
+                    (deadline, max_time),
+                    leftover.take(),
+                    &mut phases,
+                )
                 .await
             {
                 Ok(head) => head,
@@ -377,12 +440,13 @@ impl Core {
             phases,
             content_type: header(CONTENT_TYPE).map(str::to_owned),
             http_version: Some(version_name(version)),
+            headers: self.response_headers.pick(&headers),
             attempts: 1,
             ..Outcome::default()
         };
         // A 206 nobody asked for holds only part of the body: saved or kept, it would pass
         // for the whole of it.
-        if status == 206 && continues.is_none() && !self.asks_for_a_range() {
+        if status == 206 && continues.is_none() && !self.asks_for_a_range(request) {
             outcome.error = Some(FetchError::new(
                 ErrorKind::Protocol,
                 "206 Partial Content to a request that asked for no range: only part of the body",
@@ -419,7 +483,7 @@ impl Core {
                             if let Err(e) = sink.push(chunk) {
                                 break Err(e);
                             }
-                            if let Some(error) = self.stop_reading(deadline, cancel) {
+                            if let Some(error) = self.stop_reading(deadline, max_time, cancel) {
                                 break Err(error);
                             }
                         }
@@ -450,10 +514,8 @@ impl Core {
     }
 
     /// Whether the user's own headers ask for a range (then a 206 is what they wanted).
-    fn asks_for_a_range(&self) -> bool {
-        self.headers
-            .iter()
-            .any(|(name, _)| name.eq_ignore_ascii_case("range"))
+    fn asks_for_a_range(&self, request: &Request) -> bool {
+        names(&self.headers, "range") || names(&request.headers, "range")
     }
 
     /// What an earlier run left of input `index`'s download, with `--continue`.
@@ -467,19 +529,16 @@ impl Core {
 
     /// Why a body still arriving must not be read further: `--max-time` passed, or the grace
     /// after a cancel ran out (the sink is dropped, so a part file goes with it).
-    fn stop_reading(&self, deadline: Option<Instant>, cancel: &CancelToken) -> Option<FetchError> {
+    fn stop_reading(
+        &self,
+        deadline: Option<Instant>,
+        max_time: Option<Duration>,
+        cancel: &CancelToken,
+    ) -> Option<FetchError> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Some(self.max_time_error());
+            return Some(max_time_error(max_time));
         }
         cancel.past_grace().then(FetchError::interrupted)
-    }
-
-    fn max_time_error(&self) -> FetchError {
-        let max = self.max_time.unwrap_or_default();
-        FetchError::new(
-            ErrorKind::Timeout,
-            format!("the whole-request time limit ({max:?}) passed before the last byte"),
-        )
     }
 
     /// Send `request`, following redirects as curl and browsers do; the error says how many
@@ -489,7 +548,7 @@ impl Core {
         &self,
         transport: &T,
         request: &Request,
-        deadline: Option<Instant>,
+        (deadline, max_time): (Option<Instant>, Option<Duration>),
         leftover: Option<(u64, String)>,
         phases: &mut Phases,
     ) -> Result<Head<T::Body>, (u32, FetchError)> {
@@ -512,12 +571,14 @@ impl Core {
         let (mut uri, first_login) = without_credentials(check_url(&url).map_err(|e| (0, e))?);
         let first = uri.clone();
         let mut login = first_login.as_ref().map(basic_auth);
+        let users_authorization =
+            self.users_authorization || names(&request.headers, AUTHORIZATION.as_str());
         let mut hops = 0;
         loop {
             let same = hops == 0 || same_origin(&first, &uri);
             let time_left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if time_left.is_some_and(|left| left.is_zero()) {
-                return Err((1, self.max_time_error()));
+                return Err((1, max_time_error(max_time)));
             }
             let proxy = self.proxies.for_uri(&uri);
             let outgoing = Outgoing {
@@ -529,17 +590,20 @@ impl Core {
                 headers: self
                     .headers
                     .iter()
+                    .filter(|(name, _)| !names(&request.headers, name))
+                    .chain(&request.headers)
                     .filter(|(name, _)| same || !is_credential(name))
                     .chain(range.iter().flatten().filter(|_| hops == 0))
                     .map(|(name, value)| (name.as_str(), value.as_str()))
                     .chain(
                         login
                             .as_deref()
-                            .filter(|_| !self.users_authorization)
+                            .filter(|_| !users_authorization)
                             .map(|value| (AUTHORIZATION.as_str(), value)),
                     )
                     .chain(
                         self.accept_encoding
+                            .filter(|_| !names(&request.headers, ACCEPT_ENCODING.as_str()))
                             .map(|value| (ACCEPT_ENCODING.as_str(), value)),
                     )
                     .collect(),
@@ -601,6 +665,20 @@ impl Core {
             hops += 1;
         }
     }
+}
+
+/// The error of a request past its whole-request time limit.
+fn max_time_error(max_time: Option<Duration>) -> FetchError {
+    let max = max_time.unwrap_or_default();
+    FetchError::new(
+        ErrorKind::Timeout,
+        format!("the whole-request time limit ({max:?}) passed before the last byte"),
+    )
+}
+
+/// Whether `headers` name `name` (in any case).
+fn names(headers: &[(String, String)], name: &str) -> bool {
+    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
 }
 
 fn is_redirect(status: u16) -> bool {

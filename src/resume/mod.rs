@@ -89,9 +89,9 @@ pub enum ResumeError {
         path: PathBuf,
         /// The index that differs.
         index: u64,
-        /// The URL in the earlier output.
+        /// The method, URL (and meta) in the earlier output.
         found: String,
-        /// The URL the inputs give (or that they end before it).
+        /// The method, URL (and meta) the inputs give (or that they end before it).
         expected: String,
     },
 }
@@ -325,12 +325,19 @@ pub fn compact(
                     break;
                 }
             }
-            let expected = expected.map(|r| r.display_url());
-            if expected.as_deref() != Some(record.url.as_str()) {
+            // The input at this index is the one the record is of: the same URL, method and
+            // meta (a JSON request's id), so an edited list is refused, not mixed.
+            let shown = |method: &str, url: &str, meta: Option<&serde_json::Value>| match meta {
+                Some(meta) => format!("{method} {url} meta {meta}"),
+                None => format!("{method} {url}"),
+            };
+            let expected = expected.map(|r| shown(&r.method, &r.display_url(), r.meta.as_ref()));
+            let found = shown(&record.method, &record.url, record.meta.as_ref());
+            if expected.as_deref() != Some(found.as_str()) {
                 return Err(ResumeError::Mismatch {
                     path: path.to_path_buf(),
                     index,
-                    found: record.url.clone(),
+                    found,
                     expected: expected
                         .unwrap_or_else(|| "no input at all (the list is shorter)".into()),
                 });

@@ -83,6 +83,18 @@ pub(super) async fn handle(
             .header(CONTENT_TYPE, "text/plain")
             .body(ServerBody::Full(Some(Bytes::from(path.clone()))))
             .unwrap_or_else(|_| internal_error()),
+        // Each query pair a response header field, in order, repeated names kept (httpbin's
+        // /response-headers).
+        (&Method::GET, ["response-headers"]) => {
+            let query = request.uri().query().unwrap_or("");
+            let mut response = Response::builder().header(CONTENT_TYPE, "text/plain");
+            for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+                response = response.header(name.as_ref(), value.as_ref());
+            }
+            response
+                .body(ServerBody::Full(Some(Bytes::from_static(b"ok"))))
+                .unwrap_or_else(|_| bad_request("a query pair is not a header field"))
+        }
         // 429 with Retry-After in seconds, or as an HTTP date.
         (&Method::GET, ["retry-after", secs]) => match secs.parse::<u64>() {
             Ok(secs) => retry_after(secs.to_string()),
@@ -175,16 +187,17 @@ async fn echo(request: hyper::Request<Incoming>) -> Response<ServerBody> {
     let method = request.method().to_string();
     // The target as it arrived: over HTTP/2 it holds `:authority`.
     let uri = request.uri().to_string();
-    let headers: serde_json::Map<String, serde_json::Value> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                json!(String::from_utf8_lossy(value.as_bytes())),
-            )
-        })
-        .collect();
+    // A repeated name's values joined with ", ", as HTTP combines them (RFC 9110 §5.3).
+    let mut headers = serde_json::Map::new();
+    for name in request.headers().keys() {
+        let values: Vec<String> = request
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+            .collect();
+        headers.insert(name.to_string(), json!(values.join(", ")));
+    }
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)

@@ -19,6 +19,7 @@ mod proxies;
 mod python;
 mod readme;
 mod redirects;
+mod requests;
 mod resume;
 mod schema;
 mod server;

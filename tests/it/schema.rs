@@ -9,7 +9,7 @@ use common::per_engine;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{closed_port, https_server, server};
+use common::{closed_port, https_server, kind, server};
 use poolfetch::{CancelToken, Config, EngineKind, ErrorKind, Fetcher, Record, Resolve, RunOptions};
 
 /// `panic.invalid` panics (an `internal` record), every other name fails (`dns`).
@@ -115,7 +115,7 @@ fn records_of_every_kind_match_the_schema(engine: EngineKind) {
     );
     check(&validator, &cancelled[0]);
 
-    let downloads = poolfetch::ConfigBuilder::from(base)
+    let downloads = poolfetch::ConfigBuilder::from(base.clone())
         .output_dir(Some(dir.path().join(format!("{engine:?}"))))
         .build()
         .unwrap();
@@ -124,6 +124,24 @@ fn records_of_every_kind_match_the_schema(engine: EngineKind) {
         .fetch_all([server.url("/bytes/1000")]);
     assert!(saved[0].ok && saved[0].file.is_some(), "{:?}", saved[0]);
     check(&validator, &saved[0]);
+
+    // A JSON request with meta, one that is no request, and response headers.
+    let with_headers = poolfetch::ConfigBuilder::from(base)
+        .include_headers(true)
+        .build()
+        .unwrap();
+    let plain = poolfetch::RequestTemplate::default();
+    let line = serde_json::json!({"url": server.url("/todos/3"), "meta": {"id": [1, "a"]}});
+    let requests = [
+        poolfetch::json_request(&line.to_string(), &plain, "line 1"),
+        poolfetch::json_request(r#"{"url": 1}"#, &plain, "line 2"),
+    ];
+    let data = Fetcher::new(with_headers).unwrap().fetch_all(requests);
+    assert!(data[0].ok && data[0].meta.is_some() && data[0].headers.is_some());
+    assert_eq!(kind(&data[1]), Some(ErrorKind::InvalidRequest));
+    for record in &data {
+        check(&validator, record);
+    }
 }
 
 #[test]
@@ -179,7 +197,12 @@ fn the_wire_field_names_are_pinned() {
         .filter(|name| {
             !matches!(
                 *name,
-                "body_lossy" | "resumed_from" | "content_encoding" | "decoded_bytes"
+                "body_lossy"
+                    | "resumed_from"
+                    | "content_encoding"
+                    | "decoded_bytes"
+                    | "headers"
+                    | "meta"
             )
         })
         .collect();

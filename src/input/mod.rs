@@ -1,4 +1,6 @@
 //! Where URLs come from: files, stdin, `--url`, and `--template` + `--range`; line-level checks.
+//! A list is plain lines (`URL` or `METHOD URL [BODY]`) or JSON Lines, one request object per
+//! line ([`json`]).
 //!
 //! Lists are read on an input thread of their own into a bounded queue, a line at a time and
 //! never more than [`MAX_LINE`] of it, so a list of a million URLs (or `/dev/zero`) is never
@@ -15,8 +17,27 @@ use crossbeam_channel::Receiver;
 use thiserror::Error;
 
 use crate::cancel::CancelToken;
+use crate::config::named;
 use crate::record::{ErrorKind, FetchError};
 use crate::request::{Body, Request};
+
+mod json;
+pub use json::json_request;
+
+/// How the lines of a list are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// JSON Lines when the first line that is not blank or a `#` comment starts with `{`,
+    /// plain lines otherwise.
+    #[default]
+    Auto,
+    /// `URL` or `METHOD URL [BODY]` per line.
+    Lines,
+    /// One JSON request object per line (see [`json_request`]).
+    Jsonl,
+}
+
+named!(InputFormat, "input format", { Auto => "auto", Lines => "lines", Jsonl => "jsonl" });
 
 /// A problem with the inputs themselves, reported before (or instead of) fetching.
 #[derive(Debug, Error)]
@@ -203,6 +224,7 @@ pub fn url_lines<R: BufRead>(reader: R) -> UrlLines<R> {
         line: Vec::new(),
         first: true,
         failed: false,
+        number: 0,
     }
 }
 
@@ -213,9 +235,16 @@ pub struct UrlLines<R> {
     first: bool,
     /// An error was returned: nothing more follows.
     failed: bool,
+    /// Lines read so far, blank ones and comments included.
+    number: u64,
 }
 
 impl<R: BufRead> UrlLines<R> {
+    /// The line number (from 1, as an editor counts) of the line last returned.
+    pub fn line_number(&self) -> u64 {
+        self.number
+    }
+
     /// Read one raw line into `self.line` (at most `MAX_LINE + 1` bytes kept); its length.
     fn read_line(&mut self) -> io::Result<usize> {
         self.line.clear();
@@ -267,7 +296,10 @@ impl<R: BufRead> Iterator for UrlLines<R> {
         loop {
             let total = match self.read_line() {
                 Ok(0) => return None,
-                Ok(total) => total,
+                Ok(total) => {
+                    self.number += 1;
+                    total
+                }
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(e));
@@ -322,7 +354,8 @@ fn too_long(start: String, bytes: usize) -> Request {
 }
 
 impl Line {
-    /// The request of this line: `Url` lines parsed with `template`, too-long ones refused.
+    /// The request of this plain line: `Url` lines parsed with `template`, too-long ones
+    /// refused.
     pub fn into_request(self, template: &RequestTemplate) -> Request {
         match self {
             Line::Url(text) => parse_line(&text, template),
@@ -331,9 +364,58 @@ impl Line {
     }
 }
 
-/// The lines of `source`, until the first one that cannot be read.
-pub fn lines_of(source: Source) -> impl Iterator<Item = Line> {
-    url_lines(source.reader).map_while(Result::ok)
+/// The requests of one list, line by line, in its format (decided at its first line with
+/// [`InputFormat::Auto`]).
+pub struct Requests<R> {
+    lines: UrlLines<R>,
+    template: RequestTemplate,
+    format: InputFormat,
+}
+
+impl<R: BufRead> Requests<R> {
+    /// The requests of `reader`'s lines.
+    pub fn new(reader: R, template: RequestTemplate, format: InputFormat) -> Self {
+        Requests {
+            lines: url_lines(reader),
+            template,
+            format,
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for Requests<R> {
+    type Item = io::Result<Request>;
+
+    fn next(&mut self) -> Option<io::Result<Request>> {
+        let line = match self.lines.next()? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        if self.format == InputFormat::Auto {
+            let json = matches!(&line, Line::Url(text) if text.starts_with('{'));
+            self.format = if json {
+                InputFormat::Jsonl
+            } else {
+                InputFormat::Lines
+            };
+        }
+        Some(Ok(match (line, self.format) {
+            (Line::Url(text), InputFormat::Jsonl) => {
+                let at = format!("line {}", self.lines.line_number());
+                json_request(&text, &self.template, &at)
+            }
+            (line, _) => line.into_request(&self.template),
+        }))
+    }
+}
+
+/// The requests of `source`, until the first line that cannot be read.
+pub fn requests_of(
+    source: Source,
+    template: RequestTemplate,
+    format: InputFormat,
+) -> impl Iterator<Item = Request> {
+    Requests::new(source.reader, template, format).map_while(Result::ok)
 }
 
 /// Requests arriving from an input thread.
@@ -358,7 +440,7 @@ pub struct Feed {
 pub fn feed(
     first: impl Iterator<Item = Request> + Send + 'static,
     sources: Vec<Source>,
-    template: RequestTemplate,
+    (template, format): (RequestTemplate, InputFormat),
     cancel: CancelToken,
 ) -> Result<Feed, InputError> {
     let (tx, requests) = crossbeam_channel::bounded(QUEUE);
@@ -391,12 +473,12 @@ pub fn feed(
             }
             for source in sources {
                 let stops = !source.regular;
-                for line in url_lines(source.reader) {
+                for request in Requests::new(source.reader, template.clone(), format) {
                     if stops && stopped_by(&cancel) {
                         return;
                     }
-                    let request = match line {
-                        Ok(line) => line.into_request(&template),
+                    let request = match request {
+                        Ok(request) => request,
                         Err(e) => {
                             if let Ok(mut slot) = slot.lock() {
                                 *slot = Some(InputError::Read {
