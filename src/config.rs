@@ -34,6 +34,9 @@ pub enum BodyMode {
     Text,
     /// Nothing: the body is drained and only counted.
     None,
+    /// The bytes exactly, as a base64 string (standard alphabet, padded): for bodies that are
+    /// not text (Python's `body="bytes"` decodes it).
+    Base64,
 }
 
 /// Which engine runs the requests.
@@ -91,7 +94,9 @@ macro_rules! named {
 pub(crate) use named;
 
 named!(Order, "order", { Input => "input", Completion => "completion" });
-named!(BodyMode, "body mode", { Auto => "auto", Json => "json", Text => "text", None => "none" });
+named!(BodyMode, "body mode", {
+    Auto => "auto", Json => "json", Text => "text", None => "none", Base64 => "base64",
+});
 named!(EngineKind, "engine", { Threads => "threads", Async => "async" });
 
 /// A name that is none of an enum's [`NAMES`](Order::NAMES).

@@ -50,10 +50,12 @@ use crate::request::Request;
 use crate::resume::{IndexSet, ResumeError};
 use crate::run::RunOptions;
 
-/// Where a job's URLs come from, in this order: `urls`, then `template` with `{}` replaced by
-/// every number of its range, then the lines of `files` (`-` is stdin).
+/// Where a job's URLs come from, in this order: `requests`, `urls`, then `template` with `{}`
+/// replaced by every number of its range, then the lines of `files` (`-` is stdin).
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
+    /// Requests given as values (a Python list of URLs and dicts), first of all.
+    pub requests: Vec<Request>,
     /// Inline URLs (`--url`).
     pub urls: Vec<String>,
     /// A URL template and the inclusive range its `{}` takes (`--template`, `--range`).
@@ -75,13 +77,13 @@ impl Inputs {
         self.files.is_empty().then(|| self.inline_count())
     }
 
-    /// `--url`s and the template's numbers.
+    /// The requests given, `--url`s and the template's numbers.
     fn inline_count(&self) -> u64 {
         let range = self
             .template
             .as_ref()
             .map_or(0, |(_, range)| range.end() - range.start() + 1);
-        self.urls.len() as u64 + range
+        (self.requests.len() + self.urls.len()) as u64 + range
     }
 
     /// The requests before the files' lines, lazily.
@@ -91,12 +93,12 @@ impl Inputs {
             None => Box::new(std::iter::empty()),
         };
         let plain = self.request.clone();
+        let urls = self.urls.clone().into_iter().chain(expanded);
         Ok(self
-            .urls
+            .requests
             .clone()
             .into_iter()
-            .chain(expanded)
-            .map(move |url| plain.request(url)))
+            .chain(urls.map(move |url| plain.request(url))))
     }
 
     /// Every request, read again from the start (for `--resume`'s check of FILE).

@@ -110,6 +110,12 @@ impl Request {
         self
     }
 
+    /// An input refused before any request: never sent, and its record (with `shown` as its
+    /// URL) carries `error`.
+    pub fn refused(shown: impl Into<String>, error: FetchError) -> Self {
+        Self::rejected(shown.into(), error)
+    }
+
     /// An input refused before any request (the record carries `error`).
     pub(crate) fn rejected(url: String, error: FetchError) -> Self {
         Request {

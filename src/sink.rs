@@ -249,6 +249,11 @@ fn interpret(
         }
         BodyMode::Json => true,
         BodyMode::Text | BodyMode::None => false,
+        BodyMode::Base64 => {
+            use base64::Engine;
+            let text = base64::engine::general_purpose::STANDARD.encode(&data);
+            return (Some(serde_json::Value::String(text)), false);
+        }
     };
     if try_json && let Ok(value) = serde_json::from_slice(&data) {
         return (Some(value), false);
@@ -557,6 +562,18 @@ mod tests {
         assert_eq!(kept.body, Some(json!("{\"a\":1}")));
         let kept = run(b"", None, keep(BodyMode::Auto, 100)).unwrap();
         assert_eq!(kept.body, None);
+    }
+
+    #[test]
+    fn base64_keeps_every_byte() {
+        let kept = run(
+            b"\x00\xff{",
+            Some("application/json"),
+            keep(BodyMode::Base64, 100),
+        );
+        assert_eq!(kept.unwrap().body, Some(json!("AP97")));
+        let kept = run(b"", None, keep(BodyMode::Base64, 100)).unwrap();
+        assert_eq!((kept.body, kept.lossy), (Some(json!("")), false));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use poolfetch::job::{Inputs, Job, JobOutput, JobSpec};
 use poolfetch::{
-    Body, BodyMode, CancelToken, Config, EngineKind, Fetcher, HttpVersion, Order, Record, Request,
-    RequestTemplate, RunOptions, Shard,
+    Body, BodyMode, CancelToken, Config, EngineKind, ErrorKind, FetchError, Fetcher, HttpVersion,
+    Order, Record, Request, RequestTemplate, RunOptions, Shard,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -173,6 +173,8 @@ impl Drop for Stream {
 /// The caller's URLs, read one at a time (with the GIL) as the run dispatches them.
 struct PyInputs {
     iter: Py<PyIterator>,
+    /// Items read so far (to name a bad one: `urls[7]`).
+    read: usize,
     template: RequestTemplate,
     cancel: CancelToken,
     error: Arc<Mutex<Option<PyErr>>>,
@@ -187,7 +189,10 @@ impl Iterator for PyInputs {
             return None;
         }
         Python::attach(|py| match self.iter.bind(py).clone().next()? {
-            Ok(item) => Some(self.template.request(url_of(&item))),
+            Ok(item) => {
+                self.read += 1;
+                Some(request_of(&item, self.read - 1, &self.template))
+            }
             Err(error) => {
                 if let Ok(mut slot) = self.error.lock() {
                     *slot = Some(error);
@@ -198,35 +203,58 @@ impl Iterator for PyInputs {
     }
 }
 
-/// An input item's URL: a `str` as it is; anything else as its `repr`, which is no URL, so
-/// its record says `invalid_url` (one record per input, whatever it is).
-fn url_of(item: &Bound<'_, PyAny>) -> String {
-    match item.cast::<PyString>() {
-        Ok(text) => text.to_string_lossy().into_owned(),
-        Err(_) => item.repr().map_or_else(
+/// An input item's request: a `str` is a URL; a `dict` is a request with the keys of a JSON
+/// request line (`url`, `method`, `headers`, `json`, `data`, `form`, `body_file`, `timeout`,
+/// `meta`), one that cannot be sent an `invalid_request` record; anything else is no URL
+/// (its `repr` in an `invalid_url` record: one record per input, whatever it is).
+fn request_of(item: &Bound<'_, PyAny>, index: usize, template: &RequestTemplate) -> Request {
+    if let Ok(text) = item.cast::<PyString>() {
+        return template.request(text.to_string_lossy().into_owned());
+    }
+    let shown = || {
+        item.repr().map_or_else(
             |_| "<not a URL>".to_string(),
             |r| r.to_string_lossy().into_owned(),
-        ),
+        )
+    };
+    if item.is_instance_of::<PyDict>() {
+        let at = format!("urls[{index}]");
+        let dumps = item
+            .py()
+            .import("json")
+            .and_then(|json| json.getattr("dumps"))
+            .and_then(|dumps| dumps.call1((item,)))
+            .and_then(|text| text.extract::<String>());
+        return match dumps {
+            Ok(text) => poolfetch::json_request(&text, template, &at),
+            Err(error) => {
+                let why = format!("{at}: not JSON: {error}");
+                Request::refused(shown(), FetchError::new(ErrorKind::InvalidRequest, why))
+            }
+        };
     }
+    template.request(shown())
 }
 
-/// Every URL of a list or tuple, checked before any request.
-fn url_list(urls: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+/// Every item of a list or tuple as a request, checked before any request: each a `str`
+/// or a `dict`.
+fn request_list(
+    urls: &Bound<'_, PyAny>,
+    template: &RequestTemplate,
+) -> PyResult<Option<Vec<Request>>> {
     if !(urls.is_instance_of::<PyList>() || urls.is_instance_of::<PyTuple>()) {
         return Ok(None);
     }
     let mut list = Vec::with_capacity(urls.len()?);
     for (i, item) in urls.try_iter()?.enumerate() {
         let item = item?;
-        match item.cast::<PyString>() {
-            Ok(text) => list.push(text.extract::<String>()?),
-            Err(_) => {
-                return Err(PyTypeError::new_err(format!(
-                    "urls[{i}] is a {}, not a str",
-                    item.get_type().name()?
-                )));
-            }
+        if !(item.is_instance_of::<PyString>() || item.is_instance_of::<PyDict>()) {
+            return Err(PyTypeError::new_err(format!(
+                "urls[{i}] is a {}, not a str (a URL) or a dict (a request)",
+                item.get_type().name()?
+            )));
         }
+        list.push(request_of(&item, i, template));
     }
     Ok(Some(list))
 }
@@ -317,8 +345,11 @@ struct Options {
     insecure: bool,
     cacert: Option<std::path::PathBuf>,
     proxy: Option<String>,
-    rate: Option<u32>,
+    rate: Option<String>,
+    rate_per_host: Option<String>,
     per_host: Option<usize>,
+    include_headers: bool,
+    header_fields: Option<Vec<String>>,
     max_redirects: u32,
     output: Option<std::path::PathBuf>,
     resume: bool,
@@ -350,7 +381,10 @@ impl Default for Options {
             cacert: None,
             proxy: None,
             rate: None,
+            rate_per_host: None,
             per_host: None,
+            include_headers: false,
+            header_fields: None,
             max_redirects: 10,
             output: None,
             resume: false,
@@ -372,9 +406,12 @@ impl Options {
     }
 
     fn set(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A value of the wrong type names the keyword the caller gave.
         macro_rules! take {
             ($field:ident) => {
-                self.$field = value.extract()?
+                self.$field = value.extract().map_err(|e: PyErr| {
+                    PyTypeError::new_err(format!("{key}=: {}", e.value(value.py())))
+                })?
             };
         }
         match key {
@@ -400,7 +437,10 @@ impl Options {
             "cacert" => take!(cacert),
             "proxy" => take!(proxy),
             "rate" => take!(rate),
+            "rate_per_host" => take!(rate_per_host),
             "per_host" => take!(per_host),
+            "include_headers" => take!(include_headers),
+            "header_fields" => take!(header_fields),
             "max_redirects" => take!(max_redirects),
             "output" => take!(output),
             "resume" => take!(resume),
@@ -448,7 +488,10 @@ fn start(
         cacert,
         proxy,
         rate,
+        rate_per_host,
         per_host,
+        include_headers,
+        header_fields,
         max_redirects,
         output,
         resume,
@@ -488,12 +531,18 @@ fn start(
     config.insecure = insecure;
     config.cacert = cacert;
     config.proxy = proxy;
-    // Requests per second, read by the library's own rule (and its message for 0).
-    config.rate = rate
-        .map(|r| format!("{r}/s").parse::<poolfetch::Rate>())
-        .transpose()
-        .map_err(|e| PyValueError::new_err(format!("rate=: {e}")))?;
+    // "N/s", "N/m", "N/h" or a number per second (made "N/s" by the Python side), read by
+    // the library's own rule.
+    let rate_of = |keyword: &str, rate: Option<String>| {
+        rate.map(|r| r.parse::<poolfetch::Rate>())
+            .transpose()
+            .map_err(|e| PyValueError::new_err(format!("{keyword}=: {e}")))
+    };
+    config.rate = rate_of("rate", rate)?;
+    config.rate_per_host = rate_of("rate_per_host", rate_per_host)?;
     config.per_host = per_host;
+    config.include_headers = include_headers;
+    config.header_fields = header_fields.unwrap_or_default();
     config.max_redirects = max_redirects;
     config
         .validate()
@@ -504,7 +553,7 @@ fn start(
         let refusal = poolfetch::job::JobError::ResumeNeedsFile;
         return Err(PyValueError::new_err(format!("{refusal} (output=)")));
     }
-    let list = url_list(urls)?;
+    let list = request_list(urls, &template)?;
     let fetcher = py
         .detach(|| Fetcher::new(config))
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -512,14 +561,13 @@ fn start(
     let (sender, records) = crossbeam_channel::bounded(READY);
     let run = match output {
         Some(path) => {
-            let Some(urls) = list else {
+            let Some(requests) = list else {
                 return Err(PyTypeError::new_err(
                     "with output=FILE, urls must be a list or tuple (resume reads them twice)",
                 ));
             };
             let inputs = Inputs {
-                urls,
-                request: template,
+                requests,
                 ..Inputs::default()
             };
             let mut spec = JobSpec::new(inputs, JobOutput::File(path))
@@ -539,12 +587,10 @@ fn start(
         None => {
             let error = Arc::new(Mutex::new(None));
             let requests: Box<dyn Iterator<Item = Request> + Send> = match list {
-                Some(urls) => {
-                    let template = template.clone();
-                    Box::new(urls.into_iter().map(move |url| template.request(url)))
-                }
+                Some(requests) => Box::new(requests.into_iter()),
                 None => Box::new(PyInputs {
                     iter: urls.try_iter()?.unbind(),
+                    read: 0,
                     template,
                     cancel: cancel.clone(),
                     error: Arc::clone(&error),

@@ -124,7 +124,68 @@ def test_bad_arguments_raise_before_any_request(server):
         asyncio.run(poolfetch.gather(urls, pol=3))
     with pytest.raises(ValueError):
         asyncio.run(poolfetch.gather(urls, engine="fibers"))
+    # A value of the wrong type names the keyword given, never an internal function.
+    with pytest.raises(TypeError, match="^timeout=: ") as raised:
+        poolfetch.fetch(urls, timeout="3")
+    assert "start" not in str(raised.value)
+    with pytest.raises(TypeError, match="pool= must be an int"):
+        poolfetch.fetch(urls, pool="3")
+    for bad in [dict(rate="fast"), dict(rate_per_host="0/s"), dict(header_fields=["bad name"])]:
+        with pytest.raises(ValueError, match=f"{next(iter(bad))}|invalid header"):
+            poolfetch.fetch(urls, **bad)
     assert server.stats()["requests"] == 0
+
+
+def test_requests_as_dicts_carry_their_own_method_headers_body_and_meta(server):
+    echo = f"{server.url}/echo"
+    inputs = [
+        {"url": echo, "method": "PUT", "json": {"a": [1, 2]}, "headers": {"X-Trace": "t"},
+         "meta": {"id": 17}},
+        f"{server.url}/todos/2",
+        {"url": echo, "form": {"k": "v w"}, "meta": ["any", 1]},
+        {"url": echo, "mehtod": "GET"},
+        {"url": echo, "meta": b"not JSON"},
+    ]
+    for records in [list(poolfetch.fetch(inputs)), asyncio.run(poolfetch.gather(inputs))]:
+        put, todo, form, typo, unserializable = records
+        assert put["body"]["method"] == "PUT"
+        assert put["body"]["headers"]["x-trace"] == "t"
+        assert json.loads(put["body"]["data"]) == {"a": [1, 2]}
+        assert put["meta"] == {"id": 17}
+        assert todo["ok"] and "meta" not in todo
+        assert form["body"]["data"] == "k=v+w" and form["meta"] == ["any", 1]
+        assert typo["error"]["kind"] == "invalid_request"
+        assert typo["error"]["message"].startswith("urls[3]: ") and "mehtod" in typo["error"]["message"]
+        assert unserializable["error"]["kind"] == "invalid_request"
+        assert unserializable["attempts"] == 0
+
+
+def test_data_takes_str_bytes_and_dicts(server):
+    echo = [f"{server.url}/echo"]
+    for data, sent in [("a=1", "a=1"), (b"\x01b", "\x01b"), ({"k": "v w"}, "k=v+w")]:
+        [record] = poolfetch.fetch(echo, data=data)
+        assert record["body"]["method"] == "POST"
+        assert record["body"]["data"] == sent
+
+
+def test_response_headers_and_bytes_bodies(server):
+    url = f"{server.url}/response-headers?Set-Cookie=a%3D1&Set-Cookie=b%3D2"
+    [record] = poolfetch.fetch([url], include_headers=True, body="bytes")
+    cookies = [value for name, value in record["headers"] if name == "set-cookie"]
+    assert cookies == ["a=1", "b=2"]
+    assert record["body"] == b"ok"
+    [record] = poolfetch.fetch([url], header_fields=["Set-Cookie"])
+    assert record["headers"] == [["set-cookie", "a=1"], ["set-cookie", "b=2"]]
+    [record] = poolfetch.fetch([f"{server.url}/bytes/5"], body="bytes")
+    assert isinstance(record["body"], bytes) and len(record["body"]) == 5
+
+
+def test_rates_take_numbers_and_units(server):
+    urls = [f"{server.url}/todos/{i}" for i in (1, 2)]
+    for rate in [2, 2.0, "2/s", "120/m"]:
+        starts = sorted(r["started_ms"] for r in poolfetch.fetch(urls, rate=rate))
+        # One every 500 ms: never sooner.
+        assert starts[1] - starts[0] >= 498, (rate, starts)
 
 
 def test_cancelling_the_asyncio_task_stops_the_run(server):

@@ -89,7 +89,8 @@ pub(super) struct FetchArgs {
     compressed: bool,
     /// What each record keeps of the body: auto (parsed JSON when the response says JSON
     /// and parses, text otherwise), json (parsed, or text when it does not parse), text
-    /// (invalid UTF-8 replaced) or none (drained and counted).
+    /// (invalid UTF-8 replaced), base64 (every byte, as a base64 string) or none (drained
+    /// and counted).
     #[arg(long, default_value = "auto", value_parser = named::<BodyMode>(BodyMode::NAMES))]
     body: BodyMode,
     /// Largest body kept (e.g. 512KiB, 10MiB); larger ones are `too_large` [default: 10MiB
@@ -292,6 +293,7 @@ impl FetchArgs {
             },
             request,
             format: self.input_format,
+            ..Inputs::default()
         };
         let output = match self.output {
             Some(path) => JobOutput::File(path),

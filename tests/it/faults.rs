@@ -267,6 +267,52 @@ fn the_rate_cap_spaces_out_requests(engine: EngineKind) {
     }
 }
 
+per_engine!(a_rate_per_host_spaces_each_host_alone);
+
+/// `--rate-per-host 0.5/s` (a fraction: one request every 2 s) spaces the requests to each
+/// host by 2 s, and one host's wait does not hold back another's.
+fn a_rate_per_host_spaces_each_host_alone(engine: EngineKind) {
+    let (a, b) = (server(), server());
+    let fetcher = Fetcher::new(
+        Config::builder()
+            .engine(engine)
+            .pool(4)
+            .rate_per_host(Some("0.5/s".parse().expect("a rate")))
+            .build()
+            .expect("a valid config"),
+    )
+    .unwrap();
+    let urls = [
+        a.url("/todos/1"),
+        a.url("/todos/2"),
+        b.url("/todos/1"),
+        b.url("/todos/2"),
+    ];
+    let records = fetcher.fetch_all(urls);
+    assert!(records.iter().all(|r| r.ok), "{records:?}");
+    let starts = |host: &str| {
+        let mut starts: Vec<f64> = records
+            .iter()
+            .filter(|r| r.url.starts_with(host))
+            .map(|r| r.started_ms)
+            .collect();
+        starts.sort_by(f64::total_cmp);
+        starts
+    };
+    let (on_a, on_b) = (starts(&a.url("/")), starts(&b.url("/")));
+    for starts in [&on_a, &on_b] {
+        assert!(
+            starts[1] - starts[0] >= 2000.0 - 2.0,
+            "{engine:?}: {starts:?}"
+        );
+    }
+    // Each host's first request went before the other host's second: not one queue.
+    assert!(
+        on_b[0] < on_a[1] && on_a[0] < on_b[1],
+        "{engine:?}: {on_a:?} {on_b:?}"
+    );
+}
+
 #[test]
 fn credentials_in_headers_and_urls_never_reach_output() {
     let server = server();

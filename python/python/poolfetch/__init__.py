@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import base64
 import json
 import os
+import urllib.parse
 from typing import (
     Any,
     AsyncIterator,
@@ -61,7 +63,9 @@ Record = Dict[str, Any]
 _PathLike = Union[str, "os.PathLike[str]"]
 
 
-def fetch(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) -> Iterator[Record]:
+def fetch(
+    urls: Iterable[Union[str, Dict[str, Any]]], pool: int = DEFAULT_POOL, **options: Any
+) -> Iterator[Record]:
     """Fetch every URL on a pool of ``pool`` workers; yield one record per URL.
 
     Records stream as they may leave: in input order by default (``order="completion"``:
@@ -73,12 +77,20 @@ def fetch(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) -> Iter
     a second; the records that are ready are yielded, then ``KeyboardInterrupt`` is raised.
     Leaving the loop early (``break``) stops the run the same way.
 
+    An item of ``urls`` is a URL (``str``) or a request (``dict``) with the keys of a JSON
+    request line of ``poolfetch fetch``: ``url``, ``method``, ``headers``, one of ``json``,
+    ``data``, ``form`` and ``body_file``, ``timeout`` (seconds) and ``meta`` (anything JSON,
+    copied into its record). A dict that is not a request gets an ``invalid_request`` record.
+
     The arguments are those of ``poolfetch fetch`` (seconds are floats): ``engine`` is
     ``"threads"`` (blocking ureq calls on a thread pool) or ``"async"`` (hyper on tokio;
-    ``http2=True`` offers HTTP/2); ``body`` is ``"auto"``, ``"json"``, ``"text"`` or ``"none"``;
-    ``json``/``data``/``method`` make every request a POST (or ``method``) with that body;
-    ``batch_size`` gathers per batch; ``shard=(k, n)`` fetches the inputs whose index is k
-    modulo n.
+    ``http2=True`` offers HTTP/2); ``body`` is ``"auto"``, ``"json"``, ``"text"``, ``"none"``
+    or ``"bytes"`` (the body as ``bytes``); ``json``/``data``/``method`` make every request a
+    POST (or ``method``) with that body (``data`` a ``str``, ``bytes`` or a dict sent as a
+    form); ``include_headers=True`` puts the response's header fields in each record
+    (``header_fields=[...]``: only those); ``rate`` and ``rate_per_host`` are a number per
+    second or ``"30/m"``, ``"0.5/s"``, ``"100/h"``; ``batch_size`` gathers per batch;
+    ``shard=(k, n)`` fetches the inputs whose index is k modulo n.
 
     ``output="records.jsonl"`` also writes the records there (JSON Lines), and with
     ``resume=True`` a run killed part-way continues where it stopped: only inputs without a
@@ -87,10 +99,10 @@ def fetch(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) -> Iter
     twice), and the yielded records are this run's.
     """
     stream = _start(urls, pool, **options)
-    return _records(stream)
+    return _records(stream, _reader(options))
 
 
-async def gather(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) -> List[Record]:
+async def gather(urls: Iterable[Union[str, Dict[str, Any]]], pool: int = DEFAULT_POOL, **options: Any) -> List[Record]:
     """Fetch every URL on the caller's running event loop; the records, in input order.
 
     Takes ``fetch``'s arguments. Cancelling the task cancels the run: nothing more is sent.
@@ -100,7 +112,7 @@ async def gather(urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any) 
 
 
 async def as_completed(
-    urls: Iterable[str], pool: int = DEFAULT_POOL, **options: Any
+    urls: Iterable[Union[str, Dict[str, Any]]], pool: int = DEFAULT_POOL, **options: Any
 ) -> AsyncIterator[Record]:
     """Fetch every URL; yield each record as it finishes (``async for``).
 
@@ -173,10 +185,26 @@ def bench(
     return json.loads(text)
 
 
-def _start(urls: Iterable[str], pool: int, **options: Any) -> Any:
+def _start(urls: Iterable[Union[str, Dict[str, Any]]], pool: int, **options: Any) -> Any:
     """Check the arguments and start the run (a ``_poolfetch.Stream``)."""
     if isinstance(urls, (str, bytes)):
         raise TypeError("urls is an iterable of URLs: give [url] for one")
+    if not isinstance(pool, int) or isinstance(pool, bool):
+        raise TypeError(f"pool= must be an int, not {type(pool).__name__}")
+    if options.get("body") == "bytes":
+        options["body"] = "base64"
+    data = options.get("data")
+    if isinstance(data, str):
+        options["data"] = data.encode()
+    elif isinstance(data, (dict, list, tuple)):
+        # A form, as requests' data={...} sends it.
+        options["data"] = urllib.parse.urlencode(data).encode()
+    for name in ("rate", "rate_per_host"):
+        rate = options.get(name)
+        if isinstance(rate, bool):
+            raise TypeError(f"{name}= is a number per second or a str like '30/m', not a bool")
+        if isinstance(rate, (int, float)):
+            options[name] = f"{rate!r}/s"
     headers = options.get("headers")
     if headers is not None:
         options["headers"] = [(str(name), str(value)) for name, value in dict(headers).items()]
@@ -189,8 +217,21 @@ def _start(urls: Iterable[str], pool: int, **options: Any) -> Any:
     return _poolfetch.start(urls, pool, **options)
 
 
-def _records(stream: Any) -> Iterator[Record]:
-    loads = json.loads
+def _reader(options: Dict[str, Any]) -> Any:
+    """How a record's JSON line becomes a dict: with ``body="bytes"``, the body as ``bytes``."""
+    if options.get("body") != "bytes":
+        return json.loads
+
+    def loads(line: bytes) -> Record:
+        record = json.loads(line)
+        if record.get("body") is not None:
+            record["body"] = base64.b64decode(record["body"])
+        return record
+
+    return loads
+
+
+def _records(stream: Any, loads: Any) -> Iterator[Record]:
     try:
         while True:
             batch = stream.next_batch()
@@ -204,12 +245,12 @@ def _records(stream: Any) -> Iterator[Record]:
 
 
 async def _async_records(
-    urls: Iterable[str], pool: int, options: Dict[str, Any]
+    urls: Iterable[Union[str, Dict[str, Any]]], pool: int, options: Dict[str, Any]
 ) -> AsyncIterator[Record]:
     # Started (and bad arguments refused) before the first await.
     stream = _start(urls, pool, **options)
     loop = asyncio.get_running_loop()
-    loads = json.loads
+    loads = _reader(options)
     try:
         while True:
             # Each hop to the executor brings every record that is ready, not one.

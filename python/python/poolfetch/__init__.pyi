@@ -22,12 +22,12 @@ class Options(TypedDict, total=False):
     connect_timeout: Optional[float]
     max_time: Optional[float]
     retries: int
-    body: Literal["auto", "json", "text", "none"]
+    body: Literal["auto", "json", "text", "none", "bytes", "base64"]
     max_body: Optional[int]
     headers: Optional[Dict[str, str]]
     method: Optional[str]
     json: Any
-    data: Optional[bytes]
+    data: Union[str, bytes, Dict[str, str], Sequence[Tuple[str, str]], None]
     output_dir: Optional[_PathLike]
     batch_size: Optional[int]
     window: Optional[int]
@@ -36,8 +36,11 @@ class Options(TypedDict, total=False):
     insecure: bool
     cacert: Optional[_PathLike]
     proxy: Optional[str]
-    rate: Optional[int]
+    rate: Union[float, str, None]
+    rate_per_host: Union[float, str, None]
     per_host: Optional[int]
+    include_headers: bool
+    header_fields: Optional[Sequence[str]]
     max_redirects: int
     output: Optional[_PathLike]
     resume: bool
@@ -77,11 +80,30 @@ class Record(TypedDict, total=False):
     file: Optional[str]
     resumed_from: Optional[int]
     error: Optional[RecordError]
+    headers: List[Tuple[str, str]]
+    meta: Any
 
-def fetch(urls: Iterable[str], pool: int = ..., **options: Unpack[Options]) -> Iterator[Record]: ...
-async def gather(urls: Iterable[str], pool: int = ..., **options: Unpack[Options]) -> List[Record]: ...
+class Request(TypedDict, total=False):
+    """A request as data: the keys of a JSON request line of ``poolfetch fetch``."""
+
+    url: str
+    method: str
+    headers: Union[Dict[str, str], Sequence[Tuple[str, str]]]
+    json: Any
+    data: str
+    form: Union[Dict[str, str], Sequence[Tuple[str, str]]]
+    body_file: str
+    timeout: Union[float, str]
+    meta: Any
+
+_Input = Union[str, Request]
+
+def fetch(urls: Iterable[_Input], pool: int = ..., **options: Unpack[Options]) -> Iterator[Record]: ...
+async def gather(
+    urls: Iterable[_Input], pool: int = ..., **options: Unpack[Options]
+) -> List[Record]: ...
 def as_completed(
-    urls: Iterable[str], pool: int = ..., **options: Unpack[Options]
+    urls: Iterable[_Input], pool: int = ..., **options: Unpack[Options]
 ) -> AsyncIterator[Record]: ...
 
 class serve:
