@@ -87,6 +87,7 @@ mod request;
 mod resume;
 mod run;
 mod sink;
+mod summary;
 
 #[cfg(feature = "bench")]
 pub mod bench;
@@ -107,6 +108,7 @@ pub use replace::{Output as OutputFile, ReplaceError};
 pub use request::{Body, Request, basic_authorization, check_method};
 pub use resume::{IndexSet, MergeReport, ResumeError, merge, merge_to_file};
 pub use run::{Run, RunOptions};
+pub use summary::{Latency, OutputCounts, StoppedReading, Summary};
 
 /// Internals the fuzz targets exercise; not part of the API.
 #[cfg(feature = "fuzzing")]

@@ -14,8 +14,58 @@ trait Exporter {
     fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>>;
 }
 
-/// Every figure, every run, and each request's finish time (for re-plotting).
+/// hyperfine's JSON export, so its analysis scripts read it as they read hyperfine's: each
+/// result has `command`, `mean`, `stddev`, `median`, `min`, `max`, `times` (seconds),
+/// `exit_codes` and `parameters` (pool, engine, batch size, as strings), beside every figure
+/// of poolfetch's own (`setup`, `wall_ms`, `req_per_s`, each run with its finish times…).
 struct JsonExporter;
+
+/// One result: hyperfine's fields, then poolfetch's.
+#[derive(Serialize)]
+struct JsonResult<'a> {
+    command: String,
+    mean: f64,
+    stddev: Option<f64>,
+    median: f64,
+    min: f64,
+    max: f64,
+    times: Vec<f64>,
+    /// 0 for a run whose requests were all ok, 1 otherwise (poolfetch's own exit code).
+    exit_codes: Vec<i32>,
+    parameters: std::collections::BTreeMap<&'static str, String>,
+    #[serde(flatten)]
+    figures: &'a BenchResult,
+}
+
+impl<'a> JsonResult<'a> {
+    fn of(result: &'a BenchResult) -> Self {
+        let times: Vec<f64> = result.runs.iter().map(|r| r.wall_ms / 1000.0).collect();
+        let (mean, stddev) = report::mean_sd(result);
+        let mut parameters = std::collections::BTreeMap::new();
+        parameters.insert("pool", result.setup.pool.to_string());
+        parameters.insert("engine", result.setup.engine.name().to_string());
+        if let Some(batch) = result.setup.batch_size {
+            parameters.insert("batch_size", batch.to_string());
+        }
+        JsonResult {
+            command: result.setup.label(),
+            mean: mean / 1000.0,
+            // hyperfine writes null for one run: no deviation of one value.
+            stddev: (times.len() > 1).then_some(stddev / 1000.0),
+            median: result.wall_ms.median / 1000.0,
+            min: result.wall_ms.min / 1000.0,
+            max: result.wall_ms.max / 1000.0,
+            exit_codes: result
+                .runs
+                .iter()
+                .map(|r| i32::from(r.failed > 0))
+                .collect(),
+            times,
+            parameters,
+            figures: result,
+        }
+    }
+}
 
 impl Exporter for JsonExporter {
     fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>> {
@@ -23,12 +73,12 @@ impl Exporter for JsonExporter {
         struct Document<'a> {
             tool: &'static str,
             version: &'static str,
-            results: &'a [BenchResult],
+            results: Vec<JsonResult<'a>>,
         }
         let document = Document {
             tool: "poolfetch",
             version: env!("CARGO_PKG_VERSION"),
-            results,
+            results: results.iter().map(JsonResult::of).collect(),
         };
         serde_json::to_vec_pretty(&document).map_err(io::Error::other)
     }
@@ -107,25 +157,60 @@ impl Exporter for CsvExporter {
     }
 }
 
-/// The table, as GitHub markdown.
+/// hyperfine's markdown table (`Command`, `Mean [ms]` with its σ, `Min`, `Max`, `Relative`
+/// to the fastest mean), then poolfetch's columns (wall over ideal, req/s, p99).
 struct MarkdownExporter;
 
 impl Exporter for MarkdownExporter {
     fn serialize(&self, results: &[BenchResult]) -> io::Result<Vec<u8>> {
         let row = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-        let mut out = row(report::HEADERS.iter().map(|h| h.to_string()).collect());
-        let mut rule: Vec<String> = vec!["---".into()];
+        let mut out = row(MARKDOWN_HEADERS.iter().map(|h| h.to_string()).collect());
+        let mut rule: Vec<String> = vec![":---".into()];
         rule.extend(std::iter::repeat_n(
             "---:".to_string(),
-            report::HEADERS.len() - 1,
+            MARKDOWN_HEADERS.len() - 1,
         ));
         out.push_str(&row(rule));
+        let fastest = results
+            .iter()
+            .min_by(|a, b| report::mean_sd(a).0.total_cmp(&report::mean_sd(b).0));
         for result in results {
-            out.push_str(&row(report::cells(result)));
+            let (mean, sd) = report::mean_sd(result);
+            let (relative, error) =
+                fastest.map_or((1.0, 0.0), |fast| report::wall_ratio(result, fast));
+            let relative = if result.runs.len() > 1 {
+                format!("{relative:.2} ± {error:.2}")
+            } else {
+                format!("{relative:.2}")
+            };
+            out.push_str(&row(vec![
+                format!("`{}`", result.setup.label()),
+                format!("{mean:.1} ± {sd:.1}"),
+                format!("{:.1}", result.wall_ms.min),
+                format!("{:.1}", result.wall_ms.max),
+                relative,
+                result
+                    .wall_over_ideal
+                    .map_or("–".into(), |r| format!("{r:.3}")),
+                format!("{:.1}", result.req_per_s),
+                format!("{:.1}", result.p99_ms),
+            ]));
         }
         Ok(out.into_bytes())
     }
 }
+
+/// The markdown export's columns: hyperfine's five, then poolfetch's.
+const MARKDOWN_HEADERS: [&str; 8] = [
+    "Command",
+    "Mean [ms]",
+    "Min [ms]",
+    "Max [ms]",
+    "Relative",
+    "×ideal",
+    "req/s",
+    "p99 [ms]",
+];
 
 /// Which exports to write, and where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

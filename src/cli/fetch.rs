@@ -183,9 +183,14 @@ pub(super) struct FetchArgs {
     /// machines split one list with no coordination (then `poolfetch merge`).
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     shard: Option<Shard>,
-    /// Write records to FILE instead of stdout.
+    /// Write records to FILE instead of stdout (curl's -o writes a body; here each body is
+    /// in its record, or a file of --output-dir).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Also write the summary as JSON to FILE once the run ends: counts that add up, statuses,
+    /// errors, latency percentiles, bytes, connections, wall time, engine and pool.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
     /// Continue an interrupted run that wrote -o FILE (killed in any way): fetch only the
     /// inputs without a final record in FILE; FILE then holds one record per input, in order.
     #[arg(long, requires = "output")]
@@ -314,6 +319,20 @@ impl FetchArgs {
 /// `poolfetch fetch`: the exit code of a run that ran; an error for one that could not.
 pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
     let (quiet, to_stdout) = (args.quiet, args.output.is_none());
+    if let (Some(summary), Some(output)) = (&args.summary_json, &args.output)
+        && (summary == output || same_file(summary, output))
+    {
+        return Err(usage(format!(
+            "--summary-json {} is the -o file: give it a file of its own",
+            summary.display()
+        )));
+    }
+    // Opened before any request, so a path that cannot take it is a usage error now; written
+    // once the run ends.
+    let summary_json = match &args.summary_json {
+        Some(path) => Some((path.clone(), super::Output::create(path)?)),
+        None => None,
+    };
     let bar = match (args.quiet || args.no_progress, args.progress) {
         (true, _) => BarChoice::Never,
         (false, true) => BarChoice::Always,
@@ -341,6 +360,9 @@ pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
         let trust = fetcher.trust_store();
         eprintln!("{}", progress::summary(&report, fetcher.config(), trust));
     }
+    if let Some((path, out)) = summary_json {
+        write_summary(out, &path, &report.summary(fetcher.config()))?;
+    }
     if let Some(number) = signal.received() {
         return Ok(128 + number);
     }
@@ -354,6 +376,32 @@ pub(super) fn fetch(args: FetchArgs) -> Result<i32, CliError> {
     } else {
         EXIT_FAILED
     })
+}
+
+/// Whether two existing paths are one file.
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Write `summary` whole into `out` (a new version of `path`, renamed over it when done).
+fn write_summary(
+    mut out: super::Output,
+    path: &std::path::Path,
+    summary: &poolfetch::Summary,
+) -> Result<(), CliError> {
+    use std::io::Write;
+    serde_json::to_writer_pretty(&mut out, summary)
+        .map_err(io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|source| poolfetch::ReplaceError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(out.finish()?)
 }
 
 /// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.

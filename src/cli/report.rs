@@ -2,9 +2,9 @@
 
 use poolfetch::bench::BenchResult;
 
-/// Column headers of the table (also used by the markdown export). It fits 100 columns.
+/// Column headers of the table. It fits 100 columns.
 pub const HEADERS: [&str; 11] = [
-    "setup", "wall", "±", "×ideal", "req/s", "CPU/req", "pool/p50", "p50", "p99", "conns",
+    "setup", "wall", "±σ", "×ideal", "req/s", "CPU/req", "pool/p50", "p50", "p99", "conns",
     "threads",
 ];
 
@@ -31,8 +31,10 @@ fn littles_law(result: &BenchResult) -> Option<f64> {
 /// The cells of one row, formatted for people.
 pub fn cells(result: &BenchResult) -> Vec<String> {
     let wall = &result.wall_ms;
-    let spread = if result.runs.len() > 1 && wall.median > 0.0 {
-        format!("{:.1}%", (wall.max - wall.min) / 2.0 / wall.median * 100.0)
+    // The standard deviation of the timed runs' walls, as a share of their mean (hyperfine's σ).
+    let (mean, sd) = mean_sd(result);
+    let spread = if result.runs.len() > 1 && mean > 0.0 {
+        format!("{:.1}%", sd / mean * 100.0)
     } else {
         "–".into()
     };
@@ -120,7 +122,7 @@ fn no_better(faster: &BenchResult, other: &BenchResult) -> bool {
 
 /// `slow`'s mean wall over `fast`'s, and its ± propagated from both setups' spreads, as
 /// hyperfine computes it.
-fn wall_ratio(slow: &BenchResult, fast: &BenchResult) -> (f64, f64) {
+pub(super) fn wall_ratio(slow: &BenchResult, fast: &BenchResult) -> (f64, f64) {
     let (fast_mean, fast_sd) = mean_sd(fast);
     let (mean, sd) = mean_sd(slow);
     let ratio = mean / fast_mean.max(f64::EPSILON);
@@ -296,7 +298,7 @@ pub fn table(results: &[BenchResult]) -> String {
 }
 
 /// Mean and standard deviation of a setup's timed walls (ms).
-fn mean_sd(result: &BenchResult) -> (f64, f64) {
+pub(super) fn mean_sd(result: &BenchResult) -> (f64, f64) {
     let walls: Vec<f64> = result.runs.iter().map(|r| r.wall_ms).collect();
     let n = walls.len().max(1) as f64;
     let mean = walls.iter().sum::<f64>() / n;

@@ -12,6 +12,44 @@ struct Document {
     results: Vec<BenchResult>,
 }
 
+/// The way hyperfine's own analysis scripts (`scripts/advanced_statistics.py`,
+/// `plot_whisker.py`, `plot_parametrized.py`) read an export: `results`, each with `command`,
+/// `times`, `mean`, `stddev`, `median`, `min`, `max` in seconds and `parameters` as strings.
+const HYPERFINE_READER: &str = r#"
+import json, statistics, sys
+with open(sys.argv[1]) as f:
+    results = json.load(f)["results"]
+labels = [b["command"] for b in results]
+assert len(set(labels)) == len(labels), labels
+for b in results:
+    times = b["times"]
+    assert abs(statistics.mean(times) - b["mean"]) < 1e-9, b["mean"]
+    assert abs(statistics.median(times) - b["median"]) < 1e-9, b["median"]
+    assert (min(times), max(times)) == (b["min"], b["max"])
+    assert abs(statistics.stdev(times) - b["stddev"]) < 1e-9, b["stddev"]
+    assert b["exit_codes"] == [0] * len(times), b["exit_codes"]
+    pool = float(b["parameters"]["pool"])
+    assert b["parameters"]["engine"] in ("threads", "async")
+    print(b["command"], pool, b["mean"])
+"#;
+
+/// `path` read by [`HYPERFINE_READER`] with python3 (skipped without one).
+fn hyperfine_reads(path: &std::path::Path) {
+    let Ok(output) = std::process::Command::new("python3")
+        .args(["-c", HYPERFINE_READER])
+        .arg(path)
+        .output()
+    else {
+        return common::skipped("no python3 to read the export as hyperfine's scripts do");
+    };
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 4);
+}
+
 #[test]
 fn bench_runs_end_to_end_with_every_export() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,8 +146,14 @@ fn bench_runs_end_to_end_with_every_export() {
         "rounded: {wall}"
     );
 
+    hyperfine_reads(&path("bench.json"));
+
     let markdown = std::fs::read_to_string(path("bench.md")).unwrap();
     assert_eq!(markdown.lines().count(), 2 + 4);
+    assert!(
+        markdown.starts_with("| Command | Mean [ms] | Min [ms] | Max [ms] | Relative |"),
+        "hyperfine's columns first: {markdown}"
+    );
     assert!(
         markdown
             .lines()

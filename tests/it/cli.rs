@@ -603,3 +603,83 @@ fn curls_flag_names_are_taken() {
         assert_eq!(echo["headers"]["user-agent"], "b", "{engine}");
     }
 }
+
+#[test]
+fn the_summary_json_counts_what_the_records_say() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let (out, summary) = (
+        dir.path().join("out.jsonl"),
+        dir.path().join("summary.json"),
+    );
+    let urls = [
+        server.url("/todos/1"),
+        server.url("/status/503"),
+        server.url("/status/404"),
+        "not a url".to_string(),
+        format!("http://127.0.0.1:{}/", closed_port()),
+        server.url("/todos/2"),
+    ];
+    let output = poolfetch()
+        .args(["fetch", "-q", "-p", "3", "--body", "none", "-o"])
+        .arg(&out)
+        .arg("--summary-json")
+        .arg(&summary)
+        .args(urls.iter().flat_map(|u| ["--url", u.as_str()]))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let records = common::read_records(&out);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    let count = |keep: &dyn Fn(&poolfetch::Record) -> bool| {
+        records.iter().filter(|r| keep(r)).count() as u64
+    };
+    assert_eq!(json["records"], records.len() as u64);
+    assert_eq!(json["ok"], count(&|r| r.ok));
+    assert_eq!(json["failed"], count(&|r| !r.ok));
+    assert_eq!(json["responses"], count(&|r| r.status.is_some()));
+    let sum = |field: &str| -> u64 {
+        json[field]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(sum("statuses"), json["responses"].as_u64().unwrap());
+    assert_eq!(sum("errors"), json["failed"].as_u64().unwrap());
+    assert_eq!(json["statuses"]["503"], 1);
+    assert_eq!(json["errors"]["invalid_url"], 1);
+    assert_eq!(json["errors"]["connect"], 1);
+    let parts = ["ok", "failed", "interrupted", "never_sent"].map(|f| json[f].as_u64().unwrap());
+    assert_eq!(parts.iter().sum::<u64>(), json["records"].as_u64().unwrap());
+    assert_eq!(
+        (json["engine"].as_str(), json["pool"].as_u64()),
+        (Some("threads"), Some(3))
+    );
+    assert_eq!(json["all_ok"], false);
+    assert!(
+        json["latency_ms"]["p50"].as_f64().unwrap() <= json["latency_ms"]["max"].as_f64().unwrap()
+    );
+    let received: u64 = records.iter().map(|r| r.bytes).sum();
+    assert_eq!(json["bytes_received"], received);
+    // The summary onto the records is refused before any request.
+    let refused = poolfetch()
+        .args(["fetch", "-q", "-o"])
+        .arg(&out)
+        .arg("--summary-json")
+        .arg(&out)
+        .arg(server.url("/todos/1"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let into_dir = poolfetch()
+        .args(["fetch", "-q", "--summary-json"])
+        .arg(dir.path())
+        .arg(server.url("/todos/1"))
+        .output()
+        .unwrap();
+    assert_eq!(into_dir.status.code(), Some(2));
+    assert!(into_dir.stdout.is_empty(), "nothing was fetched");
+}
