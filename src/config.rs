@@ -165,6 +165,14 @@ pub struct Config {
     pub cacert: Option<std::path::PathBuf>,
     /// Skip certificate verification (`--insecure`; never the default).
     pub insecure: bool,
+    /// Names pinned to addresses, as curl's `--resolve`: no lookup for them.
+    pub resolve: Vec<crate::fetch::Pin>,
+    /// A client certificate (PEM: the chain, leaf first; it may hold the key too) to show
+    /// servers that ask for one (`--cert`).
+    pub client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM); `None`: the key in `client_cert`
+    /// (`--key`).
+    pub client_key: Option<std::path::PathBuf>,
     /// At most this many requests in all, evenly spaced (`--rate`).
     pub rate: Option<Rate>,
     /// At most this many requests in flight to any one host (`--per-host`).
@@ -333,6 +341,9 @@ impl Default for Config {
             max_redirects: 10,
             cacert: None,
             insecure: false,
+            resolve: Vec::new(),
+            client_cert: None,
+            client_key: None,
             rate: None,
             per_host: None,
             rate_per_host: None,
@@ -401,6 +412,18 @@ pub enum ConfigError {
         /// Why.
         why: String,
     },
+    /// The client certificate or its key cannot be used: unreadable, not a regular file, no
+    /// PEM certificate or key in it, or a key that does not go with the certificate.
+    #[error("client certificate {}: {why}", path.display())]
+    ClientCert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// A client key was given without a client certificate.
+    #[error("a client key needs a client certificate")]
+    KeyWithoutCert,
     /// The thread pool or the async runtime could not be built.
     #[error("cannot start the worker pool: {0}")]
     Pool(String),
@@ -487,6 +510,12 @@ setters! {
     cacert: Option<std::path::PathBuf>,
     /// Skip certificate verification.
     insecure: bool,
+    /// Names pinned to addresses (no lookup for them).
+    resolve: Vec<crate::fetch::Pin>,
+    /// A client certificate (PEM) for servers that ask for one.
+    client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's key (PEM), if not in `client_cert`.
+    client_key: Option<std::path::PathBuf>,
     /// At most this many requests in all, evenly spaced.
     rate: Option<Rate>,
     /// At most this many requests in flight to any one host.
@@ -549,6 +578,9 @@ impl Config {
             if !name_ok || !value_ok {
                 return Err(ConfigError::BadHeader(name.clone()));
             }
+        }
+        if self.client_key.is_some() && self.client_cert.is_none() {
+            return Err(ConfigError::KeyWithoutCert);
         }
         if let Some(name) = self
             .header_fields

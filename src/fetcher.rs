@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, EngineKind};
 use crate::engine;
-use crate::fetch::resolver::{CachingResolver, SystemResolver};
+use crate::fetch::resolver::{CachingResolver, Pinned, SystemResolver};
 use crate::fetch::{self, Resolve};
 use crate::record::Record;
 use crate::request::Request;
@@ -67,7 +67,14 @@ impl Fetcher {
                 reason: e.to_string(),
             })?;
         }
-        let resolver = CachingResolver::new(Box::new(resolver));
+        let resolver: Box<dyn Resolve> = match config.resolve.is_empty() {
+            true => Box::new(resolver),
+            false => Box::new(Pinned {
+                pins: config.resolve.clone(),
+                inner: Box::new(resolver),
+            }),
+        };
+        let resolver = CachingResolver::new(resolver);
         let live = Arc::new(fetch::Live::default());
         let counted = Arc::clone(&live);
         // Only the engine in use is built (the async engine has no ureq agent).

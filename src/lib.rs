@@ -55,7 +55,7 @@
 //!   [`LiveCounts`]; a whole run as the command line does it: [`job`];
 //! - settings: [`Config`] and [`ConfigBuilder`], [`EngineKind`], [`HttpVersion`], [`Order`],
 //!   [`BodyMode`] (each with `NAMES` and `FromStr`, [`UnknownName`]), [`Rate`],
-//!   [`RetryPolicy`], [`Shard`], [`DEFAULT_POOL`], [`ConfigError`], a custom [`Resolve`]r;
+//!   [`RetryPolicy`], [`Shard`], [`DEFAULT_POOL`], [`ConfigError`], a custom [`Resolve`]r or [`Pin`]s;
 //! - requests: [`Request`], [`Body`], [`RequestTemplate`], [`check_method`], [`parse_range`],
 //!   [`InputError`];
 //! - records: [`Record`], [`Fate`], [`FetchError`], [`ErrorKind`], [`JsonLinesWriter`];
@@ -100,7 +100,7 @@ pub use config::{
     BodyMode, Config, ConfigBuilder, ConfigError, DEFAULT_POOL, EngineKind, HttpVersion, Order,
     Rate, RetryPolicy, Shard, UnknownName,
 };
-pub use fetch::Resolve;
+pub use fetch::{Pin, Resolve};
 pub use fetcher::{Fetcher, LiveCounts};
 pub use input::{InputError, InputFormat, RequestTemplate, json_request, parse_range};
 pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};

@@ -350,6 +350,9 @@ struct Options {
     per_host: Option<usize>,
     include_headers: bool,
     header_fields: Option<Vec<String>>,
+    resolve: Option<Vec<String>>,
+    client_cert: Option<std::path::PathBuf>,
+    client_key: Option<std::path::PathBuf>,
     max_redirects: u32,
     output: Option<std::path::PathBuf>,
     resume: bool,
@@ -385,6 +388,9 @@ impl Default for Options {
             per_host: None,
             include_headers: false,
             header_fields: None,
+            resolve: None,
+            client_cert: None,
+            client_key: None,
             max_redirects: 10,
             output: None,
             resume: false,
@@ -441,6 +447,9 @@ impl Options {
             "per_host" => take!(per_host),
             "include_headers" => take!(include_headers),
             "header_fields" => take!(header_fields),
+            "resolve" => take!(resolve),
+            "client_cert" => take!(client_cert),
+            "client_key" => take!(client_key),
             "max_redirects" => take!(max_redirects),
             "output" => take!(output),
             "resume" => take!(resume),
@@ -492,6 +501,9 @@ fn start(
         per_host,
         include_headers,
         header_fields,
+        resolve,
+        client_cert,
+        client_key,
         max_redirects,
         output,
         resume,
@@ -543,6 +555,14 @@ fn start(
     config.per_host = per_host;
     config.include_headers = include_headers;
     config.header_fields = header_fields.unwrap_or_default();
+    config.resolve = resolve
+        .unwrap_or_default()
+        .iter()
+        .map(|pin| pin.parse::<poolfetch::Pin>())
+        .collect::<Result<_, _>>()
+        .map_err(|e| PyValueError::new_err(format!("resolve=: {e}")))?;
+    config.client_cert = client_cert;
+    config.client_key = client_key;
     config.max_redirects = max_redirects;
     config
         .validate()

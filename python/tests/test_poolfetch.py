@@ -379,3 +379,12 @@ def test_the_interpreter_exits_cleanly_while_a_daemon_thread_iterates_fetch(serv
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr.decode(errors="replace")
         assert b"leaving" in done.stdout
+
+
+def test_resolve_pins_a_name_to_this_machine(server):
+    port = server.url.rsplit(":", 1)[1]
+    url = f"http://api.poolfetch.invalid:{port}/todos/4"
+    [record] = poolfetch.fetch([url], resolve=[f"api.poolfetch.invalid:{port}:127.0.0.1"])
+    assert record["ok"] and record["body"]["id"] == 4
+    with pytest.raises(ValueError, match="resolve="):
+        poolfetch.fetch([url], resolve=["no-port"])

@@ -142,7 +142,11 @@ impl BenchArgs {
             self.method.clone(),
             self.json.clone(),
             &[],
-            self.data.clone(),
+            self.data
+                .as_deref()
+                .map(super::fetch::read_at_file)
+                .transpose()
+                .map_err(usage)?,
         )
         .map_err(usage)?;
         let plan = BenchPlan {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::parse::{
-    parse_duration, parse_form_field, parse_header, parse_method, parse_range_arg, parse_rate,
-    parse_size,
+    parse_duration, parse_form_field, parse_header, parse_method, parse_pin, parse_range_arg,
+    parse_rate, parse_size,
 };
 use super::progress::{self, BarChoice, Progress};
 use super::signals;
@@ -113,9 +113,14 @@ pub(super) struct FetchArgs {
     /// Urlencoded form field K=V for every plain URL (repeatable).
     #[arg(long, value_name = "K=V", group = "payload", value_parser = parse_form_field)]
     form: Vec<(String, String)>,
-    /// Raw body for every plain URL (or @FILE), sent as form data like curl -d.
-    #[arg(short = 'd', long, value_name = "BODY", group = "payload")]
+    /// Raw body for every plain URL (or @FILE, whose bytes are sent as they are, as curl's
+    /// --data-binary), with curl -d's form content type.
+    #[arg(short = 'd', long, alias = "data-binary", value_name = "BODY", conflicts_with_all = ["json", "form"])]
     data: Option<String>,
+    /// A form field for every plain URL, urlencoded as curl does it (repeatable, joined with
+    /// '&' after -d): CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE.
+    #[arg(long, value_name = "DATA", conflicts_with_all = ["json", "form"])]
+    data_urlencode: Vec<String>,
     /// Log in with Basic auth as USER:PASSWORD on every request (curl's -u); the password is
     /// never written to a record.
     #[arg(short = 'u', long, value_name = "USER:PASSWORD")]
@@ -166,6 +171,17 @@ pub(super) struct FetchArgs {
     /// At most N requests in flight to any one host (a waiting request holds its worker).
     #[arg(long, value_name = "N")]
     per_host: Option<usize>,
+    /// Connect to ADDR for HOST:PORT instead of looking HOST up (curl's): TLS still checks
+    /// the certificate for HOST. Repeatable; ADDR may be a list, 'a,b'.
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_pin)]
+    resolve: Vec<poolfetch::Pin>,
+    /// Show this client certificate (PEM, leaf first; the key may be in it) to servers that
+    /// ask for one (curl's -E, --cert).
+    #[arg(short = 'E', long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM), if it is not in --cert's file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
     /// Also trust the CA certificates in this PEM file (besides the built-in roots).
     #[arg(long, value_name = "FILE")]
     cacert: Option<PathBuf>,
@@ -239,6 +255,9 @@ impl FetchArgs {
         };
         config.max_redirects = self.max_redirects;
         config.cacert = self.cacert.clone();
+        config.resolve = self.resolve.clone();
+        config.client_cert = self.cert.clone();
+        config.client_key = self.key.clone();
         config.insecure = self.insecure;
         config.rate = self.rate;
         config.per_host = self.per_host;
@@ -277,7 +296,8 @@ impl FetchArgs {
     /// The job: inputs (stdin when none is given), output, resume; a bad `--json`/`--data`
     /// is a usage error.
     fn job_spec(self, cancel: &CancelToken) -> Result<JobSpec, String> {
-        let request = request_template(self.method, self.json, &self.form, self.data)?;
+        let data = data_of(self.data, &self.data_urlencode)?;
+        let request = request_template(self.method, self.json, &self.form, data)?;
         // An argument with a scheme is a URL (as curl, xh and oha take them); any other is a
         // list file.
         let (urls, files): (Vec<PathBuf>, Vec<PathBuf>) =
@@ -404,12 +424,13 @@ fn write_summary(
     Ok(out.finish()?)
 }
 
-/// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data`.
+/// The method and body for plain URLs, from `-X`, `--json`, `--form` and `--data` (already
+/// read, with any `--data-urlencode` joined).
 pub(super) fn request_template(
     method: Option<String>,
     json: Option<String>,
     form: &[(String, String)],
-    data: Option<String>,
+    data: Option<Vec<u8>>,
 ) -> Result<RequestTemplate, String> {
     let body = if let Some(json) = json {
         let text = String::from_utf8(read_at_file(&json)?)
@@ -419,10 +440,8 @@ pub(super) fn request_template(
         Some(Body::form(
             form.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         ))
-    } else if let Some(data) = data {
-        Some(Body::data(read_at_file(&data)?))
     } else {
-        None
+        data.map(Body::data)
     };
     Ok(RequestTemplate {
         method,
@@ -430,9 +449,43 @@ pub(super) fn request_template(
     })
 }
 
+/// `-d` (its `@FILE` read) and every `--data-urlencode`, joined with `&` as curl joins them
+/// (`None`: neither).
+fn data_of(data: Option<String>, urlencode: &[String]) -> Result<Option<Vec<u8>>, String> {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    if let Some(data) = data {
+        parts.push(read_at_file(&data)?);
+    }
+    for item in urlencode {
+        parts.push(urlencoded(item)?.into_bytes());
+    }
+    Ok((!parts.is_empty()).then(|| parts.join(&b'&')))
+}
+
+/// One `--data-urlencode` item, as curl reads it: `CONTENT` and `=CONTENT` encode CONTENT;
+/// `NAME=CONTENT` encodes CONTENT after `NAME=`; `@FILE` encodes the file; `NAME@FILE` the
+/// file after `NAME=`.
+fn urlencoded(item: &str) -> Result<String, String> {
+    let encode = |bytes: &[u8]| -> String { form_urlencoded::byte_serialize(bytes).collect() };
+    let name_end = item.find(['=', '@']);
+    match name_end.map(|at| (&item[..at], &item[at..at + 1], &item[at + 1..])) {
+        Some(("", "=", content)) => Ok(encode(content.as_bytes())),
+        Some((name, "=", content)) => Ok(format!("{name}={}", encode(content.as_bytes()))),
+        Some((name, _, path)) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("--data-urlencode: cannot read {path}: {e}"))?;
+            Ok(match name {
+                "" => encode(&bytes),
+                name => format!("{name}={}", encode(&bytes)),
+            })
+        }
+        None => Ok(encode(item.as_bytes())),
+    }
+}
+
 /// `@FILE` is the file's bytes (read now, so a missing file is a usage error); anything else is
 /// the text itself.
-fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
+pub(super) fn read_at_file(value: &str) -> Result<Vec<u8>, String> {
     match value.strip_prefix('@') {
         Some(path) => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}")),
         None => Ok(value.as_bytes().to_vec()),

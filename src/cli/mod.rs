@@ -218,6 +218,16 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // A curl flag poolfetch does not take: what does that here, not clap's nearest
+            // name (which does something else).
+            if e.kind() == clap::error::ErrorKind::UnknownArgument
+                && let Some(clap::error::ContextValue::String(flag)) =
+                    e.get(clap::error::ContextKind::InvalidArg)
+                && let Some(advice) = words::curl_flag(flag)
+            {
+                eprintln!("poolfetch: {flag} (curl's) is not taken here: {advice}");
+                return ExitCode::from(EXIT_USAGE as u8);
+            }
             // clap's whole message: the usage, "a similar argument exists", the possible
             // values. Help and version go to stdout and succeed; everything else is exit 2.
             let _ = e.print();

@@ -13,7 +13,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    poolfetch::parse_range(text).map_err(|e| super::words::input(&e))
+    poolfetch::parse_range(text).map_err(|e| {
+        let mut message = super::words::input(&e);
+        // curl's -r/--range is a byte range, `0-499`.
+        if text.contains('-') && !text.contains("..") {
+            message.push_str(&format!(
+                "; for curl's byte range send -H 'Range: bytes={}'",
+                text.trim()
+            ));
+        }
+        message
+    })
+}
+
+/// `--resolve HOST:PORT:ADDR[,ADDR…]`, curl's.
+pub(super) fn parse_pin(text: &str) -> Result<poolfetch::Pin, String> {
+    text.parse()
 }
 
 /// Parse a byte size: `1024`, `64k`/`64KiB` (×1024), `10MB` (×1000²), `10MiB`/`10m` (×1024²)…

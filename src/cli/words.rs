@@ -19,6 +19,8 @@ pub fn config(error: &ConfigError) -> String {
             format!("cannot create --output-dir {}: {reason}", path.display())
         }
         ConfigError::BadShard => "--shard K/N needs 0 <= K < N".into(),
+        ConfigError::ClientCert { path, why } => format!("--cert/--key {}: {why}", path.display()),
+        ConfigError::KeyWithoutCert => "--key needs --cert (the certificate it goes with)".into(),
         ConfigError::Http2NeedsAsync => "--http2 and --http2-prior-knowledge need --engine async \
                                          (the thread engine speaks HTTP/1.1 only)"
             .into(),
@@ -88,4 +90,50 @@ pub fn bench(error: &BenchError) -> String {
         BenchError::NothingToRun => "nothing to run: --pools and --engine need a value".into(),
         other => other.to_string(),
     }
+}
+
+/// What poolfetch does for a curl flag it does not take, or `None` for a flag curl does not
+/// have either: said instead of clap's nearest-name suggestion, which for curl's names points
+/// at a flag that does something else (`--retry-all-errors` is not `--retry-all-methods`).
+pub fn curl_flag(flag: &str) -> Option<&'static str> {
+    let flag = flag.split_once('=').map_or(flag, |(name, _)| name);
+    Some(match flag {
+        "--retry-all-errors" => {
+            "--retries N retries what may pass (connect, timeout, reset, 429, 5xx); a 4xx or a \
+             TLS error is final. --retry-all-methods also retries POST and PATCH"
+        }
+        "-Z" | "--parallel" | "--parallel-immediate" => {
+            "poolfetch is parallel already: -p/--pool N requests at once"
+        }
+        "--parallel-max" => "-p/--pool N sets how many requests run at once",
+        "-O" | "--remote-name" | "--remote-name-all" => {
+            "--output-dir DIR saves each body to a file of its own (the record names it)"
+        }
+        "-w" | "--write-out" => {
+            "every record already holds the status, sizes and timings: pick them with jq"
+        }
+        "-f" | "--fail" | "--fail-with-body" => {
+            "a status of 400 or more is already a failed record (exit code 1)"
+        }
+        "-I" | "--head" => "-X HEAD",
+        "-T" | "--upload-file" => "-X PUT --data @FILE",
+        "-F" => "multipart forms are not sent; --form K=V sends an urlencoded form",
+        "--limit-rate" => "there is no byte-rate cap; --rate N/s caps requests",
+        "--retry-delay" => "--retry-backoff DUR (exponential, with jitter)",
+        "--retry-max-time" => "--retry-max-wait DUR",
+        "--retry-connrefused" => "--retries N retries a refused connection already",
+        "-D" | "--dump-header" => "-i/--include-headers puts the response header in each record",
+        "-v" | "--verbose" | "--trace" | "--trace-ascii" => {
+            "each record carries the status, timings and error; -i adds the response header"
+        }
+        "-G" | "--get" => "put the query in the URL (--template 'https://host/?q={}' --range A..B)",
+        "-U" | "--proxy-user" => "give the proxy's user:password@ in the -x URL",
+        "-e" | "--referer" => "-H 'Referer: URL'",
+        "-c" | "--cookie-jar" => "there is no cookie jar; -i shows each Set-Cookie",
+        "--capath" => "SSL_CERT_DIR=DIR poolfetch …",
+        "--max-filesize" => "--max-body SIZE",
+        "--http1.1" => "HTTP/1.1 is the default",
+        "--url-query" => "put the query in the URL",
+        _ => return None,
+    })
 }

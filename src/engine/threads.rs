@@ -493,6 +493,23 @@ fn ureq_tls(config: &Config) -> Result<ureq::tls::TlsConfig, ConfigError> {
             .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned());
         builder = builder.root_certs(ureq::tls::RootCerts::from(roots.collect::<Vec<_>>()));
     }
+    if let Some(identity) = crate::fetch::tls::ClientIdentity::of(config)? {
+        use ureq::tls::{Certificate, ClientCert, PrivateKey};
+        let chain: Vec<Certificate<'static>> = identity
+            .chain
+            .iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect();
+        let key = PrivateKey::from_pem(&identity.key_pem).map_err(|e| ConfigError::ClientCert {
+            path: config
+                .client_key
+                .clone()
+                .or_else(|| config.client_cert.clone())
+                .unwrap_or_default(),
+            why: e.to_string(),
+        })?;
+        builder = builder.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+    }
     Ok(builder.build())
 }
 

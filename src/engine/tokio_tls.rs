@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::config::{Config, ConfigError};
-use crate::fetch::tls::Trust;
+use crate::fetch::tls::{ClientIdentity, Trust};
 
 /// A rustls client configuration for `config` (the async engine's TLS), with the ring provider.
 pub(crate) fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, ConfigError> {
@@ -17,16 +17,26 @@ pub(crate) fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, Con
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Tls(e.to_string()))?;
-    if config.insecure {
-        return Ok(builder
+    let identity = ClientIdentity::of(config)?;
+    let verified = if config.insecure {
+        builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth());
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        // A certificate of the system store rustls cannot parse is skipped, as ureq skips it.
+        roots.add_parsable_certificates(Trust::of(config)?.roots);
+        builder.with_root_certificates(roots)
+    };
+    match identity {
+        Some(ClientIdentity { chain, key, .. }) => verified
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| ConfigError::ClientCert {
+                path: config.client_cert.clone().unwrap_or_default(),
+                why: e.to_string(),
+            }),
+        None => Ok(verified.with_no_client_auth()),
     }
-    let mut roots = rustls::RootCertStore::empty();
-    // A certificate of the system store rustls cannot parse is skipped, as ureq skips it.
-    roots.add_parsable_certificates(Trust::of(config)?.roots);
-    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// `--insecure`: accept any certificate (signatures are still checked, the chain is not).

@@ -27,7 +27,7 @@ use http::header::{
     LOCATION, PROXY_AUTHORIZATION, RETRY_AFTER,
 };
 
-pub use resolver::Resolve;
+pub use resolver::{Pin, Resolve};
 pub(crate) use retry::parse_retry_after;
 
 use crate::cancel::CancelToken;

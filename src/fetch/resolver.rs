@@ -51,6 +51,75 @@ impl Resolve for SystemResolver {
     }
 }
 
+/// A name pinned to addresses on one port, as curl's `--resolve HOST:PORT:ADDR[,ADDR…]`:
+/// requests to that host and port connect there (TLS still checks the certificate for HOST),
+/// and no lookup is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    /// The host name, lower case.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// Where to connect, in this order.
+    pub addrs: Vec<IpAddr>,
+}
+
+impl std::str::FromStr for Pin {
+    type Err = String;
+
+    /// `HOST:PORT:ADDR[,ADDR…]`; an IPv6 address may be in brackets (`[::1]`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("{text:?} is not HOST:PORT:ADDR (e.g. example.com:443:127.0.0.1)");
+        let mut parts = text.splitn(3, ':');
+        let (Some(host), Some(port), Some(addrs)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let addrs = addrs
+            .split(',')
+            .map(|a| {
+                a.trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| bad())?;
+        if host.is_empty() || addrs.is_empty() {
+            return Err(bad());
+        }
+        Ok(Pin {
+            host: host.to_ascii_lowercase(),
+            port,
+            addrs,
+        })
+    }
+}
+
+/// A resolver that answers pinned names itself and asks `inner` for the rest.
+pub(crate) struct Pinned {
+    pub pins: Vec<Pin>,
+    pub inner: Box<dyn Resolve>,
+}
+
+impl Resolve for Pinned {
+    fn resolve(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        let pinned = self
+            .pins
+            .iter()
+            .find(|pin| pin.port == port && pin.host.eq_ignore_ascii_case(host));
+        match pinned {
+            Some(pin) => Ok(pin
+                .addrs
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect()),
+            None => self.inner.resolve(host, port),
+        }
+    }
+}
+
 /// A name that could not be resolved: the one error both engines classify as `dns`.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot resolve {host}: {source}")]

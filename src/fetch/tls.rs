@@ -183,3 +183,57 @@ pub(crate) fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>,
     }
     Ok(certs)
 }
+
+/// A client certificate chain and its key, read once for both engines.
+pub(crate) struct ClientIdentity {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The async engine's (rustls takes it parsed).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub key: rustls_pki_types::PrivateKeyDer<'static>,
+    /// The PEM the key was read from (ureq takes a key as PEM: it does not export the kind a
+    /// DER key needs).
+    pub key_pem: Vec<u8>,
+}
+
+impl ClientIdentity {
+    /// `config`'s client certificate (`client_cert`, its key from `client_key` or the same
+    /// file), read as trust files are; `None` without one.
+    pub(crate) fn of(config: &Config) -> Result<Option<ClientIdentity>, ConfigError> {
+        use rustls_pki_types::PrivateKeyDer;
+        use rustls_pki_types::pem::PemObject;
+        let Some(cert_path) = &config.client_cert else {
+            return Ok(None);
+        };
+        let bad = |path: &Path, why: String| ConfigError::ClientCert {
+            path: path.to_path_buf(),
+            why,
+        };
+        let bytes = read_trust_file(cert_path).map_err(|why| bad(cert_path, why))?;
+        let chain = CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(cert_path, e.to_string()))?;
+        if chain.is_empty() {
+            return Err(bad(cert_path, "no PEM certificate in it".into()));
+        }
+        let key_path = config.client_key.as_deref().unwrap_or(cert_path);
+        let key_bytes = match &config.client_key {
+            Some(path) => read_trust_file(path).map_err(|why| bad(path, why))?,
+            None => bytes,
+        };
+        let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| {
+            let why = match e {
+                rustls_pki_types::pem::Error::NoItemsFound => {
+                    "no PEM private key in it (give it with --key)".to_string()
+                }
+                e => e.to_string(),
+            };
+            bad(key_path, why)
+        })?;
+        Ok(Some(ClientIdentity {
+            chain,
+            key,
+            key_pem: key_bytes,
+        }))
+    }
+}

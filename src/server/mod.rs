@@ -50,6 +50,9 @@ pub struct TlsIdentity {
     pub cert_chain_pem: String,
     /// The leaf's private key.
     pub key_pem: String,
+    /// Ask every client for a certificate signed by this CA (PEM), and refuse a client
+    /// without one (for client-certificate tests); `None`: no client certificates.
+    pub client_ca_pem: Option<String>,
 }
 
 impl TlsIdentity {
@@ -63,10 +66,28 @@ impl TlsIdentity {
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
             .map_err(|e| invalid(e.to_string()))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
-            .map_err(|e| invalid(e.to_string()))?
-            .with_no_client_auth()
+            .map_err(|e| invalid(e.to_string()))?;
+        let builder = match &self.client_ca_pem {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                    roots
+                        .add(cert.map_err(|e| invalid(e.to_string()))?)
+                        .map_err(|e| invalid(e.to_string()))?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .map_err(|e| invalid(e.to_string()))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder
             .with_single_cert(chain, key)
             .map_err(|e| invalid(e.to_string()))?;
         // HTTP/2 for clients that offer it, HTTP/1.1 for the rest.

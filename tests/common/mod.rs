@@ -107,14 +107,23 @@ pub fn https_server() -> (Server, String) {
 
 /// [`https_server`], offering h2 by ALPN or not.
 pub fn https_server_speaking(http2: bool) -> (Server, String) {
+    https_server_with(http2, None)
+}
+
+/// A fresh CA: its certificate (PEM) and an issuer for leaves.
+fn new_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "poolfetch test CA");
+    ca_params.distinguished_name.push(DnType::CommonName, name);
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
+    (ca_cert.pem(), Issuer::new(ca_params, ca_key))
+}
+
+/// An HTTPS server (h2 by ALPN or not) and its CA (PEM); with `client_ca_pem`, it refuses a
+/// client without a certificate that CA signed.
+pub fn https_server_with(http2: bool, client_ca_pem: Option<String>) -> (Server, String) {
+    let (ca_pem, issuer) = new_ca("poolfetch test CA");
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_params =
         CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
@@ -123,12 +132,25 @@ pub fn https_server_speaking(http2: bool) -> (Server, String) {
         tls: Some(TlsIdentity {
             cert_chain_pem: leaf.pem(),
             key_pem: leaf_key.serialize_pem(),
+            client_ca_pem,
         }),
         http2,
         ..ServerConfig::default()
     })
     .unwrap();
-    (server, ca_cert.pem())
+    (server, ca_pem)
+}
+
+/// A client CA (PEM), and a client certificate it signed with its key (both PEM).
+pub fn client_certificate() -> (String, String, String) {
+    let (ca_pem, issuer) = new_ca("poolfetch test client CA");
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "poolfetch test client");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca_pem, cert.pem(), key.serialize_pem())
 }
 
 /// `per_engine!(name)` runs `fn name(engine: EngineKind)` as two tests, `name::threads` and

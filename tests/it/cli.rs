@@ -605,6 +605,79 @@ fn curls_flag_names_are_taken() {
 }
 
 #[test]
+fn curls_data_urlencode_resolve_and_advice() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("note.txt");
+    std::fs::write(&file, "a b&c\n").unwrap();
+    let at_file = format!("@{}", file.display());
+    let named_file = format!("n@{}", file.display());
+    let port = server
+        .url("/")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    for engine in ["threads", "async"] {
+        // -d first, then each --data-urlencode form, joined with '&': the bytes curl 7.88
+        // sends for the same flags.
+        let output = poolfetch()
+            .args(["fetch", "-s", "--engine", engine, "--data-binary", "x=1"])
+            .args(["--data-urlencode", "a b", "--data-urlencode", "c=d=e"])
+            .args(["--data-urlencode", "=e f", "--data-urlencode", &at_file])
+            .args(["--data-urlencode", &named_file])
+            // A name only --resolve knows, to this machine.
+            .args([
+                "--resolve",
+                &format!("api.poolfetch.invalid:{port}:127.0.0.1"),
+            ])
+            .arg(format!("http://api.poolfetch.invalid:{port}/echo"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{engine}: {output:?}");
+        let echo = common::records(&output.stdout)
+            .remove(0)
+            .body
+            .expect("the echo");
+        assert_eq!(
+            echo["data"], "x=1&a+b&c=d%3De&e+f&a+b%26c%0A&n=a+b%26c%0A",
+            "{engine}"
+        );
+        assert_eq!(
+            echo["headers"]["host"],
+            format!("api.poolfetch.invalid:{port}"),
+            "{engine}"
+        );
+    }
+    // curl's flags poolfetch does not take say what does it here, not a nearby name.
+    for (flag, says) in [
+        ("--retry-all-errors", "--retries N"),
+        ("-Z", "-p/--pool"),
+        ("--write-out=%{http_code}", "jq"),
+        ("-O", "--output-dir"),
+    ] {
+        let output = poolfetch()
+            .args(["fetch", flag])
+            .arg(server.url("/"))
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(says) && !stderr.contains("similar"),
+            "{flag}: {stderr}"
+        );
+    }
+    let output = poolfetch()
+        .args(["fetch", "--template", "http://h/{}", "--range", "0-499"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Range: bytes=0-499"));
+}
+
+#[test]
 fn the_summary_json_counts_what_the_records_say() {
     let server = server();
     let dir = tempfile::tempdir().unwrap();

@@ -210,3 +210,70 @@ fn ssl_cert_file_and_ssl_cert_dir_are_the_trust_store_when_set() {
         }
     }
 }
+
+per_engine!(a_client_certificate_is_shown_to_a_server_that_asks);
+
+/// `--cert` (the key in the same file, or in `--key`'s) gets through a server that requires a
+/// client certificate; without one the record is `tls`, and a bad pair is refused up front.
+fn a_client_certificate_is_shown_to_a_server_that_asks(engine: EngineKind) {
+    let (client_ca, cert, key) = common::client_certificate();
+    let (server, ca_pem) = common::https_server_with(true, Some(client_ca));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = write_ca(dir.path(), &ca_pem);
+    let (both, cert_only, key_only) = (
+        dir.path().join("both.pem"),
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+    );
+    std::fs::write(&both, format!("{cert}{key}")).unwrap();
+    std::fs::write(&cert_only, &cert).unwrap();
+    std::fs::write(&key_only, &key).unwrap();
+    let url = server.url("/todos/3");
+    let run = |flags: &[&std::ffi::OsStr]| {
+        Command::cargo_bin("poolfetch")
+            .unwrap()
+            .args([
+                "fetch",
+                "-q",
+                "--body",
+                "none",
+                "--engine",
+                engine.name(),
+                "--cacert",
+            ])
+            .arg(&ca)
+            .args(flags)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    let records = |output: &std::process::Output| common::records(&output.stdout);
+    let without = run(&[]);
+    common::assert_exit(&without, 1);
+    assert_eq!(
+        kind(&records(&without)[0]),
+        Some(ErrorKind::Tls),
+        "{engine:?}: {:?}",
+        records(&without)[0].error
+    );
+    for flags in [
+        vec![std::ffi::OsStr::new("--cert"), both.as_os_str()],
+        vec![
+            std::ffi::OsStr::new("-E"),
+            cert_only.as_os_str(),
+            "--key".as_ref(),
+            key_only.as_os_str(),
+        ],
+    ] {
+        let with = run(&flags);
+        common::assert_exit(&with, 0);
+        assert_eq!(records(&with)[0].status, Some(200));
+    }
+    let no_key = run(&["--cert".as_ref(), cert_only.as_os_str()]);
+    common::assert_exit(&no_key, 2);
+    let stderr = String::from_utf8_lossy(&no_key.stderr);
+    assert!(
+        stderr.contains("no PEM private key") && stderr.contains("--key"),
+        "{stderr}"
+    );
+}

@@ -90,7 +90,9 @@ def fetch(
     form); ``include_headers=True`` puts the response's header fields in each record
     (``header_fields=[...]``: only those); ``rate`` and ``rate_per_host`` are a number per
     second or ``"30/m"``, ``"0.5/s"``, ``"100/h"``; ``batch_size`` gathers per batch;
-    ``shard=(k, n)`` fetches the inputs whose index is k modulo n.
+    ``shard=(k, n)`` fetches the inputs whose index is k modulo n; ``resolve=["host:443:10.0.0.1"]``
+    pins names to addresses and ``client_cert``/``client_key`` show a client certificate, as
+    curl's ``--resolve`` and ``--cert``/``--key``.
 
     ``output="records.jsonl"`` also writes the records there (JSON Lines), and with
     ``resume=True`` a run killed part-way continues where it stopped: only inputs without a
@@ -211,7 +213,7 @@ def _start(urls: Iterable[Union[str, Dict[str, Any]]], pool: int, **options: Any
     body = options.get("json")
     if body is not None and not isinstance(body, str):
         options["json"] = json.dumps(body)
-    for name in ("output_dir", "cacert", "output"):
+    for name in ("output_dir", "cacert", "output", "client_cert", "client_key"):
         if options.get(name) is not None:
             options[name] = os.fspath(options[name])
     return _poolfetch.start(urls, pool, **options)

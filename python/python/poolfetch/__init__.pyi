@@ -41,6 +41,9 @@ class Options(TypedDict, total=False):
     per_host: Optional[int]
     include_headers: bool
     header_fields: Optional[Sequence[str]]
+    resolve: Optional[Sequence[str]]
+    client_cert: Optional[_PathLike]
+    client_key: Optional[_PathLike]
     max_redirects: int
     output: Optional[_PathLike]
     resume: bool
