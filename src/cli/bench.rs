@@ -174,8 +174,8 @@ impl BenchArgs {
 /// The line that says what is about to be measured.
 fn announce(plan: &BenchPlan, target: &str) {
     eprintln!(
-        "poolfetch bench: {} requests of {} against {target}, {} timed runs per setup, interleaved",
-        plan.requests,
+        "poolfetch bench: {} of {} against {target}, {} timed runs per setup, interleaved",
+        super::words::count(plan.requests as u64, "request"),
         if plan.latency_known {
             humantime::format_duration(plan.latency).to_string()
         } else {
@@ -240,7 +240,10 @@ fn report_and_export(
         .map(|run| run.failed)
         .sum();
     if failed > 0 {
-        eprintln!("poolfetch: warning: {failed} requests failed; the figures above include them");
+        eprintln!(
+            "poolfetch: warning: {} failed; the figures above include them",
+            super::words::count(failed as u64, "request")
+        );
         return Ok(EXIT_FAILED);
     }
     Ok(EXIT_OK)
@@ -256,8 +259,8 @@ fn plot_title(plan: &BenchPlan, target: &str) -> String {
     let pools: Vec<String> = plan.pools.iter().map(|p| p.to_string()).collect();
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     format!(
-        "poolfetch bench: {} requests{latency} against {target}, pools {} ({cpus} CPUs, {})",
-        plan.requests,
+        "poolfetch bench: {}{latency} against {target}, pools {} ({cpus} CPUs, {})",
+        super::words::count(plan.requests as u64, "request"),
         pools.join(", "),
         std::env::consts::OS
     )

@@ -1,7 +1,7 @@
 //! `poolfetch fetch`: flags to a [`Config`] and a [`JobSpec`]; the job's report to the
 //! summary and an exit code. The run itself is the library's [`Job`].
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -308,6 +308,13 @@ impl FetchArgs {
             .collect();
         all_urls.extend(self.urls);
         let stdin_default = files.is_empty() && all_urls.is_empty() && self.template.is_none();
+        if stdin_default && !self.quiet && std::io::stdin().is_terminal() {
+            // Not a silent wait: say what is read, and how to end it.
+            eprintln!(
+                "poolfetch: reading URLs from stdin, one per line; Ctrl-D ends the list \
+                 (or give URLs or a file: poolfetch fetch --help)"
+            );
+        }
         let inputs = Inputs {
             urls: all_urls,
             template: self.template.zip(self.range),

@@ -13,17 +13,16 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::words::count;
 use poolfetch::Config;
 use poolfetch::job::{JobProgress, JobReport};
 
 /// The bar of `poolfetch bench` on stderr (indicatif hides it when stderr is not a terminal).
 pub fn bench_bar() -> ProgressBar {
     ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg:28} [{bar:30}] {pos}/{len} requests {elapsed}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     )
 }
 
@@ -32,8 +31,10 @@ pub struct Progress {
     bar: ProgressBar,
 }
 
-const BAR: &str = "{spinner} [{bar:25}] {pos}/{len} {msg} {elapsed}";
-const COUNTER: &str = "{spinner} {pos} done {msg} {elapsed}";
+// The message last and `wide_msg`: it is cut to what the terminal's width leaves, so a line
+// never wraps (a wrapped line is redrawn as two, and the bar scrolls).
+const BAR: &str = "{spinner} [{bar:20}] {pos}/{len} {elapsed} {wide_msg}";
+const COUNTER: &str = "{spinner} {pos} done {elapsed} {wide_msg}";
 
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
@@ -74,6 +75,11 @@ impl Progress {
         } else {
             ProgressDrawTarget::hidden()
         };
+        Self::drawn_on(target, visible)
+    }
+
+    /// A counter drawn on `target`.
+    fn drawn_on(target: ProgressDrawTarget, visible: bool) -> Self {
         let bar = ProgressBar::with_draw_target(None, target).with_style(style(COUNTER));
         if visible {
             // Drawn now and redrawn by itself: a long first request is not a blank screen.
@@ -210,17 +216,17 @@ fn headline(report: &JobReport, config: &Config) -> String {
         "poolfetch: nothing to fetch (0 requests)".to_string()
     } else if tally.cancelled + tally.interrupted == 0 {
         format!(
-            "poolfetch: {} requests, {} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {pool})",
-            tally.done,
+            "poolfetch: {}, {} ok, {} failed in {secs:.2} s ({rate:.1} req/s, {} {pool})",
+            count(tally.done, "request"),
             tally.ok,
             tally.failed(),
             config.engine.name()
         )
     } else {
         format!(
-            "poolfetch: {} records: {} sent ({} ok, {} failed, {} interrupted), {} never sent; \
+            "poolfetch: {}: {} sent ({} ok, {} failed, {} interrupted), {} never sent; \
              in {secs:.2} s ({rate:.1} sent/s, {} {pool})",
-            tally.done,
+            count(tally.done, "record"),
             tally.sent(),
             tally.ok,
             tally.failed(),
@@ -265,7 +271,8 @@ fn details(report: &JobReport, config: &Config, trust_store: Option<String>) -> 
     if let (Some(opened), true) = (live.connections, tally.done > 0) {
         let reused = tally.responses.saturating_sub(opened);
         out.push_str(&format!(
-            " · connections {opened} opened, {reused} responses on reused ones"
+            " · connections {opened} opened, {} on reused ones",
+            count(reused, "response")
         ));
     }
     if tally.errors.contains_key("tls") && !config.insecure {
@@ -279,17 +286,19 @@ fn details(report: &JobReport, config: &Config, trust_store: Option<String>) -> 
     }
     if let Some((read, unread)) = report.never_read {
         let unread = match unread {
-            Some(unread) => format!("{unread} inputs"),
+            Some(unread) => count(unread, "input"),
             None => "the rest of the inputs".to_string(),
         };
         out.push_str(&format!(
-            "\npoolfetch: stopped reading at the cancel after {read} inputs: {unread} never read (no record)"
+            "\npoolfetch: stopped reading at the cancel after {}: {unread} never read (no record)",
+            count(read, "input")
         ));
     }
     if let Some(file) = report.file {
         out.push_str(&format!(
-            "\npoolfetch: the output holds {} records, {} not ok",
-            file.records, file.not_ok
+            "\npoolfetch: the output holds {}, {} not ok",
+            count(file.records, "record"),
+            file.not_ok
         ));
     }
     out
@@ -310,6 +319,37 @@ mod tests {
         assert!(Always.draws(true, false));
         assert!(!Always.draws(false, true), "stderr is not a terminal");
         assert!(!Never.draws(true, true));
+    }
+
+    #[test]
+    fn the_bar_fits_the_terminals_width_and_never_wraps() {
+        use indicatif::InMemoryTerm;
+        for columns in [80, 60] {
+            let term = InMemoryTerm::new(8, columns);
+            let target = ProgressDrawTarget::term_like(Box::new(term.clone()));
+            let progress = Progress::drawn_on(target, true);
+            // Every field at its widest: the message alone is longer than the terminal.
+            let mut now = JobProgress::default();
+            now.done = 1_234_567;
+            now.ok = 1_234_000;
+            now.failed = 567;
+            now.interrupted = 12;
+            now.cancelled = 3_000;
+            now.total = Some(99_999_999);
+            now.live.in_flight = 5_000;
+            now.live.bytes = 123_456_789_012;
+            progress.update(&now);
+            progress.bar.tick();
+            let screen = term.contents();
+            let drawn: Vec<&str> = screen.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(drawn.len(), 1, "one line at {columns} columns: {screen:?}");
+            assert!(
+                drawn[0].chars().count() <= usize::from(columns),
+                "{screen:?}"
+            );
+            assert!(drawn[0].contains("1234567/99999999"), "{screen:?}");
+            progress.finish();
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use plotters::prelude::*;
 
 use super::bins::{Bins, Merge};
 use super::plot::{DrawResult, LABEL, TICK, legend, seconds, title_size};
+use super::words::count;
 use poolfetch::{Fate, Record};
 
 /// Most bars drawn: about 3 px each at 880 px wide.
@@ -206,9 +207,12 @@ impl Waterfall {
     /// What the picture shows, in words: how many bars, and of which requests.
     pub fn caption(&self, width: f64) -> String {
         let mut caption = if width > 1.0 {
-            format!("{} requests, each bar the mean of {width:.0}", self.sent)
+            format!(
+                "{}, each bar the mean of {width:.0}",
+                count(self.sent, "request")
+            )
         } else {
-            format!("{} requests, one bar each", self.sent)
+            format!("{}, one bar each", count(self.sent, "request"))
         };
         if self.interrupted > 0 {
             caption.push_str(&format!("; {} interrupted (red end)", self.interrupted));

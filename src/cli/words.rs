@@ -92,6 +92,14 @@ pub fn bench(error: &BenchError) -> String {
     }
 }
 
+/// `n` and `noun`, plural unless `n` is 1: `1 request`, `2 requests`, `0 requests`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// What poolfetch does for a curl flag it does not take, or `None` for a flag curl does not
 /// have either: said instead of clap's nearest-name suggestion, which for curl's names points
 /// at a flag that does something else (`--retry-all-errors` is not `--retry-all-methods`).

@@ -254,8 +254,16 @@ pub(crate) struct Core {
     proxies: proxy::ProxyRules,
     /// Which response header fields records carry.
     response_headers: ResponseHeaders,
+    /// The engine sends any method (the thread engine, ureq, only the nine of RFC 9110 and
+    /// PATCH).
+    any_method: bool,
     live: Arc<Live>,
 }
+
+/// The methods every engine sends.
+const STANDARD_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
 
 /// Which response header fields a record carries: none (the default), all, or the named ones.
 enum ResponseHeaders {
@@ -319,6 +327,7 @@ impl Core {
             retry: config.retry.clone(),
             limits: Limits::new(config.rate, config.rate_per_host, config.per_host),
             response_headers: ResponseHeaders::of(config),
+            any_method: config.engine != crate::config::EngineKind::Threads,
             max_redirects: config.max_redirects,
             max_time: config.max_time,
             users_authorization: config
@@ -561,6 +570,14 @@ impl Core {
         });
         if let Some(error) = &request.rejected {
             return Err((0, error.clone()));
+        }
+        if !self.any_method && !STANDARD_METHODS.contains(&request.method.as_str()) {
+            let why = format!(
+                "the thread engine sends only {}: {} needs --engine async",
+                STANDARD_METHODS.join(", "),
+                request.method
+            );
+            return Err((0, FetchError::new(ErrorKind::InvalidRequest, why)));
         }
         let mut method = request.method.as_str();
         let mut body = request.body.as_deref();

@@ -404,7 +404,17 @@ impl<R: BufRead> Iterator for Requests<R> {
                 let at = format!("line {}", self.lines.line_number());
                 json_request(&text, &self.template, &at)
             }
-            (line, _) => line.into_request(&self.template),
+            (line, _) => {
+                let mut request = line.into_request(&self.template);
+                if let Some(error) = request
+                    .rejected
+                    .as_mut()
+                    .filter(|e| e.kind == ErrorKind::InvalidRequest)
+                {
+                    error.message = format!("line {}: {}", self.lines.line_number(), error.message);
+                }
+                request
+            }
         }))
     }
 }
@@ -540,13 +550,28 @@ pub fn parse_line(line: &str, template: &RequestTemplate) -> Request {
         let is_method =
             !first.is_empty() && first.len() <= 16 && first.bytes().all(|b| b.is_ascii_uppercase());
         let rest = rest.trim_start();
-        if is_method && !rest.is_empty() {
-            let (url, body) = match rest.split_once(char::is_whitespace) {
-                Some((url, body)) if !body.trim().is_empty() => (url, Some(body.trim())),
-                Some((url, _)) => (url, None),
-                None => (rest, None),
-            };
-            let mut request = Request::new(first, url);
+        let (url, body) = match rest.split_once(char::is_whitespace) {
+            Some((url, body)) if !body.trim().is_empty() => (url, Some(body.trim())),
+            Some((url, _)) => (url, None),
+            None => (rest, None),
+        };
+        // A word before a URL is meant as a method: `get` is GET, `GE"T` is no method.
+        let method = match (is_method, url.contains("://")) {
+            (true, _) => Some(first.to_string()),
+            (false, true) => match crate::request::check_method(first) {
+                Ok(method) => Some(method),
+                Err(why) => {
+                    let error = FetchError::new(ErrorKind::InvalidRequest, why);
+                    let mut refused = Request::rejected(url.to_string(), error);
+                    // The record says what was asked.
+                    refused.method = first.to_string();
+                    return refused;
+                }
+            },
+            (false, false) => None,
+        };
+        if let Some(method) = method.filter(|_| !rest.is_empty()) {
+            let mut request = Request::new(method, url);
             request.body = match body {
                 Some(text) => Some(Arc::new(body_from_line(text))),
                 None => template.body.clone(),
@@ -652,8 +677,15 @@ mod tests {
             (delete.method.as_str(), delete.body.is_none()),
             ("DELETE", true)
         );
-        // Not a method: lower case, or a URL with a space in it stays one (invalid) URL.
-        assert_eq!(parse_line("post http://h/", &template).method, "GET");
+        // A lower-case method before a URL is that method; a word that is no method makes
+        // an invalid request; a URL with a space in it stays one (invalid) URL.
+        assert_eq!(parse_line("post http://h/", &template).method, "POST");
+        let bad = parse_line("GE\"T http://h/", &template);
+        assert_eq!(
+            bad.rejected.map(|e| e.kind),
+            Some(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(bad.url, "http://h/");
         assert_eq!(parse_line("http://h/a b", &template).url, "http://h/a b");
     }
 

@@ -385,6 +385,33 @@ fn clap_messages_are_whole_and_help_is_there_without_a_subcommand() {
 }
 
 #[test]
+fn every_help_line_fits_80_columns() {
+    for command in [
+        "",
+        "fetch",
+        "bench",
+        "serve",
+        "merge",
+        "plot",
+        "completions",
+        "man",
+    ] {
+        for flag in ["-h", "--help"] {
+            let output = poolfetch()
+                .args([command, flag].iter().filter(|a| !a.is_empty()))
+                // A wide terminal: the help still keeps to 80 columns.
+                .env("COLUMNS", "200")
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(0), "{command} {flag}");
+            let text = String::from_utf8_lossy(&output.stdout);
+            let long: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+            assert!(long.is_empty(), "{command} {flag}: {long:#?}");
+        }
+    }
+}
+
+#[test]
 fn completions_and_the_manual_page_are_generated() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let output = poolfetch().args(["completions", shell]).output().unwrap();
@@ -417,6 +444,32 @@ fn every_subcommand_has_a_manual_page_with_every_option() {
             .replace("\\-", "-")
     };
     assert!(page("poolfetch.1").contains("poolfetch-fetch"));
+    // The fetch page says what a user needs beyond the options: exit codes, every record
+    // field (the schema's), every error kind, and examples.
+    let fetch = page("poolfetch-fetch.1");
+    for section in ["EXIT STATUS", "RECORDS", "EXAMPLES"] {
+        assert!(
+            fetch.contains(&format!(".SH \"{section}\""))
+                || fetch.contains(&format!(".SH {section}")),
+            "{section}"
+        );
+    }
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/record.schema.json").unwrap()).unwrap();
+    for field in schema["properties"].as_object().unwrap().keys() {
+        assert!(
+            fetch.contains(field.as_str()),
+            "poolfetch-fetch.1 lacks the field {field}"
+        );
+    }
+    let kinds = &schema["properties"]["error"]["oneOf"][1]["properties"]["kind"]["enum"];
+    for kind in kinds.as_array().unwrap() {
+        assert!(
+            fetch.contains(kind.as_str().unwrap()),
+            "poolfetch-fetch.1 lacks {kind}"
+        );
+    }
+    assert!(page("poolfetch.1").contains("EXIT STATUS"));
     for subcommand in [
         "fetch",
         "bench",
@@ -755,4 +808,41 @@ fn the_summary_json_counts_what_the_records_say() {
         .unwrap();
     assert_eq!(into_dir.status.code(), Some(2));
     assert!(into_dir.stdout.is_empty(), "nothing was fetched");
+}
+
+#[test]
+fn a_bare_fetch_on_a_terminal_says_it_reads_stdin() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Write;
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("poolfetch"))
+        .arg("fetch")
+        .stdin(terminal)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = common::read_in_background(child.stderr.take().unwrap());
+    // Ctrl-D at the start of a line: the terminal ends the list there, empty (the terminal
+    // holds it until poolfetch reads).
+    let mut master = std::fs::File::from(master);
+    master.write_all(b"\x04").unwrap();
+    let (code, _) = common::wait_bounded(&mut child, std::time::Duration::from_secs(30));
+    // Open until poolfetch is done: a terminal whose other side is closed reads as an error.
+    drop(master);
+    assert_eq!(code, 0);
+    let stderr = stderr.join().unwrap();
+    assert!(
+        stderr.contains("reading URLs from stdin") && stderr.contains("Ctrl-D"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing to fetch"), "{stderr}");
 }

@@ -284,3 +284,47 @@ fn records_carry_response_headers_as_received(engine: EngineKind) {
         .unwrap();
     assert_exit(&output, 2);
 }
+
+per_engine!(a_word_before_a_url_is_its_method);
+
+/// In a plain list, `get URL` is a GET, `GE"T URL` an `invalid_request` naming its line, and
+/// a method outside the standard nine (`GETT`) goes out on the async engine and is refused
+/// up front, never sent, on the thread engine (ureq sends only those).
+fn a_word_before_a_url_is_its_method(engine: EngineKind) {
+    let server = server();
+    let url = server.url("/echo");
+    let text = format!("get {url}\nGE\"T {url}\nGETT {url}\n");
+    let output = poolfetch()
+        .args(["fetch", "-q", "--engine", engine.name()])
+        .write_stdin(text)
+        .output()
+        .unwrap();
+    assert_exit(&output, 1);
+    let records = records(&output.stdout);
+    assert_eq!(echoed(&records[0])["method"], "GET");
+    assert_eq!(kind(&records[1]), Some(ErrorKind::InvalidRequest));
+    assert_eq!(records[1].method, "GE\"T");
+    assert!(
+        records[1]
+            .error
+            .as_ref()
+            .unwrap()
+            .message
+            .starts_with("line 2: ")
+    );
+    match engine {
+        EngineKind::Threads => {
+            assert_eq!(kind(&records[2]), Some(ErrorKind::InvalidRequest));
+            assert_eq!(records[2].attempts, 0, "never sent");
+            assert!(
+                records[2]
+                    .error
+                    .as_ref()
+                    .unwrap()
+                    .message
+                    .contains("--engine async")
+            );
+        }
+        _ => assert_eq!(echoed(&records[2])["method"], "GETT"),
+    }
+}
