@@ -66,6 +66,83 @@ type IdlePool = Arc<Mutex<HashMap<Key, Vec<Conn1>>>>;
 struct Conn1 {
     sender: SendRequest<Full<Bytes>>,
     remote: Option<SocketAddr>,
+    /// The first I/O error on its stream, noted as the connection's task met it: what
+    /// "closed before an answer" really was (a TLS alert the server sent after the
+    /// handshake), so that failure has one kind however the race between the task and the
+    /// request falls.
+    failed: Failed,
+}
+
+/// The first I/O error of a connection, classified.
+type Failed = Arc<std::sync::OnceLock<FetchError>>;
+
+/// A connection's stream that notes its first I/O error in [`Failed`] before hyper sees it.
+struct Watched {
+    inner: Box<dyn Io>,
+    failed: Failed,
+}
+
+impl Watched {
+    fn note<T>(
+        &self,
+        result: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        if let std::task::Poll::Ready(Err(e)) = &result {
+            self.failed.get_or_init(|| classify(e, Hint::default()));
+        }
+        result
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.note(result)
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(result)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(result)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.note(result)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let result = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(result)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// What a host's HTTP/2 connection is: shared by every request to it, or known not to be
@@ -247,13 +324,22 @@ impl HyperTransport {
             });
             return Ok(Connection::Http2(sender, remote));
         }
+        let failed = Failed::default();
+        let io = Watched {
+            inner: io,
+            failed: Arc::clone(&failed),
+        };
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| classify_hyper(&e))?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Connection::Http1(Conn1 { sender, remote }))
+        Ok(Connection::Http1(Conn1 {
+            sender,
+            remote,
+            failed,
+        }))
     }
 
     /// A new HTTP/1.1 connection to `key`.
@@ -710,7 +796,11 @@ impl Transport for HyperTransport {
                     reused = false;
                     conn = self.connect_http1(&key, deadline, phases).await?;
                 }
-                Ok(Err(e)) => return Err(e.into_fetch_error()),
+                // Closed before an answer because its stream failed: that failure.
+                Ok(Err(e)) => match conn.failed.get().filter(|_| e.closed_before_answer()) {
+                    Some(failed) => return Err(failed.clone()),
+                    None => return Err(e.into_fetch_error()),
+                },
             }
         };
         let remote = conn.remote;
