@@ -9,6 +9,10 @@ median wall time of each tool is reported with poolfetch's speed ratio to it, an
 CPU time (user + sys, from getrusage of the child) per request.
 
     scripts/compare-peers.sh [--requests N] [--pool P] [--delay-ms L] [--repeat R] [--target nginx]
+                             [--bodies] [--baseline OLD_BINARY] [--no-python]
+
+`--bodies` adds rows as users run poolfetch: each body parsed into its record and the
+records written to a file (the default `--body auto`), beside the `--body none` rows.
 
 `--target nginx` loads an nginx (apt-get install nginx) this script starts with its own
 config on two loopback ports: HTTP/1.1 on one and h2c on the other (nginx 1.22 speaks h2c only
@@ -55,6 +59,7 @@ def main():
     ap.add_argument("--baseline", help="another poolfetch binary: its two engines get rows too (before/after)")
     ap.add_argument("--no-python", action="store_true", help="leave out the Python peers (slow)")
     ap.add_argument("--target", choices=["embedded", "nginx"], default="embedded", help="the server to load")
+    ap.add_argument("--bodies", action="store_true", help="add rows with each body parsed into its record, written to a file")
     args = ap.parse_args()
 
     if not os.path.exists(args.poolfetch):
@@ -92,6 +97,11 @@ def main():
             "poolfetch --engine async": [args.poolfetch, "fetch", "-q", "--engine", "async", "--pool", P, "--body", "none", "-o", "/dev/null", url_file],
             "poolfetch async h2c": [args.poolfetch, "fetch", "-q", "--engine", "async", "--http2-prior-knowledge", "--pool", P, "--body", "none", "-o", "/dev/null", h2c_file],
         }
+        if args.bodies:
+            # As users run it: each body parsed into its record, the records written to a file.
+            records = os.path.join(tmp, "records.jsonl")
+            tools["poolfetch, bodies in records"] = [args.poolfetch, "fetch", "-q", "--pool", P, "-o", records, url_file]
+            tools["poolfetch async, bodies in records"] = [args.poolfetch, "fetch", "-q", "--engine", "async", "--pool", P, "-o", records, url_file]
         if args.baseline:
             tools["baseline threads"] = [args.baseline] + tools["poolfetch"][1:]
             tools["baseline --engine async"] = [args.baseline] + tools["poolfetch --engine async"][1:]
