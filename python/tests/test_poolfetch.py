@@ -279,7 +279,10 @@ def test_ctrl_c_stops_the_run_and_raises_after_the_records_that_are_ready(server
     # comes while it waits in the loop for the slow ones (a signal that lands while the
     # interpreter runs Python code of its own is raised right there, as Python does).
     code = f"""
-        import json, sys, poolfetch
+        import json, signal, sys, poolfetch
+        # A process started in the background by a non-interactive shell inherits SIGINT
+        # ignored, and Python then installs no KeyboardInterrupt for it: install it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         urls = ["{server.url}/todos/1", "{server.url}/todos/2"]
         urls += ["{server.url}/delay/500?n=%d" % i for i in range(8)]
         seen = []
