@@ -330,7 +330,13 @@ impl UreqTransport {
         let (time_left, proxy) = (request.time_left, request.proxy);
         match request.body {
             Some(body) => {
-                if let Some(content_type) = &body.content_type {
+                // The body's type, unless the user's headers name one (theirs wins, as on the
+                // async engine; `header` would add a second field).
+                let named = request
+                    .headers
+                    .iter()
+                    .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+                if let Some(content_type) = body.content_type.as_ref().filter(|_| !named) {
                     builder = builder.header(ureq::http::header::CONTENT_TYPE, content_type);
                 }
                 let request = builder.body(body.bytes.as_slice())?;

@@ -335,3 +335,33 @@ fn a_word_before_a_url_is_its_method(engine: EngineKind) {
         _ => assert_eq!(echoed(&records[2])["method"], "GETT"),
     }
 }
+
+per_engine!(a_content_type_of_the_users_replaces_the_bodys);
+
+/// `-H 'Content-Type: …'` (or a JSON line's own) with a JSON body is sent as the only
+/// Content-Type on both engines (the thread engine sent both, joined).
+fn a_content_type_of_the_users_replaces_the_bodys(engine: EngineKind) {
+    let server = server();
+    let echo = server.url("/echo");
+    let line = json!({"url": echo, "json": {"a": 1}, "headers": {"content-type": "application/merge-patch+json"}});
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("one.jsonl");
+    std::fs::write(&list, format!("{line}\n")).unwrap();
+    let output = poolfetch()
+        .args(["fetch", "-q", "--engine", engine.name()])
+        .args(["-H", "Content-Type: application/vnd.api+json"])
+        .args(["--json", r#"{"b": 2}"#, "--url", &echo])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let records = records(&output.stdout);
+    assert_eq!(
+        echoed(&records[0])["headers"]["content-type"],
+        "application/vnd.api+json"
+    );
+    assert_eq!(
+        echoed(&records[1])["headers"]["content-type"],
+        "application/merge-patch+json"
+    );
+}
