@@ -55,10 +55,13 @@
 //!   [`LiveCounts`]; a whole run as the command line does it: [`job`];
 //! - settings: [`Config`] and [`ConfigBuilder`], [`EngineKind`], [`HttpVersion`], [`Order`],
 //!   [`BodyMode`] (each with `NAMES` and `FromStr`, [`UnknownName`]), [`Rate`],
-//!   [`RetryPolicy`], [`Shard`], [`DEFAULT_POOL`], [`ConfigError`], a custom [`Resolve`]r or [`Pin`]s;
-//! - requests: [`Request`], [`Body`], [`RequestTemplate`], [`check_method`], [`parse_range`],
-//!   [`InputError`];
-//! - records: [`Record`], [`Fate`], [`FetchError`], [`ErrorKind`], [`JsonLinesWriter`];
+//!   [`RetryPolicy`], [`Shard`], [`DEFAULT_POOL`], [`ConfigError`], a custom [`Resolve`]r or
+//!   [`Pin`]s;
+//! - requests: [`Request`] (its own headers, time limit and `meta`), [`Body`],
+//!   [`RequestTemplate`], [`json_request`] (a request as JSON data), [`InputFormat`],
+//!   [`check_method`], [`basic_authorization`], [`parse_range`], [`InputError`];
+//! - records: [`Record`], [`Fate`], [`FetchError`], [`ErrorKind`], [`JsonLinesWriter`]; a
+//!   job's [`Summary`] as data ([`job::JobReport::summary`]);
 //! - earlier outputs: [`merge`], [`merge_to_file`], [`MergeReport`], [`IndexSet`],
 //!   [`ResumeError`], [`OutputFile`], [`ReplaceError`];
 //! - `bench` (feature): the pool-size sweep, [`bench::run`] on a [`bench::BenchPlan`];
