@@ -572,12 +572,12 @@ impl Config {
         {
             return Err(ConfigError::ZeroTimeout);
         }
-        for (name, value) in &self.headers {
-            let name_ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok();
-            let value_ok = http::HeaderValue::from_str(value).is_ok();
-            if !name_ok || !value_ok {
-                return Err(ConfigError::BadHeader(name.clone()));
-            }
+        if let Some((name, _)) = self
+            .headers
+            .iter()
+            .find(|(name, value)| !crate::request::valid_header(name, value))
+        {
+            return Err(ConfigError::BadHeader(name.clone()));
         }
         if self.client_key.is_some() && self.client_cert.is_none() {
             return Err(ConfigError::KeyWithoutCert);

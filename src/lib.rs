@@ -59,7 +59,8 @@
 //!   [`Pin`]s;
 //! - requests: [`Request`] (its own headers, time limit and `meta`), [`Body`],
 //!   [`RequestTemplate`], [`json_request`] (a request as JSON data), [`InputFormat`],
-//!   [`check_method`], [`basic_authorization`], [`parse_range`], [`InputError`];
+//!   [`check_method`], [`basic_authorization`], [`parse_duration`], [`parse_range`],
+//!   [`InputError`];
 //! - records: [`Record`], [`Fate`], [`FetchError`], [`ErrorKind`], [`JsonLinesWriter`]; a
 //!   job's [`Summary`] as data ([`job::JobReport::summary`]);
 //! - earlier outputs: [`merge`], [`merge_to_file`], [`MergeReport`], [`IndexSet`],
@@ -108,7 +109,7 @@ pub use fetcher::{Fetcher, LiveCounts};
 pub use input::{InputError, InputFormat, RequestTemplate, json_request, parse_range};
 pub use record::{ErrorKind, Fate, FetchError, JsonLinesWriter, Record};
 pub use replace::{Output as OutputFile, ReplaceError};
-pub use request::{Body, Request, basic_authorization, check_method};
+pub use request::{Body, Request, basic_authorization, check_method, parse_duration};
 pub use resume::{IndexSet, MergeReport, ResumeError, merge, merge_to_file};
 pub use run::{Run, RunOptions};
 pub use summary::{Latency, OutputCounts, StoppedReading, Summary};

@@ -142,6 +142,24 @@ impl From<String> for Request {
     }
 }
 
+/// Whether HTTP can carry a header field `name: value` (a token name, a value without
+/// control characters): the one check of the run's headers and of a request's own.
+pub(crate) fn valid_header(name: &str, value: &str) -> bool {
+    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        && http::HeaderValue::from_str(value).is_ok()
+}
+
+/// A duration as curl and poolfetch's users write one: bare seconds (`5`, `0.5`) or with a
+/// unit (`10s`, `250ms`, `1m`).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    if let Ok(seconds) = text.trim().parse::<f64>() {
+        return std::time::Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("{text:?} is not a duration (try e.g. 5, 0.5, 10s or 250ms)"));
+    }
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e} (try e.g. 5, 0.5, 10s or 250ms)"))
+}
+
 /// `text` as an HTTP method, upper case (`get` is `GET`): 1 to 16 ASCII letters, or why not.
 /// Every client checks a method here before any request.
 pub fn check_method(text: &str) -> Result<String, String> {

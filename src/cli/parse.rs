@@ -2,14 +2,10 @@
 
 use std::time::Duration;
 
-/// Parse a duration: bare seconds (`5`, `0.5`, as curl takes them) or `10s`, `250ms`, `1m`.
+/// Parse a duration: bare seconds (`5`, `0.5`, as curl takes them) or `10s`, `250ms`, `1m`
+/// (the library's reader, also a JSON request's `timeout`'s).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    // Bare seconds, as curl's -m 5 and --connect-timeout 0.5 take them.
-    if let Ok(seconds) = text.trim().parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("{text:?} is not a duration (try e.g. 5, 0.5, 10s or 250ms)"));
-    }
-    humantime::parse_duration(text).map_err(|e| format!("{e} (try e.g. 5, 0.5, 10s or 250ms)"))
+    poolfetch::parse_duration(text)
 }
 
 pub(super) fn parse_range_arg(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {

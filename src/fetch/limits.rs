@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use event_listener::Event;
 use futures_util::future::{Either, select};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, NotUntil, Quota, RateLimiter};
 
 use super::Transport;
 use crate::cancel::CancelToken;
@@ -106,23 +106,33 @@ impl Limits {
         // place in the run's rate that another host could have used.
         if let Some(rate) = &self.rate_per_host {
             let key = host.to_string();
-            while let Err(not_until) = rate.check_key(&key) {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                if !transport.sleep(wait, cancel).await {
-                    return None;
-                }
+            if !pace(|| rate.check_key(&key), transport, cancel).await {
+                return None;
             }
         }
-        if let Some(rate) = &self.rate {
-            while let Err(not_until) = rate.check() {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                if !transport.sleep(wait, cancel).await {
-                    return None;
-                }
-            }
+        if let Some(rate) = &self.rate
+            && !pace(|| rate.check(), transport, cancel).await
+        {
+            return None;
         }
         Some(slot)
     }
+}
+
+/// Wait (the way `transport` sleeps) until `check` lets one more request through; false if
+/// the run was cancelled meanwhile.
+async fn pace(
+    check: impl Fn() -> Result<(), NotUntil<<DefaultClock as Clock>::Instant>>,
+    transport: &impl Transport,
+    cancel: &CancelToken,
+) -> bool {
+    while let Err(not_until) = check() {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        if !transport.sleep(wait, cancel).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// `host:port` of a URL, the key of the per-host limit.

@@ -293,18 +293,17 @@ impl ResponseHeaders {
     /// The fields of `headers` to keep, in the order received, repeated names kept; a value
     /// that is not UTF-8 is kept with U+FFFD in place of its bad bytes.
     fn pick(&self, headers: &http::HeaderMap) -> Option<Vec<(String, String)>> {
-        let keep = |name: &http::HeaderName| match self {
-            ResponseHeaders::None => false,
-            ResponseHeaders::All => true,
-            ResponseHeaders::Only(names) => names.iter().any(|n| n == name.as_str()),
+        let only = match self {
+            ResponseHeaders::None => return None,
+            ResponseHeaders::All => None,
+            ResponseHeaders::Only(names) => Some(names),
         };
-        if let ResponseHeaders::None = self {
-            return None;
-        }
         Some(
             headers
                 .iter()
-                .filter(|(name, _)| keep(name))
+                .filter(|(name, _)| {
+                    only.is_none_or(|names| names.iter().any(|n| n == name.as_str()))
+                })
                 .map(|(name, value)| {
                     (
                         name.as_str().to_owned(),

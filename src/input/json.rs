@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::RequestTemplate;
 use crate::record::{ErrorKind, FetchError};
-use crate::request::{Body, Request, check_method};
+use crate::request::{Body, Request, check_method, parse_duration, valid_header};
 
 /// The keys a JSON request may have, as a user writes them.
 #[derive(Deserialize)]
@@ -58,15 +58,9 @@ impl Pairs {
 
 /// A time limit: a number of seconds (`2.5`) or a duration (`"2.5s"`, `"250ms"`).
 fn timeout_of(value: &Value) -> Result<Duration, String> {
-    let seconds = |text: &str| text.trim().parse::<f64>().ok();
     let parsed = match value {
-        Value::Number(number) => {
-            seconds(&number.to_string()).and_then(|s| Duration::try_from_secs_f64(s).ok())
-        }
-        Value::String(text) => match seconds(text) {
-            Some(s) => Duration::try_from_secs_f64(s).ok(),
-            None => humantime::parse_duration(text.trim()).ok(),
-        },
+        Value::Number(number) => parse_duration(&number.to_string()).ok(),
+        Value::String(text) => parse_duration(text).ok(),
         _ => None,
     };
     parsed.filter(|d| !d.is_zero()).ok_or_else(|| {
@@ -143,13 +137,13 @@ fn parse(text: &str, template: &RequestTemplate) -> Result<Request, (Option<Stri
         },
     };
     let headers = spec.headers.map(Pairs::into_vec).unwrap_or_default();
-    for (name, value) in &headers {
-        let name_ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok();
-        if !name_ok || http::HeaderValue::from_str(value).is_err() {
-            return Err(refuse(format!(
-                "invalid header {name:?} (name or value not allowed in HTTP)"
-            )));
-        }
+    if let Some((name, _)) = headers
+        .iter()
+        .find(|(name, value)| !valid_header(name, value))
+    {
+        return Err(refuse(format!(
+            "invalid header {name:?} (name or value not allowed in HTTP)"
+        )));
     }
     let timeout = spec
         .timeout
