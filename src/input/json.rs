@@ -70,8 +70,13 @@ fn timeout_of(value: &Value) -> Result<Duration, String> {
 
 /// The request a JSON object describes, with what `template` (`-X`, `--json`, …) gives for
 /// what it leaves out; a request that cannot be sent as written comes back refused, with
-/// an `invalid_request` error whose message starts with `where_` (`line 7`, `urls[3]`).
-pub fn json_request(text: &str, template: &RequestTemplate, where_: &str) -> Request {
+/// an `invalid_request` error whose message starts with `where_` (`line 7`, `urls[3]`;
+/// formatted only then).
+pub fn json_request(
+    text: &str,
+    template: &RequestTemplate,
+    where_: impl std::fmt::Display,
+) -> Request {
     match parse(text, template) {
         Ok(request) => request,
         Err((url, why)) => {

@@ -401,8 +401,8 @@ impl<R: BufRead> Iterator for Requests<R> {
         }
         Some(Ok(match (line, self.format) {
             (Line::Url(text), InputFormat::Jsonl) => {
-                let at = format!("line {}", self.lines.line_number());
-                json_request(&text, &self.template, &at)
+                let at = format_args!("line {}", self.lines.line_number());
+                json_request(&text, &self.template, at)
             }
             (line, _) => {
                 let mut request = line.into_request(&self.template);
