@@ -4,6 +4,7 @@
 mod buffers;
 #[cfg(feature = "async")]
 mod client;
+mod stack;
 mod tcp;
 pub(crate) mod threads;
 #[cfg(feature = "async")]

@@ -549,6 +549,8 @@ impl Transport for LeanTcp {
             // The whole buffer holds part of one response head and there is no room for more.
             return Err(ureq::Error::LargeResponseHeader(held + 1, held));
         }
+        // The read may wait long: the pages opening the connection touched go back first.
+        super::stack::trim();
         let amount = loop {
             match (&*self.stream).read(input) {
                 // A signal: go on reading (the socket timeout still bounds the wait).
