@@ -151,7 +151,7 @@ impl Fetcher {
     /// blocks on input. With `stop_on_cancel`, a cancel ends the input at once.
     pub(crate) fn stream_queue(
         &self,
-        requests: crossbeam_channel::Receiver<Request>,
+        requests: crossbeam_channel::Receiver<Vec<Request>>,
         stop_on_cancel: bool,
         options: RunOptions,
     ) -> Run<'_> {

@@ -342,7 +342,10 @@ enum Source<'a> {
     /// A queue filled by an input thread (the job's URL lists): never blocks dispatch, so
     /// records leave as soon as they are done and a cancel is seen at once.
     Feed {
-        requests: Receiver<Request>,
+        /// Chunks of requests, never empty.
+        requests: Receiver<Vec<Request>>,
+        /// The rest of the chunk last taken.
+        chunk: std::vec::IntoIter<Request>,
         /// From a pipe or terminal: on cancel, lines not yet queued get no record.
         stop_on_cancel: bool,
     },
@@ -399,13 +402,14 @@ impl<'a> Run<'a> {
     /// A run fed by an input thread through `requests`; see [`Source::Feed`].
     pub(crate) fn from_queue(
         engine: &'a dyn Engine,
-        requests: Receiver<Request>,
+        requests: Receiver<Vec<Request>>,
         stop_on_cancel: bool,
         config: &Config,
         options: RunOptions,
     ) -> Self {
         let source = Source::Feed {
             requests,
+            chunk: Vec::new().into_iter(),
             stop_on_cancel,
         };
         Self::with_source(engine, source, config, options)
@@ -512,11 +516,18 @@ impl<'a> Run<'a> {
             Source::Iter(requests) => requests.next().ok_or(true),
             Source::Feed {
                 requests,
+                chunk,
                 stop_on_cancel,
-            } => match requests.try_recv() {
-                Ok(request) => Ok(request),
-                Err(TryRecvError::Empty) => Err(cancelled && *stop_on_cancel),
-                Err(TryRecvError::Disconnected) => Err(true),
+            } => match chunk.next() {
+                Some(request) => Ok(request),
+                None => match requests.try_recv() {
+                    Ok(taken) => {
+                        *chunk = taken.into_iter();
+                        chunk.next().ok_or(false)
+                    }
+                    Err(TryRecvError::Empty) => Err(cancelled && *stop_on_cancel),
+                    Err(TryRecvError::Disconnected) => Err(true),
+                },
             },
         };
         next.map_err(|finished| self.exhausted |= finished).ok()
@@ -555,7 +566,10 @@ impl<'a> Run<'a> {
 
     /// Wait for a finished record, a new input, or the end of the cancel grace.
     fn wait(&mut self) {
-        let listen_to_feed = self.pending.is_none() && !self.exhausted && self.may_dispatch();
+        let listen_to_feed = self.pending.is_none()
+            && !self.exhausted
+            && self.may_dispatch()
+            && matches!(&self.source, Source::Feed { chunk, .. } if chunk.len() == 0);
         let never = crossbeam_channel::never();
         let feed = match &self.source {
             Source::Feed { requests, .. } if listen_to_feed => requests.clone(),
@@ -581,9 +595,12 @@ impl<'a> Run<'a> {
                     self.accept(record);
                 }
             }
-            recv(feed) -> request => match request {
-                Ok(request) => self.pending = Some(request),
-                Err(_) => self.exhausted = true,
+            recv(feed) -> taken => match (taken, &mut self.source) {
+                (Ok(taken), Source::Feed { chunk, .. }) => {
+                    *chunk = taken.into_iter();
+                    self.pending = chunk.next();
+                }
+                _ => self.exhausted = true,
             },
             default(timeout) => {
                 if self.ctx.cancel.past_grace() {

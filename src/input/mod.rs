@@ -101,6 +101,9 @@ pub const MAX_SCAN: usize = 1024 * 1024;
 const SHOWN: usize = 80;
 /// Requests read ahead of dispatch (the input thread waits when the queue is full).
 const QUEUE: usize = 1024;
+/// Requests handed over at once from a file or a range: the run takes them one by one, and
+/// the input thread wakes once per chunk instead of once per request.
+const CHUNK: usize = 64;
 
 /// One opened input: a file named on the command line, or stdin.
 pub struct Source {
@@ -430,8 +433,8 @@ pub fn requests_of(
 
 /// Requests arriving from an input thread.
 pub struct Feed {
-    /// The bounded queue the input thread fills.
-    pub requests: Receiver<Request>,
+    /// The bounded queue the input thread fills, in chunks (never empty).
+    pub requests: Receiver<Vec<Request>>,
     /// Where the input thread leaves the error that stopped it, if any.
     pub error: Arc<Mutex<Option<InputError>>>,
     /// Some input is a pipe, FIFO or terminal: after a cancel, stop taking lines.
@@ -453,7 +456,7 @@ pub fn feed(
     (template, format): (RequestTemplate, InputFormat),
     cancel: CancelToken,
 ) -> Result<Feed, InputError> {
-    let (tx, requests) = crossbeam_channel::bounded(QUEUE);
+    let (tx, requests) = crossbeam_channel::bounded(QUEUE / CHUNK);
     let error = Arc::new(Mutex::new(None));
     let stop_on_cancel = sources.iter().any(|s| !s.regular);
     let slot = Arc::clone(&error);
@@ -462,9 +465,10 @@ pub fn feed(
         Arc::new(AtomicBool::new(false)),
     );
     let (counted, stop) = (Arc::clone(&read), Arc::clone(&stopped));
-    let send = move |request| {
-        counted.fetch_add(1, Ordering::Relaxed);
-        tx.send(request).is_ok()
+    let mut chunk = Chunks {
+        tx,
+        chunk: Vec::new(),
+        counted,
     };
     let stopped_by = move |cancel: &CancelToken| {
         let cancelled = cancel.is_cancelled();
@@ -477,12 +481,14 @@ pub fn feed(
         .name("poolfetch-input".into())
         .spawn(move || {
             for request in first {
-                if stopped_by(&cancel) || !send(request) {
+                if stopped_by(&cancel) || !chunk.push(request, false) {
                     return;
                 }
             }
             for source in sources {
                 let stops = !source.regular;
+                // A line from a pipe or terminal goes at once: the next may be long coming.
+                let eager = stops;
                 for request in Requests::new(source.reader, template.clone(), format) {
                     if stops && stopped_by(&cancel) {
                         return;
@@ -499,7 +505,7 @@ pub fn feed(
                             return;
                         }
                     };
-                    if !send(request) {
+                    if !chunk.push(request, eager) {
                         return;
                     }
                 }
@@ -516,6 +522,43 @@ pub fn feed(
         read,
         stopped,
     })
+}
+
+/// The input thread's side of the queue: requests handed over in chunks of [`CHUNK`], or
+/// one by one when eager; what is held goes when it is dropped (every way the thread ends).
+struct Chunks {
+    tx: crossbeam_channel::Sender<Vec<Request>>,
+    chunk: Vec<Request>,
+    /// Requests handed over so far.
+    counted: Arc<AtomicU64>,
+}
+
+impl Chunks {
+    /// Queue `request`, handing the chunk over when full or `eager`; false once the run
+    /// stopped listening.
+    fn push(&mut self, request: Request, eager: bool) -> bool {
+        self.chunk.push(request);
+        if eager || self.chunk.len() >= CHUNK {
+            return self.flush();
+        }
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK));
+        self.counted
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        self.tx.send(chunk).is_ok()
+    }
+}
+
+impl Drop for Chunks {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Method and body applied to every plain URL line (from `-X`, `--json`, `--form`, `--data`).
