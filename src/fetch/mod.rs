@@ -635,6 +635,12 @@ impl Core {
                 *phases = Phases::default();
             }
             let mut head = sent.map_err(|mut e| {
+                // A timeout at the whole-request limit says so in the same words on every
+                // engine (ureq says "timeout: global", hyper's side names the phase).
+                let past = deadline.is_some_and(|d| Instant::now() >= d);
+                if e.kind == ErrorKind::Timeout && past {
+                    e = max_time_error(max_time);
+                }
                 // Name the proxy in what failed through it (a refused proxy, say).
                 if let Some(proxy) = proxy {
                     e.message = format!("{} (through proxy {})", e.message, proxy.shown);

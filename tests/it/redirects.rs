@@ -226,6 +226,12 @@ fn phase_timings_are_ordered_on_a_new_connection_and_null_on_a_reused_one(engine
         Some(poolfetch::ErrorKind::Timeout),
         "{waited:?}"
     );
+    // The same words on every engine.
+    assert_eq!(
+        waited.error.as_ref().map(|e| e.message.as_str()),
+        Some("the whole-request time limit (300ms) passed before the last byte"),
+        "{waited:?}"
+    );
     assert!(
         waited.connect_ms.is_some() && waited.ttfb_ms.is_none(),
         "{waited:?}"
