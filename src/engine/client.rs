@@ -38,6 +38,7 @@ use crate::fetch::classify::{Hint, Panicked, classify};
 use crate::fetch::proxy::{Proxy, ProxyKind};
 use crate::fetch::resolver::{ATTEMPT_DELAY, CachingResolver, happy_eyeballs_order};
 use crate::fetch::socks;
+use crate::fetch::tls::LazyTls;
 use crate::fetch::{BodyStream, Head, Live, Outgoing, Phases, Transport, panic_message};
 use crate::record::{ErrorKind, FetchError};
 
@@ -194,9 +195,8 @@ enum Connection {
 
 /// The shared client: TLS settings, the resolver, the idle connections.
 pub(crate) struct HyperTransport {
-    tls: tokio_rustls::TlsConnector,
-    /// The same, offering h2 by ALPN first.
-    tls_h2: tokio_rustls::TlsConnector,
+    /// The TLS connector, and the same offering h2 by ALPN first.
+    tls: LazyTls<(tokio_rustls::TlsConnector, tokio_rustls::TlsConnector)>,
     http: HttpVersion,
     /// One HTTP/2 connection per host, each made under its host's own lock (so a burst
     /// makes one, and a slow host holds up no other).
@@ -215,7 +215,7 @@ pub(crate) struct HyperTransport {
 
 impl HyperTransport {
     pub(crate) fn new(
-        tls: rustls::ClientConfig,
+        tls: LazyTls<(tokio_rustls::TlsConnector, tokio_rustls::TlsConnector)>,
         http: HttpVersion,
         resolver: CachingResolver,
         timeout: Duration,
@@ -223,11 +223,8 @@ impl HyperTransport {
         max_idle: usize,
         live: Arc<Live>,
     ) -> Self {
-        let mut offering_h2 = tls.clone();
-        offering_h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         HyperTransport {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
-            tls_h2: tokio_rustls::TlsConnector::from(Arc::new(offering_h2)),
+            tls,
             http,
             h2: Mutex::new(HashMap::new()),
             resolver: Arc::new(resolver),
@@ -495,7 +492,8 @@ impl HyperTransport {
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
                 .map_err(|e| FetchError::new(ErrorKind::InvalidUrl, e.to_string()))?;
-        let connector = if offer_h2 { &self.tls_h2 } else { &self.tls };
+        let (plain, offering_h2) = self.tls.get()?;
+        let connector = if offer_h2 { offering_h2 } else { plain };
         let tls = within(deadline, self.timeout, connector.connect(name, io))
             .await
             .map_err(|_| timeout_error("in the TLS handshake"))?

@@ -20,7 +20,7 @@ use crate::config::{Config, ConfigError};
 use crate::fetch::classify::{Hint, classify};
 use crate::fetch::proxy::{Proxy, ProxyKind};
 use crate::fetch::resolver::CachingResolver;
-use crate::fetch::tls::Trust;
+use crate::fetch::tls::{LazyTls, Trust};
 use crate::fetch::{BodyStream, Core, Head, Live, Outgoing, Phases, Transport};
 use crate::record::{ErrorKind, FetchError};
 use crate::run::{Engine, Ticket};
@@ -69,10 +69,8 @@ struct Crews {
     busy: Arc<AtomicUsize>,
     pool: usize,
     core: Arc<Core>,
-    /// What each crew's own agent is built from.
-    agent_config: ureq::config::Config,
-    resolver: Arc<CachingResolver>,
-    live: Arc<Live>,
+    /// What each crew's own agents are built from.
+    agents: Arc<Agents>,
     /// The one thread that creates workers, started with the first crew: the kernel creates
     /// threads one at a time per process anyway, and one creator spares a thread per crew
     /// and the contention of hundreds of creators.
@@ -98,8 +96,8 @@ impl ThreadEngine {
                 .thread_name(|i| format!("poolfetch-worker-{i}"))
                 .build()
                 .map_err(|e| ConfigError::Pool(e.to_string()))?;
-            let agent = agent(agent_config(config, config.pool)?, &resolver, &live);
-            Workers::Plain(pool, Arc::new((core, UreqTransport::new(agent))))
+            let agents = Agents::new(config, config.pool, resolver, live)?;
+            Workers::Plain(pool, Arc::new((core, UreqTransport::new(Arc::new(agents)))))
         } else {
             let (tickets, queue) = crossbeam_channel::unbounded();
             Workers::Crews(Box::new(Crews {
@@ -110,28 +108,12 @@ impl ThreadEngine {
                 busy: Arc::new(AtomicUsize::new(0)),
                 pool: config.pool,
                 core,
-                agent_config: agent_config(config, CREW)?,
-                resolver,
-                live,
+                agents: Arc::new(Agents::new(config, CREW, resolver, live)?),
                 builder: OnceLock::new(),
             }))
         };
         Ok(ThreadEngine { workers })
     }
-}
-
-/// An agent with the lean TCP transport (counting connections into `live`) and poolfetch's
-/// resolver.
-fn agent(
-    config: ureq::config::Config,
-    resolver: &Arc<CachingResolver>,
-    live: &Arc<Live>,
-) -> ureq::Agent {
-    ureq::Agent::with_parts(
-        config,
-        super::tcp::connector(Arc::clone(live)),
-        UreqResolver(Arc::clone(resolver)),
-    )
 }
 
 impl Engine for ThreadEngine {
@@ -185,8 +167,8 @@ impl Crews {
         let started_count = Arc::clone(&self.started);
         // Each crew has its own agent: its workers reuse each other's connections, and
         // thousands of workers do not queue on one connection-pool lock.
-        let agent = agent(self.agent_config.clone(), &self.resolver, &self.live);
-        let shared: Shared = Arc::new((Arc::clone(&self.core), UreqTransport::new(agent)));
+        let transport = UreqTransport::new(Arc::clone(&self.agents));
+        let shared: Shared = Arc::new((Arc::clone(&self.core), transport));
         let build = move || {
             for i in 0..want {
                 let worker = started + i;
@@ -275,19 +257,86 @@ fn boxed<'a>(
     Box::pin(ticket.run(core, transport, Some(worker), async {}))
 }
 
-/// The shared agent as the core's transport.
+/// The shared agents as the core's transport: one for plain HTTP, and one with the TLS
+/// settings, made at the first request that needs TLS (see [`LazyTls`]).
 struct UreqTransport {
     agent: ureq::Agent,
+    tls_agent: OnceLock<ureq::Agent>,
+    agents: Arc<Agents>,
     /// ureq's form of each proxy in use, made the first time one is needed.
     proxies: Mutex<Vec<(String, ureq::Proxy)>>,
 }
 
+/// What a transport's agents are made from.
+struct Agents {
+    plain: ureq::config::Config,
+    tls: LazyTls<ureq::config::Config>,
+    resolver: Arc<CachingResolver>,
+    live: Arc<Live>,
+}
+
+impl Agents {
+    /// For `workers` workers sharing an agent.
+    fn new(
+        config: &Config,
+        workers: usize,
+        resolver: Arc<CachingResolver>,
+        live: Arc<Live>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Agents {
+            plain: agent_config(config, workers, ureq::tls::TlsConfig::default()),
+            tls: LazyTls::new(config, move |config| {
+                Ok(agent_config(config, workers, ureq_tls(config)?))
+            })?,
+            resolver,
+            live,
+        })
+    }
+
+    /// An agent on `config` with the lean TCP transport (counting connections into `live`)
+    /// and poolfetch's resolver.
+    fn agent(&self, config: ureq::config::Config) -> ureq::Agent {
+        ureq::Agent::with_parts(
+            config,
+            super::tcp::connector(Arc::clone(&self.live)),
+            UreqResolver(Arc::clone(&self.resolver)),
+        )
+    }
+}
+
 impl UreqTransport {
-    fn new(agent: ureq::Agent) -> Self {
+    fn new(agents: Arc<Agents>) -> Self {
         UreqTransport {
-            agent,
+            agent: agents.agent(agents.plain.clone()),
+            tls_agent: OnceLock::new(),
+            agents,
             proxies: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The agent for `uri` through `proxy`: the one with TLS settings when either is
+    /// `https://`.
+    fn agent_for(
+        &self,
+        uri: &ureq::http::Uri,
+        proxy: Option<&Arc<Proxy>>,
+    ) -> Result<&ureq::Agent, ureq::Error> {
+        let https = uri.scheme_str() == Some("https")
+            || proxy.is_some_and(|proxy| matches!(proxy.kind, ProxyKind::Https));
+        if !https {
+            return Ok(&self.agent);
+        }
+        if let Some(agent) = self.tls_agent.get() {
+            return Ok(agent);
+        }
+        let config = self
+            .agents
+            .tls
+            .get()
+            .map_err(|e| ureq::Error::Other(Box::new(e)))?;
+        Ok(self
+            .tls_agent
+            .get_or_init(|| self.agents.agent(config.clone())))
     }
 }
 
@@ -379,20 +428,20 @@ impl UreqTransport {
         time_left: Option<Duration>,
         proxy: Option<&Arc<Proxy>>,
     ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let agent = self.agent_for(request.uri(), proxy)?;
         if time_left.is_none() && proxy.is_none() {
-            return self.agent.run(request);
+            return agent.run(request);
         }
         // A SOCKS5 login goes to the connector as bytes (ureq keeps one only as UTF-8).
         let socks_login = proxy
             .filter(|proxy| matches!(proxy.kind, ProxyKind::Socks5 { .. }))
             .and_then(|proxy| proxy.login.clone());
-        let request = self
-            .agent
+        let request = agent
             .configure_request(request)
             .timeout_global(time_left)
             .proxy(proxy.map(|proxy| self.ureq_proxy(proxy)).transpose()?)
             .build();
-        super::tcp::with_socks_login(socks_login, || self.agent.run(request))
+        super::tcp::with_socks_login(socks_login, || agent.run(request))
     }
 
     /// ureq's form of `proxy`, made once per proxy (a fetcher has at most two).
@@ -479,10 +528,14 @@ fn classify_ureq(error: ureq::Error) -> FetchError {
 }
 
 /// The agent settings poolfetch needs, for an agent serving `workers` workers.
-fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config, ConfigError> {
+fn agent_config(
+    config: &Config,
+    workers: usize,
+    tls: ureq::tls::TlsConfig,
+) -> ureq::config::Config {
     let timeout = Some(config.timeout);
-    Ok(ureq::Agent::config_builder()
-        .tls_config(ureq_tls(config)?)
+    ureq::Agent::config_builder()
+        .tls_config(tls)
         // Classify 4xx/5xx ourselves and keep their bodies.
         .http_status_as_error(false)
         // Proxies are chosen per request by the core (`fetch/proxy.rs`), not from the
@@ -510,7 +563,7 @@ fn agent_config(config: &Config, workers: usize) -> Result<ureq::config::Config,
         .input_buffer_size(INPUT_BUFFER)
         .output_buffer_size(8 * 1024)
         .user_agent(concat!("poolfetch/", env!("CARGO_PKG_VERSION")))
-        .build())
+        .build()
 }
 
 /// ureq's TLS settings for `config`: the one trust decision ([`Trust`]), or none with

@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
 
 use super::client::HyperTransport;
-use super::tokio_tls::rustls_config;
+use super::tokio_tls;
 use crate::config::{Config, ConfigError};
 use crate::fetch::resolver::CachingResolver;
+use crate::fetch::tls::LazyTls;
 use crate::fetch::{Core, Live};
 use crate::run::{Engine, Ticket};
 
@@ -47,7 +48,7 @@ impl AsyncEngine {
             .map_err(|e| ConfigError::Pool(e.to_string()))?;
         let core = Core::new(config, Arc::clone(&live))?;
         let transport = HyperTransport::new(
-            rustls_config(config)?,
+            LazyTls::new(config, tokio_tls::connectors)?,
             config.http,
             resolver,
             config.timeout,

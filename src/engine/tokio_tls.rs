@@ -11,8 +11,22 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use crate::config::{Config, ConfigError};
 use crate::fetch::tls::{ClientIdentity, Trust};
 
+/// The async engine's TLS connectors for `config`: one offering HTTP/1.1 only, one offering
+/// h2 by ALPN first.
+pub(crate) fn connectors(
+    config: &Config,
+) -> Result<(tokio_rustls::TlsConnector, tokio_rustls::TlsConnector), ConfigError> {
+    let plain = rustls_config(config)?;
+    let mut offering_h2 = plain.clone();
+    offering_h2.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((
+        tokio_rustls::TlsConnector::from(Arc::new(plain)),
+        tokio_rustls::TlsConnector::from(Arc::new(offering_h2)),
+    ))
+}
+
 /// A rustls client configuration for `config` (the async engine's TLS), with the ring provider.
-pub(crate) fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, ConfigError> {
+fn rustls_config(config: &Config) -> Result<rustls::ClientConfig, ConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()

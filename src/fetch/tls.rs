@@ -1,5 +1,6 @@
-//! The one trust decision both engines build their TLS settings from ([`Trust`]), made before
-//! any request, as curl and Python's requests make it:
+//! The one trust decision both engines build their TLS settings from ([`Trust`]), made once
+//! per run at its first `https://` connection ([`LazyTls`]; up front when the user names TLS
+//! files), as curl and Python's requests make it:
 //!
 //! - `SSL_CERT_FILE` / `SSL_CERT_DIR` set: exactly the CAs there (a company's inspecting proxy
 //!   root, a private CA);
@@ -15,6 +16,47 @@ use rustls_pki_types::pem::PemObject;
 use std::sync::OnceLock;
 
 use crate::config::{Config, ConfigError};
+use crate::record::{ErrorKind, FetchError};
+
+/// An engine's TLS settings, made at its first `https://` connection rather than up front:
+/// reading the system trust store (a few hundred PEM files) is a third of the CPU of a
+/// one-shot `poolfetch fetch http://…`, which never needs it. When the configuration names
+/// files of its own (`--cacert`, `--cert`, `--key`) they are read up front, so a bad one is
+/// a usage error before any request, as before.
+pub(crate) struct LazyTls<T> {
+    made: OnceLock<Result<T, String>>,
+    make: Box<dyn Fn() -> Result<T, ConfigError> + Send + Sync>,
+}
+
+impl<T> LazyTls<T> {
+    /// Settings `make` builds from `config`: now when it names TLS files, else when first
+    /// asked for.
+    pub(crate) fn new(
+        config: &Config,
+        make: impl Fn(&Config) -> Result<T, ConfigError> + Send + Sync + 'static,
+    ) -> Result<Self, ConfigError> {
+        let owned = config.clone();
+        let lazy = LazyTls {
+            made: OnceLock::new(),
+            make: Box::new(move || make(&owned)),
+        };
+        let files = [&config.cacert, &config.client_cert, &config.client_key];
+        if files.iter().any(|file| file.is_some()) {
+            let made = (lazy.make)()?;
+            let _ = lazy.made.set(Ok(made));
+        }
+        Ok(lazy)
+    }
+
+    /// The settings, made now if not yet; a failure to make them is a `tls` error of the
+    /// request that needed them.
+    pub(crate) fn get(&self) -> Result<&T, FetchError> {
+        self.made
+            .get_or_init(|| (self.make)().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|why| FetchError::new(ErrorKind::Tls, why.clone()))
+    }
+}
 
 /// The CAs to trust, and where they came from (a `tls` error's summary names it).
 #[derive(Debug, Clone)]
@@ -235,5 +277,59 @@ impl ClientIdentity {
             key,
             key_pem: key_bytes,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Settings `make` counts the calls of.
+    fn counted(config: &Config) -> (Result<LazyTls<usize>, ConfigError>, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let lazy = LazyTls::new(config, move |_| Ok(counter.fetch_add(1, Ordering::SeqCst)));
+        (lazy, calls)
+    }
+
+    #[test]
+    fn tls_settings_are_made_at_first_use_once_or_up_front_when_files_are_named() {
+        let (lazy, calls) = counted(&Config::default());
+        let lazy = lazy.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing made before a use");
+        assert_eq!(lazy.get().ok(), Some(&0));
+        assert_eq!(lazy.get().ok(), Some(&0));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "made once");
+
+        let named = Config {
+            cacert: Some("ca.pem".into()),
+            ..Config::default()
+        };
+        let (lazy, calls) = counted(&named);
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a named file is read up front"
+        );
+        assert_eq!(lazy.unwrap().get().ok(), Some(&0));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_named_file_that_fails_is_an_error_up_front_and_a_late_failure_is_tls() {
+        let named = Config {
+            cacert: Some("/nonexistent/ca.pem".into()),
+            ..Config::default()
+        };
+        let failing =
+            |config: &Config| load_ca_certs(config.cacert.as_deref().unwrap_or(Path::new("")));
+        assert!(LazyTls::new(&named, failing).is_err());
+        let late = LazyTls::new(&Config::default(), |_| -> Result<(), ConfigError> {
+            Err(ConfigError::Tls("no provider".into()))
+        })
+        .unwrap();
+        assert_eq!(late.get().err().map(|e| e.kind), Some(ErrorKind::Tls));
     }
 }
