@@ -8,8 +8,9 @@
 //! to the kernel (`madvise(MADV_DONTNEED)`: they read as zeros when touched again), at most
 //! once per [`EVERY`] per thread, so a fast run pays a few system calls a second and a worker
 //! waiting a second pays one per request. Only threads that [`register`]ed their stack are
-//! trimmed (the engine's own workers, whose stack is one mapping of known bounds); elsewhere
-//! it does nothing. Written by hand: no crate trims a running thread's stack.
+//! trimmed (the crews' workers of a pool too large for one rayon pool, whose stack is one
+//! mapping of known bounds); elsewhere it does nothing. Written by hand: no crate trims a
+//! running thread's stack.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};

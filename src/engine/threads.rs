@@ -165,7 +165,7 @@ impl Crews {
             Arc::clone(&self.pools),
         );
         let started_count = Arc::clone(&self.started);
-        // Each crew has its own agent: its workers reuse each other's connections, and
+        // Each crew has its own agents: its workers reuse each other's connections, and
         // thousands of workers do not queue on one connection-pool lock.
         let transport = UreqTransport::new(Arc::clone(&self.agents));
         let shared: Shared = Arc::new((Arc::clone(&self.core), transport));
