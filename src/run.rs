@@ -361,8 +361,6 @@ pub struct Run<'a> {
     source: Source<'a>,
     /// The source has nothing more (or, after a cancel, nothing more will be taken).
     exhausted: bool,
-    /// A request taken from the feed while waiting, dispatched next.
-    pending: Option<Request>,
     ctx: Arc<RunContext>,
     done_tx: Sender<Record>,
     done_rx: Receiver<Record>,
@@ -427,7 +425,6 @@ impl<'a> Run<'a> {
             engine,
             source,
             exhausted: false,
-            pending: None,
             ctx: Arc::new(RunContext {
                 epoch: Instant::now(),
                 wall_epoch: std::time::SystemTime::now(),
@@ -484,10 +481,7 @@ impl<'a> Run<'a> {
     /// block for it), with its global index.
     fn take_ready(&mut self) -> Option<(u64, Request)> {
         loop {
-            let request = match self.pending.take() {
-                Some(request) => request,
-                None => self.take_from_source()?,
-            };
+            let request = self.take_from_source()?;
             let position = self.position;
             self.position += 1;
             if !self.shard.is_none_or(|shard| shard.holds(position)) {
@@ -566,8 +560,8 @@ impl<'a> Run<'a> {
 
     /// Wait for a finished record, a new input, or the end of the cancel grace.
     fn wait(&mut self) {
-        let listen_to_feed = self.pending.is_none()
-            && !self.exhausted
+        // A feed is listened to once the chunk taken from it is used up.
+        let listen_to_feed = !self.exhausted
             && self.may_dispatch()
             && matches!(&self.source, Source::Feed { chunk, .. } if chunk.len() == 0);
         let never = crossbeam_channel::never();
@@ -576,7 +570,7 @@ impl<'a> Run<'a> {
             _ => never,
         };
         let timeout = self.ctx.cancel.grace_left().unwrap_or(CANCEL_POLL);
-        if !matches!(self.source, Source::Feed { .. }) || !listen_to_feed {
+        if !listen_to_feed {
             // Only records to wait for: a plain receive is cheaper than a select.
             match self.done_rx.recv_timeout(timeout) {
                 Ok(record) => self.accept(record),
@@ -596,10 +590,7 @@ impl<'a> Run<'a> {
                 }
             }
             recv(feed) -> taken => match (taken, &mut self.source) {
-                (Ok(taken), Source::Feed { chunk, .. }) => {
-                    *chunk = taken.into_iter();
-                    self.pending = chunk.next();
-                }
+                (Ok(taken), Source::Feed { chunk, .. }) => *chunk = taken.into_iter(),
                 _ => self.exhausted = true,
             },
             default(timeout) => {
@@ -662,7 +653,7 @@ impl Iterator for Run<'_> {
                 return Some(record);
             }
             self.dispatch();
-            if self.in_flight.is_empty() && self.exhausted && self.pending.is_none() {
+            if self.in_flight.is_empty() && self.exhausted {
                 return self.orderer.pop();
             }
             self.wait();

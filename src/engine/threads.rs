@@ -326,9 +326,6 @@ impl UreqTransport {
         if !https {
             return Ok(&self.agent);
         }
-        if let Some(agent) = self.tls_agent.get() {
-            return Ok(agent);
-        }
         let config = self
             .agents
             .tls

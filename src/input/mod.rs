@@ -465,7 +465,7 @@ pub fn feed(
         Arc::new(AtomicBool::new(false)),
     );
     let (counted, stop) = (Arc::clone(&read), Arc::clone(&stopped));
-    let mut chunk = Chunks {
+    let mut queue = Chunks {
         tx,
         chunk: Vec::new(),
         counted,
@@ -481,14 +481,12 @@ pub fn feed(
         .name("poolfetch-input".into())
         .spawn(move || {
             for request in first {
-                if stopped_by(&cancel) || !chunk.push(request, false) {
+                if stopped_by(&cancel) || !queue.push(request, false) {
                     return;
                 }
             }
             for source in sources {
                 let stops = !source.regular;
-                // A line from a pipe or terminal goes at once: the next may be long coming.
-                let eager = stops;
                 for request in Requests::new(source.reader, template.clone(), format) {
                     if stops && stopped_by(&cancel) {
                         return;
@@ -505,7 +503,9 @@ pub fn feed(
                             return;
                         }
                     };
-                    if !chunk.push(request, eager) {
+                    // A line from a pipe or terminal goes at once: the next may be long
+                    // coming.
+                    if !queue.push(request, stops) {
                         return;
                     }
                 }
